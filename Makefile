@@ -1,0 +1,32 @@
+# Two entry points: `make run` (install, build the index of corpus/, open the REPL) and `make test`.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install index bench lint
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	# The pinned CPU torch first: any other torch request pulls a multi-GB CUDA build.
+	$(PY) -m pip install --quiet torch==2.13.0
+	$(PY) -m pip install --quiet -e '.[dev]'
+	$(VENV)/bin/assistant model prepare
+	touch $(STAMP)
+
+install: $(STAMP)
+
+index: $(STAMP)
+	$(VENV)/bin/assistant index
+
+run: index
+	$(VENV)/bin/assistant chat
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest -q
+
+bench: $(STAMP)
+	$(VENV)/bin/python -m bench
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check assistant tests bench

@@ -1,0 +1,107 @@
+"""The `assistant` command: thin subcommands over the package's Python API."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from assistant.config import ConfigError, Settings, load_settings
+
+EXIT_OK, EXIT_NOT_ANSWERED, EXIT_USAGE = 0, 1, 2
+
+
+def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.store.build import run_index
+
+    return run_index(settings, check=args.check, embed=not args.no_embed)
+
+
+def _cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.store.listing import run_facts
+
+    return run_facts(settings, doc=args.doc, metric=args.metric, year=args.year,
+                     conflicts=args.conflicts, as_json=args.json)
+
+
+def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.answer.run import run_ask
+
+    return run_ask(settings, question=args.question, context=args.context or [], as_json=args.json)
+
+
+def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.repl.app import run_chat
+
+    return run_chat(settings, plain=args.plain)
+
+
+def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.evaluate import run_eval
+
+    return run_eval(settings, path=args.file, out=args.out, as_json=args.json, min_accuracy=args.min_accuracy)
+
+
+def _cmd_model(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.retrieve.model import run_model_command
+
+    return run_model_command(settings, action=args.action)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every subcommand."""
+    p = argparse.ArgumentParser(prog="assistant", description="Questions about department budget/final-accounts reports.")
+    p.add_argument("--config", help="path to config.toml (default: ./config.toml)")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("index", help="build or update the index of the corpus")
+    s.add_argument("--check", action="store_true", help="verify the index against the corpus without rebuilding")
+    s.add_argument("--no-embed", action="store_true", help="facts and lexical index only (no embedding model)")
+    s.set_defaults(func=_cmd_index)
+
+    s = sub.add_parser("facts", help="list parsed facts")
+    s.add_argument("--doc", help="file name (or part of it)")
+    s.add_argument("--metric", help="metric or row label (or part of it)")
+    s.add_argument("--year", type=int)
+    s.add_argument("--conflicts", action="store_true", help="only facts flagged as conflicting")
+    s.add_argument("--json", action="store_true", help="one JSON object per line")
+    s.set_defaults(func=_cmd_facts)
+
+    s = sub.add_parser("ask", help="answer one question ('-' reads one question per line from stdin)")
+    s.add_argument("question")
+    s.add_argument("--context", action="append", help="an earlier question of the same conversation (repeatable)")
+    s.add_argument("--json", action="store_true", help="print the answer object as JSON")
+    s.set_defaults(func=_cmd_ask)
+
+    s = sub.add_parser("chat", help="interactive questioning (REPL)")
+    s.add_argument("--plain", action="store_true", help="no colours")
+    s.set_defaults(func=_cmd_chat)
+
+    s = sub.add_parser("eval", help="score the assistant on a gold JSONL question file")
+    s.add_argument("file")
+    s.add_argument("--out", help="write one answer object per item to this JSONL file")
+    s.add_argument("--json", action="store_true", help="print the summary as JSON")
+    s.add_argument("--min-accuracy", type=float, default=None)
+    s.set_defaults(func=_cmd_eval)
+
+    s = sub.add_parser("model", help="the offline embedding model")
+    s.add_argument("action", choices=["prepare", "info"])
+    s.set_defaults(func=_cmd_model)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `assistant` command."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+        return args.func(args, settings)
+    except ConfigError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

