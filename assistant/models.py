@@ -75,6 +75,7 @@ class TableRow(Record):
     label: str
     code: str | None = None
     values: list[Decimal | None]
+    columns: list[str] = Field(default_factory=list)  # column name of each value (its side of the table)
     line: int
     line_end: int | None = None
     page: int | None = None
@@ -143,7 +144,8 @@ class Query(Record):
     kind: ReportKind | None = None
     metric: str | None = None
     metric_terms: list[str] = Field(default_factory=list)
-    qualifier: str | None = None
+    qualifier: str | None = None  # 预算数 / 决算数 / 调整预算数
+    column: str | None = None  # a table column named in the question: 基本支出, 项目支出, 人员经费 …
     operation: Literal[
         "value", "change", "share", "rate", "sum", "difference", "compare", "rank_max", "rank_min", "list", "text"
     ] = "value"

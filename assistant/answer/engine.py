@@ -1,16 +1,24 @@
 """The answering engine: question (+ session) → Answer. Used by `ask`, the REPL and `eval`.
 
-STUB interface (being implemented): Engine(settings).ask(question, session) -> Answer;
-Engine.reports() -> list[Report]; Engine.facts(metric=None, doc=None, year=None) -> list[Fact];
-Engine.department_names() -> list[str] (canonical names and aliases, for completion);
-Engine.metric_names() -> list[str].
+Numbers come only from stored facts or exact Decimal arithmetic on them. Questions that are not
+numeric go to retrieval (loaded lazily, so numeric answers never wait for the embedding model).
 """
 
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
+from assistant.answer.compose import citation_of, fmt, money_text, round2, value_of, where
 from assistant.answer.session import Session
+from assistant.answer.understand import Vocabulary, understand
 from assistant.config import Settings
-from assistant.models import Answer, Fact, Report
+from assistant.models import Answer, Fact, Query, Report
+from assistant.store.db import load_reports, open_store, query_facts
+
+TOTAL_LABELS = ("合计", "总计")
+# For a metric named as a column (基本支出 …), the row whose column holds the department's total.
+EXPENSE_TOTAL = "本年支出合计"
 
 
 class Engine:
@@ -18,19 +26,339 @@ class Engine:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        self.con = open_store(settings.index_dir)
+        self._reports = load_reports(self.con)
+        self.by_doc = {r.doc: r for r in self._reports}
+        aliases = {a: d for a, d in self.con.execute("SELECT alias, department FROM aliases ORDER BY alias")}
+        labels = list(self.con.execute("SELECT DISTINCT metric, label FROM facts ORDER BY metric, label"))
+        self.vocab = Vocabulary.build(aliases, labels)
+        self._retrieval: Any = None
+        self.retrieval_note: str | None = None
+
+    # ----- public API -----
+    def reports(self) -> list[Report]:
+        """Reports in the index."""
+        return list(self._reports)
+
+    def facts(self, metric: str | None = None, doc: str | None = None, year: int | None = None) -> list[Fact]:
+        """Facts by metric (substring of metric or label), document and year."""
+        return query_facts(self.con, doc=doc, metric=metric, year=year, like=True)
+
+    def department_names(self) -> list[str]:
+        """Department names and aliases, for completion."""
+        return sorted(self.vocab.aliases)
+
+    def metric_names(self) -> list[str]:
+        """Metric names known to the store and the lexicon."""
+        return sorted({m for _, m in self.vocab.metric_terms})
 
     def ask(self, question: str, session: Session | None = None) -> Answer:
         """Answer one question; updates ``session`` for follow-ups."""
-        return Answer(question=question, kind="not_found", text="（引擎尚未实现）")
+        session = session if session is not None else Session()
+        text = " ".join(question.split())
+        if not text or not any(ch.isalnum() for ch in text):
+            return Answer(question=question, kind="clarify", text="请输入一个问题，例如：峨山县医保局2021年三公经费是多少？")
+        query = self._with_context(understand(text, self.vocab), session)
+        answer = self._answer(query)
+        session.last_query, session.last_answer = query, answer
+        if query.departments:
+            session.departments = query.departments
+        if query.year:
+            session.year = query.year
+        if query.metric:
+            session.metric = query.metric
+        return answer
 
-    def reports(self) -> list[Report]:
-        return []
+    # ----- understanding with context -----
+    def _with_context(self, query: Query, session: Session) -> Query:
+        upd: dict[str, Any] = {}
+        follow_up = bool(session.last_query) and (
+            query.text.rstrip("？?。 ").endswith("呢") or query.text.startswith(("那", "其中", "它", "他们"))
+            or not query.departments
+        )
+        if not query.departments and not query.mentions_other:
+            if session.pinned_department:
+                upd["departments"] = [session.pinned_department]
+            elif follow_up and session.departments:
+                upd["departments"] = session.departments
+        if query.year is None:
+            if session.pinned_year:
+                upd["year"] = session.pinned_year
+            elif follow_up and session.year and (query.departments == session.departments or not query.departments):
+                upd["year"] = session.year
+        if query.metric is None and follow_up and session.metric and query.operation != "text":
+            upd["metric"] = session.metric
+            if query.operation == "value" and session.last_query is not None and query.qualifier is None \
+                    and query.column is None:
+                upd["qualifier"] = session.last_query.qualifier
+        if query.operation == "share" and follow_up and session.metric and query.metric and query.metric != session.metric:
+            upd.setdefault("metric_terms", [session.metric, *query.metric_terms])
+        return query.model_copy(update=upd) if upd else query
 
-    def facts(self, metric: str | None = None, doc: str | None = None, year: int | None = None) -> list[Fact]:
-        return []
+    # ----- answering -----
+    def _answer(self, q: Query) -> Answer:
+        if q.mentions_other:
+            return self._not_found(q, "语料中没有这个部门的报告")
+        if q.operation == "text" or (q.metric is None and q.operation not in ("rank_max", "rank_min")):
+            return self._retrieve(q)
+        reports = self._reports_for(q)
+        if not reports:
+            return self._not_found(q, self._coverage(q))
+        if q.operation in ("rank_max", "rank_min", "compare"):
+            return self._rank(q, reports)
+        if q.operation == "rate":
+            return self._rate(q, reports)
+        if q.operation == "share":
+            return self._share(q, reports)
+        if q.operation == "difference" and len(q.departments) <= 1:
+            return self._budget_gap(q, reports)
+        return self._value(q, reports)
 
-    def department_names(self) -> list[str]:
-        return []
+    def _reports_for(self, q: Query) -> list[Report]:
+        reps = [r for r in self._reports if not q.departments or r.department in q.departments]
+        if q.kind:
+            reps = [r for r in reps if r.kind == q.kind]
+        if q.year is not None:
+            same = [r for r in reps if r.year == q.year]
+            if same:
+                return same
+            # Another year may still be answerable from a report's stated change (比2024年预算减少…).
+            return [r for r in reps if r.year is not None and r.year == q.year + 1 and self._has_change(r, q)]
+        return reps
 
-    def metric_names(self) -> list[str]:
-        return []
+    def _has_change(self, r: Report, q: Query) -> bool:
+        return any(f.qualifier == "比上年增减" for f in self._metric_facts(q.metric, [r.doc]))
+
+    def _metric_facts(self, metric: str | None, docs: list[str]) -> list[Fact]:
+        if not metric:
+            return []
+        facts = query_facts(self.con, metric=metric, docs=docs)
+        if not facts:
+            facts = [f for f in query_facts(self.con, metric=metric, docs=docs, like=True)
+                     if f.label.endswith(metric) or f.metric.endswith(metric)]
+        return facts
+
+    def _column_facts(self, column: str, docs: list[str]) -> list[Fact]:
+        """The department-level figure of a column (基本支出 …): its value in a table's 合计 row."""
+        rows = [f for f in query_facts(self.con, docs=docs) if f.qualifier == column and f.code is None
+                and f.label.replace(" ", "") in TOTAL_LABELS]
+        return rows
+
+    def _candidates(self, q: Query, r: Report, metric: str | None = None) -> list[Fact]:
+        metric = metric or q.metric
+        facts = self._metric_facts(metric, [r.doc])
+        if q.column:
+            by_col = [f for f in facts if f.qualifier == q.column]
+            facts = by_col or [f for f in self._metric_facts(q.column, [r.doc]) if f.source == "narrative"]
+        if not facts and metric:
+            facts = self._column_facts(metric, [r.doc])
+        return [f for f in facts if f.qualifier not in ("比上年增减", "增长率", "占比", "执行率")
+                or metric in ("执行率",)]
+
+    def _best(self, q: Query, r: Report, facts: list[Fact]) -> list[Fact]:
+        """Facts ordered from the best answer to the worst for this query."""
+        want = q.qualifier or ("决算数" if r.kind == "决算" else "预算数" if r.kind == "预算" else None)
+
+        def score(f: Fact) -> tuple[int, ...]:
+            qual = f.qualifier or ""
+            side = 0
+            if want and want in qual:
+                side = 3
+            elif want and want[:2] in qual:
+                side = 2
+            elif qual in ("", "金额") or qual.endswith("合计") or qual == "合计":
+                side = 2 if not (want and want != ("决算数" if r.kind == "决算" else "预算数")) else 0
+            elif q.column and qual == q.column:
+                side = 3
+            year_ok = 1 if (f.year == (q.year or r.year)) else 0
+            clean = 0 if ("column_uncertain" in f.flags or "check_failed" in f.flags) else 1
+            exact = 1 if f.metric == q.metric else 0
+            nocode = 1 if not f.code else 0
+            table = 1 if f.source == "table" else 0
+            return (year_ok, side, exact, clean, nocode, table, -f.line)
+
+        return sorted(facts, key=score, reverse=True)
+
+    def _value(self, q: Query, reports: list[Report]) -> Answer:
+        lines: list[str] = []
+        values = []
+        citations = []
+        derivation: list[str] = []
+        kind = "lookup"
+        for r in reports:
+            facts = self._best(q, r, self._candidates(q, r))
+            if q.year is not None and r.year != q.year:
+                ans = self._from_change(q, r)
+                if ans is None:
+                    continue
+                f, val, text = ans
+                values.append(value_of(f, val, metric=q.metric, qualifier=q.qualifier or "预算数"))
+                values[-1].year = q.year
+                citations.append(citation_of(f))
+                derivation.append(text)
+                lines.append(f"{r.department}{q.year}年{q.metric}为{money_text(val, f.unit)}（由{r.year}年报告所述增减额推算）。")
+                kind = "computed"
+                continue
+            if not facts:
+                continue
+            best = facts[0]
+            values.append(value_of(best))
+            citations.append(citation_of(best))
+            lines.append(self._sentence(r, best, facts))
+            if q.operation == "change":
+                ch = [f for f in self._metric_facts(q.metric, [r.doc]) if f.qualifier in ("比上年增减", "增长率")]
+                for f in ch[:2]:
+                    values.append(value_of(f))
+                    citations.append(citation_of(f))
+                    lines.append(f"  比上年增减：{money_text(f.value, f.unit)}（{where(f)}）")
+        if not values:
+            return self._not_found(q, self._coverage(q))
+        text = "\n".join(lines)
+        if len(reports) > 1 and not q.departments:
+            text = "未指定部门，按各部门分别列出：\n" + text
+        return Answer(question=q.text, kind=kind, text=text, values=values, citations=citations, derivation=derivation)
+
+    def _sentence(self, r: Report, best: Fact, others: list[Fact]) -> str:
+        qual = f"（{best.qualifier}）" if best.qualifier else ""
+        year = best.year or r.year
+        s = f"{r.department}{year}年{best.label if best.metric != best.label else best.metric}{qual}：{money_text(best.value, best.unit)}"
+        extra = []
+        for f in others[1:]:
+            if f.qualifier and f.qualifier != best.qualifier and f.table_id == best.table_id and f.line == best.line:
+                extra.append(f"{f.qualifier}{money_text(f.value, f.unit)}")
+        if extra:
+            s += "；" + "，".join(extra[:3])
+        flags = []
+        if "conflict" in best.flags:
+            alt = [f for f in others if "conflict" in f.flags and f.value_yuan != best.value_yuan]
+            flags.append("注意：报告中同一指标有不一致的数字" + "".join(f"，{where(f)}为{money_text(f.value, f.unit)}" for f in alt[:2]))
+        if "column_uncertain" in best.flags:
+            flags.append("注：该数字所在栏目由表内勾稽关系推断")
+        return s + "。" + (" " + "；".join(flags) if flags else "") + f"（{where(best)}）"
+
+    def _from_change(self, q: Query, r: Report) -> tuple[Fact, Decimal, str] | None:
+        """Last year's figure from this year's figure and the stated change (9,101.68 + 2,389.52)."""
+        facts = self._metric_facts(q.metric, [r.doc])
+        changes = [f for f in facts if f.qualifier == "比上年增减" and f.source == "narrative"]
+        base = [f for f in facts if f.qualifier not in ("比上年增减", "增长率", "占比") and f.source == "narrative"]
+        for ch in changes:
+            for b in base:
+                if b.line <= ch.line <= (b.line_end or b.line) + 1 and b.unit == ch.unit:
+                    prev = b.value - ch.value
+                    return b, prev, (f"{q.year}年 = {r.year}年{fmt(b.value)}{b.unit}（{where(b)}） − 增减额 "
+                                     f"{fmt(ch.value)}{ch.unit}（{where(ch)}） = {fmt(prev)}{b.unit}")
+        return None
+
+    def _pair(self, q: Query, r: Report, metric: str | None) -> tuple[Fact | None, Fact | None]:
+        """(预算数 fact, 决算数 fact) of a metric in one report."""
+        facts = self._metric_facts(metric, [r.doc])
+        budget = [f for f in facts if f.qualifier and "预算" in f.qualifier and "年初" not in f.qualifier]
+        final = [f for f in facts if f.qualifier and ("决算" in f.qualifier or "执行" in f.qualifier)]
+        key = lambda f: (0 if "column_uncertain" in f.flags else 1, 1 if f.source == "table" else 0, -f.line)  # noqa: E731
+        return (max(budget, key=key) if budget else None, max(final, key=key) if final else None)
+
+    def _rate(self, q: Query, reports: list[Report]) -> Answer:
+        values, cits, lines, der = [], [], [], []
+        for r in reports:
+            b, f = self._pair(q, r, q.metric)
+            if b is None or f is None or not b.value:
+                continue
+            rate = round2(f.value_yuan / b.value_yuan * 100) if b.value_yuan and f.value_yuan is not None \
+                else round2(f.value / b.value * 100)
+            values.append(value_of(f, rate, unit="%", metric=f"{q.metric}执行率", qualifier="执行率"))
+            cits += [citation_of(f), citation_of(b)]
+            der.append(f"执行率 = 决算数 {fmt(f.value)}{f.unit}（{where(f)}） ÷ 预算数 {fmt(b.value)}{b.unit}"
+                       f"（{where(b)}） × 100% = {rate}%")
+            lines.append(f"{r.department}{r.year}年{q.metric}预算执行率为{rate}%（决算数{money_text(f.value, f.unit)}"
+                         f" ÷ 预算数{money_text(b.value, b.unit)}）。")
+        if not values:
+            return self._not_found(q, "没有同时找到预算数和决算数")
+        return Answer(question=q.text, kind="computed", text="\n".join(lines), values=values, citations=cits,
+                      derivation=der)
+
+    def _budget_gap(self, q: Query, reports: list[Report]) -> Answer:
+        values, cits, lines, der = [], [], [], []
+        for r in reports:
+            b, f = self._pair(q, r, q.metric)
+            if b is None or f is None or b.unit != f.unit:
+                continue
+            gap = b.value - f.value
+            values.append(value_of(f, gap, metric=f"{q.metric}预算与决算之差", qualifier="差额"))
+            cits += [citation_of(b), citation_of(f)]
+            der.append(f"差额 = 预算数 {fmt(b.value)}{b.unit}（{where(b)}） − 决算数 {fmt(f.value)}{f.unit}（{where(f)}）"
+                       f" = {fmt(gap)}{f.unit}")
+            lines.append(f"{r.department}{r.year}年{q.metric}决算数比预算数{'少' if gap >= 0 else '多'}"
+                         f"{money_text(abs(gap), f.unit)}（预算{fmt(b.value)}{b.unit}，决算{fmt(f.value)}{f.unit}）。")
+        if not values:
+            return self._value(q, reports)
+        return Answer(question=q.text, kind="computed", text="\n".join(lines), values=values, citations=cits,
+                      derivation=der)
+
+    def _share(self, q: Query, reports: list[Report]) -> Answer:
+        terms = q.metric_terms
+        num_metric = q.metric
+        den_metric = next((t for t in terms if t != num_metric), EXPENSE_TOTAL)
+        if den_metric in ("支出预算", "本年支出合计", "支出总计") or "支出" in den_metric and "总" in den_metric:
+            den_metric = EXPENSE_TOTAL
+        values, cits, lines, der = [], [], [], []
+        for r in reports:
+            num = self._best(q, r, self._candidates(q, r, num_metric))
+            den = self._best(q.model_copy(update={"column": None}), r, self._candidates(
+                q.model_copy(update={"column": None}), r, den_metric))
+            if not num or not den:
+                continue
+            n, d = num[0], den[0]
+            ny, dy = n.value_yuan or n.value, d.value_yuan or d.value
+            if not dy:
+                continue
+            share = round2(ny / dy * 100)
+            values.append(value_of(n, share, unit="%", metric=f"{num_metric}占{den_metric}比重", qualifier="占比"))
+            cits += [citation_of(n), citation_of(d)]
+            der.append(f"占比 = {num_metric} {fmt(n.value)}{n.unit}（{where(n)}） ÷ {den_metric} {fmt(d.value)}{d.unit}"
+                       f"（{where(d)}） × 100% = {share}%")
+            lines.append(f"{r.department}{r.year}年{num_metric}占{den_metric}的{share}%（{money_text(n.value, n.unit)}"
+                         f" ÷ {money_text(d.value, d.unit)}）。")
+        if not values:
+            return self._not_found(q, "没有找到计算占比所需的两个数字")
+        return Answer(question=q.text, kind="computed", text="\n".join(lines), values=values, citations=cits,
+                      derivation=der)
+
+    def _rank(self, q: Query, reports: list[Report]) -> Answer:
+        rows: list[tuple[Decimal, Fact, Report]] = []
+        for r in reports:
+            facts = self._best(q, r, self._candidates(q, r))
+            facts = [f for f in facts if f.value_yuan is not None or f.unit not in ("元", "万元")]
+            if facts:
+                f = facts[0]
+                rows.append((f.value_yuan if f.value_yuan is not None else f.value, f, r))
+        if not rows:
+            return self._not_found(q, self._coverage(q))
+        rows.sort(key=lambda t: (t[0], t[2].doc), reverse=q.operation != "rank_min")
+        top = rows[0]
+        word = "最低" if q.operation == "rank_min" else "最高"
+        lines = [f"{top[2].department}{top[1].year}年{q.metric}{word}：{money_text(top[1].value, top[1].unit)}。", "各部门："]
+        for v, f, r in rows:
+            lines.append(f"  {r.department} {f.year}年 {f.qualifier or ''} {money_text(f.value, f.unit)}（{where(f)}）")
+        values = [value_of(f) for _, f, _ in rows]
+        return Answer(question=q.text, kind="computed", text="\n".join(lines), values=values,
+                      citations=[citation_of(f) for _, f, _ in rows],
+                      derivation=[f"按折合为元的金额排序：{', '.join(f'{r.department} {fmt(v)}' for v, _, r in rows)}"])
+
+    # ----- not found and retrieval -----
+    def _coverage(self, q: Query) -> str:
+        reps = [r for r in self._reports if not q.departments or r.department in q.departments]
+        have = "；".join(f"{r.department} {r.year}年{r.kind or ''}" for r in reps) or "无"
+        return f"语料中相关的报告有：{have}"
+
+    def _not_found(self, q: Query, why: str) -> Answer:
+        what = "、".join(x for x in [
+            "/".join(q.departments) if q.departments else "", f"{q.year}年" if q.year else "", q.metric or "",
+        ] if x)
+        return Answer(question=q.text, kind="not_found",
+                      text=f"在报告中没有找到{('：' + what) if what else '答案'}。{why}。")
+
+    def _retrieve(self, q: Query) -> Answer:
+        from assistant.answer.passages import retrieval_answer
+
+        return retrieval_answer(self, q)
+

@@ -1,0 +1,120 @@
+"""Question → Query, by longest match over the names the store already knows.
+
+No jieba and no model here: numeric questions must be understood in milliseconds. The vocabulary
+is the departments and their aliases, the lexicon's metric terms and every row label in the store.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+from assistant.models import Query
+from assistant.parse.lexicon import all_terms, normalize_label
+
+YEAR_RE = re.compile(r"(?<!\d)(20\d{2}|\d{2})\s*年")
+OTHER_DEPT_RE = re.compile(r"[\u4e00-\u9fff]{2,12}?(局|部|办公室|委员会|厅|中心|政府办|院)")
+COLUMN_TERMS = ("基本支出", "项目支出", "人员经费", "公用经费", "财政拨款收入", "一般公共预算财政拨款",
+                "上级补助收入", "事业收入", "经营收入", "其他收入")
+
+OPERATIONS: tuple[tuple[str, str], ...] = (
+    (r"执行率|完成率|完成.{0,4}预算.{0,4}(比例|百分之|%|多少)|预算执行", "rate"),
+    (r"占.{0,20}(比例|比重|百分之|%|多少)|占比|比重", "share"),
+    (r"哪个.{0,30}(最高|最多|最大)|(最高|最多|最大)的?是哪", "rank_max"),
+    (r"哪个.{0,30}(最低|最少|最小)|(最低|最少|最小)的?是哪", "rank_min"),
+    (r"比.{0,12}(少了|多了|少|多|差)多少|相差|差额|差了多少", "difference"),
+    (r"(增长|增加|减少|下降|变化|增减).{0,6}(多少|了多少|几|情况)|比上年|同比|较上年", "change"),
+    (r"各项|分别|有哪些|包括哪些|明细", "list"),
+)
+TEXT_QUESTION_RE = re.compile(r"什么是|是什么|职责|职能|机构设置|名词解释|为什么|原因|怎么|如何|包括哪些单位|哪些单位|绩效目标|问题")
+
+
+@dataclass
+class Vocabulary:
+    """Everything a question can name: departments (alias → canonical) and metric terms."""
+
+    aliases: dict[str, str]
+    metric_terms: list[tuple[str, str]] = field(default_factory=list)  # (normalised term, metric), longest first
+
+    @classmethod
+    def build(cls, aliases: dict[str, str], labels: list[tuple[str, str]]) -> Vocabulary:
+        """From the store's aliases and its (metric, label) pairs plus the lexicon."""
+        terms: dict[str, str] = dict(all_terms())
+        for metric, label in labels:
+            for t in (normalize_label(label), normalize_label(metric)):
+                t = re.sub(r"^[一二三四五六七八九十]+、|^\(?[一二三四五六七八九十\d]+\)|^\d+\.", "", t)
+                if len(t) >= 2:
+                    terms.setdefault(t, metric)
+        ordered = sorted(terms.items(), key=lambda tm: (-len(tm[0]), tm[0]))
+        return cls(aliases=aliases, metric_terms=ordered)
+
+
+def fold(text: str) -> str:
+    """NFKC width folding (２０２１ → 2021), quotes removed, spaces collapsed: the matching form."""
+    return normalize_label(unicodedata.normalize("NFKC", text))
+
+
+def understand(question: str, vocab: Vocabulary) -> Query:
+    """Parse a question into a Query (departments, year, metric, qualifier, operation)."""
+    q = fold(question)[:500]
+    depts: list[str] = []
+    rest = q
+    for alias in sorted(vocab.aliases, key=lambda a: (-len(a), a)):
+        a = fold(alias)
+        if a and a in rest:
+            dept = vocab.aliases[alias]
+            if dept not in depts:
+                depts.append(dept)
+            rest = rest.replace(a, "□")
+    mentions_other = False
+    if not depts:
+        m = OTHER_DEPT_RE.search(rest)
+        # A named department that the corpus lacks ("教育局", "卫健委"), unlike generic words (这五个医保局).
+        if m and not re.search(r"(这|那|哪|各|几|五|本)[个些家]?[\u4e00-\u9fff]{0,4}$", rest[: m.end() - len(m.group(1))]):
+            mentions_other = True
+    year = None
+    ym = YEAR_RE.search(rest)
+    if ym:
+        y = int(ym.group(1))
+        year = y + 2000 if y < 100 else y
+    metrics: list[tuple[int, str, str]] = []
+    masked = rest
+    for term, metric in vocab.metric_terms:
+        pos = masked.find(term)
+        if pos >= 0:
+            metrics.append((pos, term, metric))
+            masked = masked[:pos] + "□" * len(term) + masked[pos + len(term):]
+    metrics.sort()
+    operation = "value"
+    for pattern, op in OPERATIONS:
+        if re.search(pattern, rest):
+            operation = op
+            break
+    qualifier = None
+    if re.search(r"调整预算", rest):
+        qualifier = "调整预算数"
+    elif re.search(r"预算", rest) and not re.search(r"决算", rest):
+        qualifier = "预算数"
+    elif re.search(r"决算|花了|实际", rest):
+        qualifier = "决算数"
+    kind = None
+    if re.search(r"决算", rest) and operation not in ("rate", "difference"):
+        kind = "决算"
+    metric_names = [m for _, _, m in metrics]
+    primary = None
+    column = None
+    for _, term, metric in metrics:
+        if term in COLUMN_TERMS and len(metrics) > 1 and column is None and operation not in ("share",):
+            column = metric
+            continue
+        if primary is None:
+            primary = metric
+    if primary is None and column is not None:
+        primary, column = column, None
+    if operation == "value" and not metrics and TEXT_QUESTION_RE.search(rest):
+        operation = "text"
+    elif TEXT_QUESTION_RE.search(rest) and re.search(r"什么是|是什么|职责|职能|哪些单位|原因|为什么", rest):
+        operation = "text"
+    return Query(text=question, departments=depts, year=year, kind=kind, metric=primary, metric_terms=metric_names,
+                 qualifier=qualifier, column=column, operation=operation, mentions_other=mentions_other)

@@ -1,0 +1,160 @@
+"""Text normalisation for matching, and Decimal number parsing/formatting.
+
+``normalize_text`` folds full-width ASCII to half-width, collapses the "bold" artefacts some PDF
+exporters leave (every glyph drawn 4 times: ``（（（（一一一一））））主要职能主要职能主要职能主要职能``), removes
+Word ``[bookmark: _Toc…]`` markers and squeezes runs of spaces. It is idempotent by construction:
+the rewrite steps are applied until a fixpoint is reached.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal, InvalidOperation
+
+__all__ = ["normalize_text", "parse_number", "format_number"]
+
+# Full-width forms folded to ASCII. Chinese sentence punctuation (。、；“”‘’！？《》) is kept, and so
+# is the full-width comma ，: in prose it separates list items ("10，20"), so it is folded only
+# inside a thousands-grouped number (see _FW_COMMA_IN_NUMBER).
+_FOLD_EXTRA = "（）：％＋－．／＜＞＝＃＆＊＠［］｛｝｜＿"
+_FOLD = {ord(c): ord(c) - 0xFEE0 for c in _FOLD_EXTRA}
+_FOLD.update({cp: cp - 0xFEE0 for cp in range(ord("０"), ord("９") + 1)})
+_FOLD.update({cp: cp - 0xFEE0 for cp in range(ord("Ａ"), ord("Ｚ") + 1)})
+_FOLD.update({cp: cp - 0xFEE0 for cp in range(ord("ａ"), ord("ｚ") + 1)})
+_FOLD[0x3000] = 0x20  # ideographic space
+_FOLD[0xA0] = 0x20  # no-break space
+
+_FW_COMMA_IN_NUMBER = re.compile(r"(?<=\d)，(?=\d{3}(?!\d))")
+_BOOKMARK = re.compile(r"\[bookmark:\s*[^\]]*\]")
+_SPACES = re.compile(r" {2,}")
+_CJK = re.compile(r"[\u3400-\u9fff]")
+# A unit (1..24 chars, lazily shortest) repeated exactly 4 times: the bold-glyph artefact.
+_QUAD = re.compile(r"(.{1,24}?)\1{3}", re.S)
+# Digits/dots token entirely made of quadrupled chars ("4444....", "1111") or of one unit x4
+# ("2020202020202020", "1.1.1.1.").
+_NUM_TOKEN = re.compile(r"[0-9.:：]+")
+# A 4-digit year drawn 4 times: strong evidence even on a line without CJK doubling.
+_YEAR_QUAD = re.compile(r"(?<!\d)((?:19|20)\d\d)\1{3}(?!\d)")
+# 2x/3x doubling is common in real Chinese (人人, 常常), so only a run of >=3 consecutive CJK chars
+# each repeated exactly k times counts.
+_CJK_DOUBLED = {
+    k: re.compile(r"(?:([\u3400-\u9fff（）：:，。、；“”])\1{" + str(k - 1) + r"}(?!\1)){3,}") for k in (2, 3)
+}
+
+
+def _exact_quad_spans(line: str) -> list[tuple[int, int, str]]:
+    """Non-overlapping (start, end, unit) of units repeated exactly 4 times (not 5+)."""
+    spans: list[tuple[int, int, str]] = []
+    pos = 0
+    while pos < len(line):
+        m = _QUAD.search(line, pos)
+        if m is None:
+            break
+        unit = m.group(1)
+        start, end = m.start(), m.end()
+        # exactness: the unit must not continue on either side (a 5th copy means real text, e.g. ……)
+        if line.startswith(unit, end) or (start >= len(unit) and line[start - len(unit) : start] == unit):
+            pos = start + 1
+            continue
+        if unit.strip() == "":
+            pos = end
+            continue
+        spans.append((start, end, unit))
+        pos = end
+    return spans
+
+
+def _collapse_num_token(tok: str) -> str:
+    """Collapse a digit token only if it is wholly a quadrupled artefact."""
+    runs = re.findall(r"((.)\2*)", tok)
+    if runs and all(len(r[0]) == 4 for r in runs):
+        return "".join(r[1] for r in runs)
+    m = re.fullmatch(r"(.+?)\1{3}", tok)
+    if m:
+        return m.group(1)
+    return tok
+
+
+def _collapse_bold(line: str) -> str:
+    """Collapse 4x glyph repetition when a CJK unit proves the line is affected."""
+    line = _YEAR_QUAD.sub(r"\1", line)
+    spans = _exact_quad_spans(line)
+    if not any(_CJK.search(u) for _, _, u in spans):
+        return _collapse_doubled(line)
+    out: list[str] = []
+    last = 0
+    for start, end, unit in spans:
+        if re.fullmatch(r"[0-9.:：]+", unit):
+            continue  # digits handled token-wise below, so 10000 is never touched
+        out.append(line[last:start])
+        out.append(unit)
+        last = end
+    out.append(line[last:])
+    text = "".join(out)
+    return _NUM_TOKEN.sub(lambda m: _collapse_num_token(m.group(0)), text)
+
+
+def _collapse_doubled(line: str) -> str:
+    """Collapse 2x/3x doubled CJK runs (主主要要职职能能 → 主要职能)."""
+    for k, rx in _CJK_DOUBLED.items():
+        line = rx.sub(lambda m, k=k: m.group(0)[::k], line)
+    return line
+
+
+def _normalize_once(text: str) -> str:
+    text = _BOOKMARK.sub("", text)
+    text = text.translate(_FOLD)
+    text = _FW_COMMA_IN_NUMBER.sub(",", text)
+    text = "\n".join(_collapse_bold(line) for line in text.split("\n"))
+    text = _SPACES.sub(" ", text)
+    return "\n".join(line.strip(" ") for line in text.split("\n"))
+
+
+def normalize_text(raw: str) -> str:
+    """Return ``raw`` normalised for matching (idempotent).
+
+    Folds full-width digits/letters/（）：％ to half-width (keeps 。、；“” and prose ，), collapses PDF
+    bold artefacts (glyphs or words drawn 4 times, a year drawn 4 times, runs of 2x/3x doubled CJK),
+    removes ``[bookmark: …]`` markers, squeezes runs of spaces and strips spaces at line ends.
+    Tabs are kept: they separate table cells.
+    """
+    prev = None
+    text = raw
+    # every changing pass after the first strictly shortens the text, so this terminates
+    while text != prev:
+        prev, text = text, _normalize_once(text)
+    return text
+
+
+_NUM_RE = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")
+_NONE_TOKENS = {"", "-", "—", "——", "－", "–", "/", "…", "……"}
+
+
+def parse_number(s: str) -> Decimal | None:
+    """Parse a report number: ``11,598,130.25``, ``1，234``, ``12.5%`` (→ 12.5), ``(3.00)`` (→ -3.00).
+
+    Dashes, blanks and anything that is not a single number return None. Thousands separators must
+    group by three, so ``10,20`` (a list) is rejected.
+    """
+    t = s.strip().translate(_FOLD).replace("，", ",").replace(" ", "")
+    if t in _NONE_TOKENS:
+        return None
+    negative = False
+    if len(t) >= 2 and t[0] == "(" and t[-1] == ")":
+        negative, t = True, t[1:-1]
+    if t.endswith("%"):
+        t = t[:-1]
+    if not _NUM_RE.fullmatch(t):
+        return None
+    try:
+        value = Decimal(t.replace(",", ""))
+    except InvalidOperation:
+        return None
+    return -value if negative else value
+
+
+def format_number(d: Decimal) -> str:
+    """Format with thousands separators, keeping the stated decimals (``1234.50`` → ``1,234.50``)."""
+    if not d.is_finite():
+        raise ValueError(f"cannot format non-finite number {d}")
+    return f"{d:,f}"

@@ -1,0 +1,358 @@
+"""Metric lexicon: canonical metric names, their synonyms, qualifiers and units.
+
+Everything here is data: the question parser, the table parser and the narrative extractor all match
+against the same terms, so a synonym added once is understood everywhere. Terms are compared after
+``normalize_label`` (width folding, quotes and spaces removed), so “三公”经费, "三公"经费 and 三公经费
+are one term, as are 因公出国（境）费 and 因公出国(境)费.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from decimal import Decimal
+from functools import lru_cache
+
+# Canonical metric -> synonyms / colloquial forms (the canonical name itself always matches too).
+# Built from the wording of the corpus reports (部门预算 / 部门决算 narratives and table rows).
+METRICS: dict[str, tuple[str, ...]] = {
+    # --- "三公"经费 and its parts ---
+    "三公经费": ("“三公”经费", "三公", "三公费用", "三公开支", "三公经费支出", "三公经费预算", "三公支出"),
+    "因公出国（境）费": (
+        "因公出国(境)费", "因公出国(境)费用", "因公出国(境)经费", "因公出国", "出国(境)费", "出国(境)经费",
+        "出国经费", "出国费", "出国费用", "出国", "出境费", "因公出国出(境)",
+    ),
+    "公务用车购置及运行维护费": (
+        "公务用车购置及运行费", "公务用车购置及运维费", "公务用车购置和运行维护费", "公务用车费", "公务用车",
+        "公车", "公车费用", "公车经费", "车辆费", "车辆费用", "用车费", "用车经费", "车辆",
+    ),
+    "公务用车购置费": ("公务用车购置", "公务用车购置支出", "车辆购置费", "购车费", "买车"),
+    "公务用车运行维护费": (
+        "公务用车运行费", "公务用车运维费", "公务用车运行维护", "公务用车维护费", "公车运维", "公车运维费",
+        "公车运行费", "车辆运行费", "车辆运维费", "车辆运行维护费",
+    ),
+    "公务接待费": ("招待费", "接待费", "接待费用", "公务接待", "公务接待费用", "公务招待费", "吃喝"),
+    "国内公务接待费": ("国内公务接待", "国内公务接待支出", "国内接待费", "国内接待"),
+    "外事接待费": ("外事接待", "外事接待支出", "外宾接待费"),
+    "公务接待批次": ("接待批次", "公务接待批次数", "接待了几批", "几批次"),
+    "公务接待人次": ("接待人次", "公务接待人数", "接待人数", "接待了多少人"),
+    "国内公务接待批次": ("国内公务接待批次(个)", "国内接待批次"),
+    "国内公务接待人次": ("国内公务接待人次(人)", "国内接待人次"),
+    "外事接待批次": ("外事接待批次(个)",),
+    "外事接待人次": ("外事接待人次(人)",),
+    "因公出国（境）团组数": ("因公出国(境)团组", "出国团组", "因公出国(境)团组数(个)"),
+    "因公出国（境）人次": ("因公出国(境)人次", "因公出国(境)人数", "出国人数", "出国(境)人数"),
+    "车辆数": (
+        "车辆保有量", "有几辆车", "几辆车", "多少辆车", "共有车辆", "实有车辆", "车辆数量", "公务用车保有量",
+        "公务用车数量", "共有公务用车", "公务用车保有量(辆)", "公务用车保有量（辆）",
+    ),
+    "公务用车购置数": ("购置公务用车", "更新购置公务用车", "购置车辆", "公务用车购置数(辆)", "安排购置车辆"),
+    # --- operating funds, personnel / public funds ---
+    "机关运行经费": ("机关运行费", "机关运行经费支出", "机关运行经费预算", "运行经费", "机关运转经费"),
+    "人员经费": ("人员经费支出", "人员支出", "人员经费合计", "人员类项目经费"),
+    "公用经费": ("公用经费支出", "日常公用经费", "公用支出", "公用经费合计", "基本公用支出", "运转类公用项目经费"),
+    "基本支出": ("基本支出预算", "基本支出决算"),
+    "项目支出": ("项目支出预算", "项目支出决算", "项目经费"),
+    # --- government procurement ---
+    "政府采购": (
+        "政府采购支出总额", "政府采购金额", "政府采购支出", "政府采购总额", "政府采购预算", "政府采购预算金额",
+        "采购金额", "采购总额", "采购", "买了多少东西", "政府采购合同金额",
+    ),
+    "政府采购货物": ("政府采购货物支出", "政府采购货物预算", "货物采购金额", "货物采购", "采购货物"),
+    "政府采购工程": ("政府采购工程支出", "政府采购工程预算", "工程采购金额", "工程采购"),
+    "政府采购服务": ("政府采购服务支出", "政府采购服务预算", "服务采购金额", "服务采购"),
+    "授予中小企业合同金额": ("中小企业合同金额", "授予中小企业"),
+    "授予小微企业合同金额": ("小微企业合同金额", "授予小微企业"),
+    # --- totals ---
+    "本年收入合计": (
+        "收入总计", "一共收入", "收入合计", "总收入", "收入预算", "预算收入", "部门收入", "收入总额",
+        "本年收入", "全部收入", "收入一共",
+    ),
+    "本年支出合计": (
+        "支出总计", "总支出", "支出合计", "支出预算", "预算支出", "支出总额", "本年支出", "全部支出",
+        "支出一共", "一共支出", "花了多少钱",
+    ),
+    "收支总计": ("收入支出总计", "收、支总计", "收支总额", "预算收支安排", "收支预算"),
+    "财政拨款收支总计": ("财政拨款收入支出总计", "财政拨款收、支总计"),
+    "年末结转和结余": ("结转结余", "年末结转结余", "年末结余", "本年结转结余资金", "结转和结余", "结余"),
+    "年初结转和结余": ("年初结转结余", "上年结转结余", "上年结转结余资金", "年初结余", "年初财政拨款结转和结余"),
+    "年末财政拨款结转和结余": ("年末财政拨款结转结余", "本年财政拨款结余资金"),
+    # --- income by source ---
+    "财政拨款收入": ("财政拨款", "财政拨款收入总计", "财政拨款收入合计", "拨款收入"),
+    "财政拨款支出": ("财政拨款支出总计", "财政拨款支出合计", "财政拨款支出预算"),
+    "一般公共预算财政拨款收入": (
+        "一般公共预算收入", "一般公共预算拨款收入", "一般公共预算资金", "一般公共预算财政拨款",
+    ),
+    "一般公共预算财政拨款支出": (
+        "一般公共预算支出", "一般公共预算拨款支出", "一般公共预算财政拨款支出决算", "一般公共预算支出预算",
+    ),
+    "政府性基金预算财政拨款收入": ("政府性基金预算收入", "政府性基金收入", "基金预算收入", "政府性基金预算拨款收入"),
+    "政府性基金预算财政拨款支出": (
+        "政府性基金预算支出", "政府性基金支出", "政府性基金拨款支出", "政府性基金预算拨款支出",
+    ),
+    "国有资本经营预算财政拨款收入": ("国有资本经营预算收入", "国有资本经营预算拨款收入", "国有资本经营收入"),
+    "国有资本经营预算财政拨款支出": (
+        "国有资本经营预算支出", "国有资本经营预算拨款支出", "国有资本经营支出", "国有资本经营拨款支出",
+    ),
+    "事业收入": ("事业收入预算",),
+    "经营收入": ("事业单位经营收入",),
+    "上级补助收入": (),
+    "附属单位上缴收入": (),
+    "其他收入": ("其他来源收入",),
+    "财政专户核拨收入": ("财政专户管理资金收入",),
+    "上缴上级支出": (),
+    "经营支出": (),
+    "对附属单位补助支出": (),
+    # --- economic classification ---
+    "工资福利支出": ("工资福利", "工资"),
+    "商品和服务支出": ("商品和服务",),
+    "对个人和家庭的补助": ("对个人和家庭补助", "对个人和家庭的补助支出", "对个人和家庭补助支出"),
+    "资本性支出": (),
+    # --- functional classification (类) ---
+    "一般公共服务支出": ("一般公共服务",),
+    "教育支出": (),
+    "科学技术支出": ("科学技术",),
+    "社会保障和就业支出": ("社会保障和就业",),
+    "卫生健康支出": ("医疗卫生支出", "卫生健康", "医疗卫生"),
+    "农林水支出": ("农林水",),
+    "住房保障支出": ("住房保障",),
+    # --- frequent (项) items ---
+    "行政运行": (),
+    "事业运行": (),
+    "一般行政管理事务": (),
+    "住房公积金": (),
+    "购房补贴": (),
+    "行政单位医疗": (),
+    "事业单位医疗": (),
+    "公务员医疗补助": (),
+    "城乡医疗救助": (),
+    "机关事业单位基本养老保险缴费支出": ("机关事业单位基本养老保险缴费", "基本养老保险缴费"),
+    "机关事业单位职业年金缴费支出": ("机关事业单位职业年金缴费", "职业年金缴费"),
+    # --- staff, assets, rates ---
+    "编制数": ("核定编制", "编制人数", "编制"),
+    "在职人数": ("在职人员", "实际在编在职", "在编在职", "实有人数", "人数", "在职", "多少人"),
+    "退休人数": ("退休人员", "离退休人员"),
+    "参保人数": ("参加城乡居民医保", "参保人员", "基本医疗保险参保人数"),
+    "资产总额": ("国有资产总额", "资产合计", "总资产"),
+    "固定资产": ("固定资产金额", "固定资产总额", "固定资产原值"),
+    "执行率": ("预算执行率", "完成率", "预算完成率", "执行进度"),
+}
+
+# What a metric counts, so a number is only attached to a metric of the same kind (money / count / %).
+COUNT_METRICS: frozenset[str] = frozenset({
+    "公务接待批次", "公务接待人次", "国内公务接待批次", "国内公务接待人次", "外事接待批次", "外事接待人次",
+    "因公出国（境）团组数", "因公出国（境）人次", "车辆数", "公务用车购置数", "编制数", "在职人数", "退休人数",
+    "参保人数",
+})
+PERCENT_METRICS: frozenset[str] = frozenset({"执行率"})
+
+# When a money metric is followed by a count, the count belongs to a sibling metric: 国内公务接待10批次.
+COUNT_VARIANTS: dict[tuple[str, str], str] = {
+    ("公务接待费", "批次"): "公务接待批次",
+    ("公务接待费", "人次"): "公务接待人次",
+    ("公务接待费", "人"): "公务接待人次",
+    ("国内公务接待费", "批次"): "国内公务接待批次",
+    ("国内公务接待费", "人次"): "国内公务接待人次",
+    ("国内公务接待费", "人"): "国内公务接待人次",
+    ("外事接待费", "批次"): "外事接待批次",
+    ("外事接待费", "人次"): "外事接待人次",
+    ("外事接待费", "人"): "外事接待人次",
+    ("因公出国（境）费", "次"): "因公出国（境）团组数",
+    ("因公出国（境）费", "个"): "因公出国（境）团组数",
+    ("因公出国（境）费", "人"): "因公出国（境）人次",
+    ("因公出国（境）费", "人次"): "因公出国（境）人次",
+    ("公务用车购置及运行维护费", "辆"): "车辆数",
+    ("公务用车购置费", "辆"): "公务用车购置数",
+}
+
+# Qualifier -> words that signal it, in a question or around a number in a sentence.
+# 年初预算 is kept apart from 预算数 because reports state both and they differ (年初预算0万元，全年预算321.02万元).
+QUALIFIERS: dict[str, tuple[str, ...]] = {
+    "预算数": ("预算数", "预算", "全年预算", "全年预算数", "预算安排", "安排", "计划"),
+    "年初预算数": ("年初预算", "年初预算数"),
+    "调整预算数": ("调整预算", "调整预算数", "调整后预算"),
+    "决算数": ("决算数", "决算", "实际支出", "支出决算", "执行数", "花了", "实际", "用了", "开支"),
+    "比上年增减": (
+        "比上年", "较上年", "同比", "增减", "增加", "减少", "增长", "下降", "降低", "增多", "减少了", "多了", "少了",
+    ),
+    "增长率": ("增长率", "增幅", "降幅", "增长百分比", "下降百分比"),
+    "占比": ("占比", "比重", "占", "比例"),
+    "执行率": ("执行率", "完成率", "完成预算", "完成年初预算", "完成全年预算", "完成调整预算"),
+}
+
+# Regex data for qualifiers that need a number shape: 增长12.46% / 下降6.90% -> 增长率.
+QUALIFIER_PATTERNS: tuple[tuple[str, str], ...] = (
+    (r"(增长|增加|上升|提高|下降|减少|降低|增多)[了为约]?\s*-?\d+(\.\d+)?\s*%", "增长率"),
+    (r"占[^，。；%]{0,20}?\d+(\.\d+)?\s*%", "占比"),
+    (r"完成[^，。；%]{0,12}?\d+(\.\d+)?\s*%", "执行率"),
+    (r"(比|较|与)\s*(上年|\d{4}\s*年)", "比上年增减"),
+)
+
+# Unit -> (kind, factor to 元). kind: money / count / percent / area.
+UNITS: dict[str, tuple[str, Decimal | None]] = {
+    "元": ("money", Decimal(1)),
+    "千元": ("money", Decimal(1000)),
+    "万元": ("money", Decimal(10000)),
+    "亿元": ("money", Decimal(100000000)),
+    "%": ("percent", None),
+    "人": ("count", None),
+    "万人": ("count", None),
+    "人次": ("count", None),
+    "万人次": ("count", None),
+    "批次": ("count", None),
+    "批": ("count", None),
+    "辆": ("count", None),
+    "个": ("count", None),
+    "台": ("count", None),
+    "台(套)": ("count", None),
+    "套": ("count", None),
+    "家": ("count", None),
+    "次": ("count", None),
+    "件": ("count", None),
+    "项": ("count", None),
+    "户": ("count", None),
+    "名": ("count", None),
+    "平方米": ("area", None),
+}
+
+_QUOTES = "“”\"‘’'「」『』《》"
+_QUOTE_TABLE = str.maketrans("", "", _QUOTES)
+_SPACE_RE = re.compile(r"\s+")
+_ORDINAL_RE = re.compile(r"^(?:[一二三四五六七八九十]+[、.]|\(?[一二三四五六七八九十]+\)|\d+(?:\.\d+)*[、.](?!\d)|\(\d+\))")
+_TRAILING_PAREN_RE = re.compile(r"\((?:类|款|项|万元|元|个|人|辆|人次|批次|台|套|台\(套\))\)$")
+# Suffixes stripped (repeatedly) when a label does not match as written: 公务接待费支出决算 -> 公务接待费.
+_TRAILING_WORDS = ("支出决算数", "支出预算数", "支出决算", "支出预算", "决算数", "预算数", "调整预算数",
+                   "决算", "预算", "合计", "情况", "金额", "支出", "数")
+_FILLER_RE = re.compile(
+    r"\d{4}年度?|\d{4}|年度|本年度|本年|全年|一般公共预算|财政拨款|支出|决算|预算|数|合计|总额|金额|情况|安排|"
+    r"共计|总计|其中|的|为|是|多少|本部门|本单位|我局|部门|单位|:|\(类\)|\(款\)|\(项\)"
+)
+_LEADING_WORDS = ("一般公共预算财政拨款", "财政拨款", "本年度", "本年", "全年", "年初", "其中:", "其中",
+                  "本部门", "本单位", "我局", "单位")
+
+
+def normalize_label(label: str) -> str:
+    """Fold a label for matching: NFKC width folding, quotes and whitespace removed.
+
+    >>> normalize_label("“三公”经费 ")
+    '三公经费'
+    """
+    text = unicodedata.normalize("NFKC", label)
+    text = text.translate(_QUOTE_TABLE)
+    return _SPACE_RE.sub("", text)
+
+
+@lru_cache(maxsize=1)
+def _term_index() -> dict[str, str]:
+    """Normalised term -> canonical metric. The canonical name wins over a clashing synonym."""
+    index: dict[str, str] = {}
+    for canonical, synonyms in METRICS.items():
+        for term in synonyms:
+            index.setdefault(normalize_label(term), canonical)
+    for canonical in METRICS:
+        index[normalize_label(canonical)] = canonical
+    return index
+
+
+def all_terms() -> list[tuple[str, str]]:
+    """All (normalised term, canonical metric) pairs, longest term first, for longest-match scanning."""
+    return sorted(_term_index().items(), key=lambda tc: (-len(tc[0]), tc[0]))
+
+
+def metric_kind(metric: str) -> str:
+    """What a canonical metric measures: "money", "count" or "percent" (unknown labels count as money)."""
+    if metric in COUNT_METRICS:
+        return "count"
+    if metric in PERCENT_METRICS:
+        return "percent"
+    return "money"
+
+
+def _strip_label(text: str) -> str:
+    """Remove list ordinals and trailing (类)/(项)/(万元) markers from a normalised label."""
+    text = _ORDINAL_RE.sub("", text)
+    previous = None
+    while previous != text:
+        previous = text
+        text = _TRAILING_PAREN_RE.sub("", text)
+    return text
+
+
+def canonical_metric(label: str) -> str | None:
+    """Canonical metric for a label as written, or None when the lexicon does not know it.
+
+    Tries the label as written, then with ordinals, trailing 支出/决算/预算 and leading 财政拨款/本年
+    words removed, then the longest known term contained in the label (not for 其他… rows, which are
+    residual categories, e.g. 其他商品和服务支出 is not 商品和服务支出).
+    """
+    index = _term_index()
+    text = _strip_label(normalize_label(label))
+    if not text:
+        return None
+    if text in index:
+        return index[text]
+    candidates = [text]
+    for lead in _LEADING_WORDS:
+        if text.startswith(lead) and len(text) > len(lead):
+            candidates.append(text[len(lead):])
+    for cand in list(candidates):
+        stripped = cand
+        changed = True
+        while changed:
+            changed = False
+            for tail in _TRAILING_WORDS:
+                if stripped.endswith(tail) and len(stripped) > len(tail) + 1:
+                    stripped = stripped[: -len(tail)]
+                    candidates.append(stripped)
+                    changed = True
+                    break
+    for cand in candidates:
+        if cand in index:
+            return index[cand]
+    # Longest contained term, only when what is left around it is filler (years, 财政拨款, 支出决算…):
+    # 其他商品和服务支出 is not 商品和服务支出, 使用非财政拨款结余 is not 结余.
+    for term, canonical in all_terms():
+        pos = text.find(term)
+        if pos >= 0 and not _FILLER_RE.sub("", text[:pos] + "|" + text[pos + len(term):]).strip("|"):
+            return canonical
+    return None
+
+
+def unit_kind(unit: str) -> str | None:
+    """Kind of a unit as written ("money", "count", "percent", "area"), or None if unknown."""
+    entry = UNITS.get(normalize_label(unit))
+    return entry[0] if entry else None
+
+
+def to_yuan(value: Decimal, unit: str) -> Decimal | None:
+    """Convert a money amount to 元 (万元 ×10,000, 亿元 ×100,000,000); None for non-money units."""
+    entry = UNITS.get(normalize_label(unit))
+    if entry is None or entry[1] is None:
+        return None
+    return value * entry[1]
+
+
+def unit_terms() -> list[str]:
+    """Units as written (normalised), longest first, for matching a unit right after a number."""
+    return sorted(UNITS, key=lambda u: (-len(u), u))
+
+
+def qualifier_terms() -> list[tuple[str, str]]:
+    """All (word, qualifier) pairs, longest word first; a word listed under two qualifiers keeps the first."""
+    seen: dict[str, str] = {}
+    for qualifier, words in QUALIFIERS.items():
+        for word in words:
+            seen.setdefault(normalize_label(word), qualifier)
+    return sorted(seen.items(), key=lambda wq: (-len(wq[0]), wq[0]))
+
+
+def canonical_qualifier(text: str) -> str | None:
+    """Qualifier signalled by a phrase (longest word match, then number patterns), or None."""
+    norm = normalize_label(text)
+    for pattern, qualifier in QUALIFIER_PATTERNS:
+        if re.search(pattern, norm):
+            return qualifier
+    for word, qualifier in qualifier_terms():
+        if word in norm:
+            return qualifier
+    return None

@@ -1,0 +1,150 @@
+"""Find the standard tables of a report and turn their rows into Tables.
+
+A table starts at a title line that names a standard table (schemas.py) and ends at its note
+(注：/说明：), at the next title or at narrative text. Its unit comes from `单位：元/万元` near the title.
+Rows are split by rows.py; labels wrapped around their code and numbers (PDFs) are rejoined here;
+columns are assigned by columns.py.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+
+from assistant.models import SourceLine, Table, TableRow
+from assistant.parse.columns import assign_columns
+from assistant.parse.rows import Segment, clean_label, split_segments
+from assistant.parse.schemas import TableSchema, match_schema
+
+UNIT_RE = re.compile(r"单位[:：]\s*(万元|元|亿元)")
+TABLE_NO_RE = re.compile(r"(公开\s*\d+\s*表|表\s*\d+)")
+END_RE = re.compile(r"^\s*(注[:：]|注\d|说明[:：]|备注[:：]|第[一二三四五六七八九十]+部分)")
+HEADER_HINT_RE = re.compile(r"栏\s*次|类\s*款\s*项|^\s*项\s*目")
+MAX_TABLE_LINES = 220
+
+
+def _is_narrative(text: str) -> bool:
+    """A sentence of prose (ends a table region in text exports)."""
+    t = text.strip()
+    return len(t) > 45 and ("。" in t or "，" in t) and not re.search(r"\d[\d,]*\.\d\d\s", t)
+
+
+def find_tables(doc_name: str, lines: list[SourceLine], kind: str | None, exact_tabs: bool = True) -> list[Table]:
+    """All standard tables of a document, with rows and columns assigned.
+
+    ``exact_tabs``: tab-separated lines keep their empty cells (text exports, DOCX). PDF lines are
+    joined from word groups whose empty cells are lost, so their tabs count as plain spaces.
+    """
+    if not exact_tabs:
+        lines = [ln.model_copy(update={"text": ln.text.replace("\t", " ")}) for ln in lines]
+    q = {"预算": "预算数", "决算": "决算数"}.get(kind or "", "金额")
+    starts: list[tuple[int, TableSchema]] = []
+    for i, ln in enumerate(lines):
+        schema = match_schema(ln.text)
+        if schema is not None:
+            starts.append((i, schema))
+    tables: list[Table] = []
+    hints: dict[str, Decimal | None] = {}
+    for n, (i, schema) in enumerate(starts):
+        stop = starts[n + 1][0] if n + 1 < len(starts) else len(lines)
+        stop = min(stop, i + MAX_TABLE_LINES)
+        table = _parse_region(doc_name, lines, i, stop, schema, q, hints)
+        if table is None:
+            continue
+        tables.append(table)
+        if schema.name == "收支总表":
+            # Its income lines (上级补助收入, 其他收入 …) tell later tables which columns are empty.
+            for row in table.rows:
+                hints.setdefault(clean_label(row.label), next((v for v in row.values if v is not None), None))
+    return tables
+
+
+def _parse_region(doc_name: str, lines: list[SourceLine], start: int, stop: int, schema: TableSchema,
+                  q: str, hints: dict[str, Decimal | None]) -> Table | None:
+    title_line = lines[start]
+    unit: str | None = None
+    table_no: str | None = None
+    header_text: list[str] = []
+    body: list[SourceLine] = []
+    in_body = False
+    prev: SourceLine | None = None
+    for ln in lines[start + 1 : stop]:
+        text = ln.text.strip()
+        if not text:
+            continue
+        if not in_body:
+            prev_line, prev = prev, ln
+        else:
+            prev_line = None
+        if END_RE.match(text):
+            break
+        if not in_body:
+            if unit is None and (m := UNIT_RE.search(text)):
+                unit = m.group(1)
+            if table_no is None and (m := TABLE_NO_RE.search(text)) and len(text) < 12:
+                table_no = re.sub(r"\s+", "", m.group(1))
+                continue
+            if _is_data_line(text) and not HEADER_HINT_RE.search(text):
+                in_body = True
+                if prev_line is not None and re.fullmatch(r"[\u4e00-\u9fff]{2,12}", prev_line.text.strip()) \
+                        and not re.search(r"合计|科目|项目|编码|名称|单位|类|款", prev_line.text):
+                    # The start of a label wrapped around the first data row.
+                    body.append(prev_line)
+            else:
+                header_text.append(text)
+                continue
+        if _is_narrative(text):
+            break
+        body.append(ln)
+    has_row_numbers = "行次" in "".join(header_text).replace(" ", "")
+    rows = _assemble_rows(body, has_row_numbers)
+    if not rows and not header_text:
+        return None
+    table_id = table_no or schema.name
+    columns_by_side = [tuple(c.replace("{q}", q) for c in side) for side in schema.sides]
+    alt = tuple(c.replace("{q}", q) for c in schema.alt_single_side)
+    table_rows, columns, failed = assign_columns(rows, columns_by_side, alt, schema.parts_sum_to_first, hints)
+    last = body[-1].line if body else title_line.line
+    return Table(doc=doc_name, table_id=table_id, title=re.sub(r"\s+", "", title_line.text), unit=unit,
+                 columns=columns, rows=table_rows, line_start=title_line.line, line_end=last,
+                 failed_checks=failed)
+
+
+def _is_data_line(text: str) -> bool:
+    return bool(re.search(r"(^|[\s\t])(-?\d{1,3}(,\d{3})+(\.\d+)?|\d+\.\d+|—)([\s\t]|$)", text)) or bool(
+        re.match(r"^\d{3}(\d{2}){0,2}\s+\S", text)
+    )
+
+
+def _assemble_rows(body: list[SourceLine], has_row_numbers: bool) -> list[tuple[Segment, SourceLine, int]]:
+    """Segments of the body lines, each with its line and end line; wrapped labels rejoined.
+
+    PDFs print a long label around its code and numbers: `机关事业单位基本养老保` / `2080505 6.18 6.18` /
+    `险缴费支出`. A text-only line before a labelless coded row is the label's start; a short text-only
+    line right after it is the label's end.
+    """
+    out: list[tuple[Segment, SourceLine, int]] = []
+    pending: SourceLine | None = None
+    last_wrapped: int | None = None
+    for ln in body:
+        segs = split_segments(ln.text, has_row_numbers)
+        text_only = bool(segs) and all(not s.values and not s.code for s in segs)
+        if text_only:
+            if last_wrapped is not None and len(segs) == 1 and len(segs[0].label) <= 10:
+                seg, src, _ = out[last_wrapped]
+                seg.label += segs[0].label
+                out[last_wrapped] = (seg, src, ln.line)
+                last_wrapped = None
+                continue
+            pending = ln
+            last_wrapped = None
+            continue
+        last_wrapped = None
+        for k, seg in enumerate(segs):
+            if k == 0 and seg.code and pending is not None:
+                head = split_segments(pending.text, False)
+                seg.label = (head[0].label if head else "") + seg.label
+                last_wrapped = len(out)
+            out.append((seg, ln, ln.line))
+        pending = None
+    return out

@@ -1,0 +1,211 @@
+"""`assistant chat`: the interactive REPL (prompt-toolkit for input, rich for output).
+
+In the tradition of pgcli/litecli: persistent history with suggestions, Tab completion of
+departments, metrics and meta-commands, a bottom toolbar with the conversation's context.
+:class:`ChatApp` takes its input/output/console from the caller so tests can drive it
+(:func:`drive_chat`); :func:`run_chat` wires it to the terminal and the real engine.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from pathlib import Path
+from typing import Any
+
+from prompt_toolkit import PromptSession
+from prompt_toolkit.application.current import get_app
+from prompt_toolkit.auto_suggest import AutoSuggestFromHistory
+from prompt_toolkit.filters import Condition
+from prompt_toolkit.history import FileHistory, History, InMemoryHistory
+from prompt_toolkit.input import Input, create_pipe_input
+from prompt_toolkit.output import ColorDepth, DummyOutput, Output
+from prompt_toolkit.styles import Style
+from rich.console import Console
+
+from assistant.answer.session import Session
+from assistant.config import Settings
+from assistant.models import Answer
+from assistant.repl.commands import COMMANDS, is_command, split_command
+from assistant.repl.completer import ReportCompleter
+from assistant.repl.render import Renderer, make_console
+from assistant.repl.toolbar import engine_note, toolbar_fragments
+
+log = logging.getLogger(__name__)
+
+PROMPT = "问> "
+STYLE = Style.from_dict(
+    {
+        "prompt": "bold",
+        "toolbar.pinned": "bold",
+        "toolbar.note": "italic",
+    }
+)
+
+
+class ChatApp:
+    """The REPL loop over an engine: read a line, run a meta-command or ask the engine, print.
+
+    ``input``/``output`` are prompt-toolkit's (None = the terminal); ``console`` is where answers
+    are printed (None = stdout, coloured unless ``plain``/``color=False``/NO_COLOR).
+    """
+
+    def __init__(
+        self,
+        engine: Any,
+        input: Input | None = None,
+        output: Output | None = None,
+        plain: bool = False,
+        *,
+        console: Console | None = None,
+        history: History | None = None,
+        color: bool = True,
+    ) -> None:
+        self.engine = engine
+        self.session = Session()
+        self.console = console or make_console(plain=plain, color=color)
+        self.renderer = Renderer(self.console)
+        self.show_json = False
+        self.last_answer: Answer | None = None
+        self.running = True
+        monochrome = plain or not color
+        # Refresh the toolbar only when the engine can report progress (a model loading behind the prompt).
+        has_notes = hasattr(engine, "retrieval_loading") or hasattr(engine, "status_note")
+        self.prompt_session: PromptSession[str] = PromptSession(
+            message=[("class:prompt", PROMPT)],
+            history=history if history is not None else InMemoryHistory(),
+            auto_suggest=AutoSuggestFromHistory(),
+            completer=ReportCompleter(
+                COMMANDS,
+                departments=self._department_names,
+                metrics=lambda: engine.metric_names(),
+                years=self._years,
+            ),
+            # Menus popping up under an IME are a nuisance: free text completes on Tab only.
+            complete_while_typing=Condition(lambda: is_command(get_app().current_buffer.text)),
+            bottom_toolbar=lambda: toolbar_fragments(self.session, self.engine),
+            style=STYLE,
+            color_depth=ColorDepth.MONOCHROME if monochrome else None,
+            include_default_pygments_style=False,
+            refresh_interval=0.5 if has_notes else 0,
+            input=input,
+            output=output,
+        )
+
+    # --- name sources for completion (called lazily, on first Tab) --------------------------
+    def _department_names(self) -> list[str]:
+        return list(self.engine.department_names())
+
+    def _years(self) -> list[str]:
+        return sorted({str(r.year) for r in self.engine.reports() if r.year is not None})
+
+    # --- the loop ----------------------------------------------------------------------------
+    def stop(self) -> None:
+        """End the loop after the current line (:quit)."""
+        self.running = False
+
+    def run(self) -> int:
+        """Read and handle lines until Ctrl-D or :quit; returns the exit status (0)."""
+        self.renderer.note("报告助手：直接输入问题。:help 查看命令，Ctrl-D 退出。")
+        note = engine_note(self.engine)
+        if note:
+            self.renderer.note(note)
+        while self.running:
+            try:
+                text = self.prompt_session.prompt()
+            except KeyboardInterrupt:  # Ctrl-C: drop the line, keep the session
+                continue
+            except EOFError:  # Ctrl-D
+                break
+            self.handle_text(text)
+        return 0
+
+    def handle_text(self, text: str) -> None:
+        """A submitted input: a pasted block of several lines is several questions, in order."""
+        lines = [line.strip() for line in text.splitlines() if line.strip()]
+        for line in lines:
+            if not self.running:
+                break
+            if len(lines) > 1:  # show which answer belongs to which pasted line
+                self.renderer.info(f"{PROMPT}{line}")
+            self.handle_line(line)
+
+    def handle_line(self, line: str) -> None:
+        """One line: a meta-command or a question."""
+        line = line.strip()
+        if not line:
+            return
+        if is_command(line):
+            self.run_command(line)
+        else:
+            self.ask(line)
+
+    def run_command(self, line: str) -> None:
+        """Dispatch a meta-command through the registry; unknown names get a suggestion."""
+        name, arg = split_command(line)
+        cmd = COMMANDS.get(name)
+        if cmd is None:
+            hint = COMMANDS.suggest(name)
+            self.renderer.warn(
+                f"未知命令 {name}" + (f"，是不是 {hint}？" if hint else "。") + " :help 列出命令。"
+            )
+            return
+        try:
+            cmd.handler(self, arg)
+        except Exception as e:  # a failing command must not end the session
+            log.debug("meta-command %s failed", name, exc_info=True)
+            self.renderer.error(f"{name} 出错：{type(e).__name__}: {e}")
+
+    def ask(self, question: str) -> Answer | None:
+        """Ask the engine in the REPL's session and print the answer (and its JSON when :json is on)."""
+        try:
+            answer = self.engine.ask(question, self.session)
+        except KeyboardInterrupt:
+            self.renderer.note("已中断。")
+            return None
+        except Exception as e:  # a bug in one answer must not end the session
+            log.debug("engine.ask failed", exc_info=True)
+            self.renderer.error(f"出错了：{type(e).__name__}: {e}")
+            return None
+        self.last_answer = answer
+        self.session.last_answer = answer  # the engine normally records it; keep :sources consistent if not
+        self.renderer.answer(answer)
+        if self.show_json:
+            self.renderer.json(answer)
+        self.console.print()
+        return answer
+
+
+def history_for(settings: Settings) -> History:
+    """The persistent history file (parents created); in-memory when it cannot be created."""
+    path = Path(settings.resolve(settings.repl.history_file))
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(exist_ok=True)
+    except OSError as e:
+        log.warning("history disabled: %s: %s", path, e)
+        return InMemoryHistory()
+    return FileHistory(str(path))
+
+
+def run_chat(settings: Settings, plain: bool = False) -> int:
+    """`assistant chat`: open the REPL on the terminal. The engine loads its model lazily, on first need."""
+    from assistant.answer.engine import Engine
+
+    engine = Engine(settings)
+    app = ChatApp(engine, plain=plain, history=history_for(settings), color=settings.repl.color)
+    return app.run()
+
+
+def drive_chat(engine: Any, keystrokes: str, *, width: int = 100) -> str:
+    """Run a ChatApp on ``keystrokes`` (``"\\r"`` = Enter, ``"\\x03"`` = Ctrl-C, ``"\\x04"`` = Ctrl-D)
+    and return what it printed, without colours. The session ends at the end of the keystrokes.
+    """
+    buffer = io.StringIO()
+    console = make_console(buffer, plain=True, width=width)
+    with create_pipe_input() as pipe:
+        pipe.send_text(keystrokes)
+        pipe.close()  # end of the keystrokes = end of input: the prompt raises EOFError, like Ctrl-D
+        app = ChatApp(engine, input=pipe, output=DummyOutput(), plain=True, console=console)
+        app.run()
+    return buffer.getvalue()

@@ -1,0 +1,239 @@
+"""Dense retrieval: a FAISS inner-product index over L2-normalised passage embeddings.
+
+Below ``approximate_above`` vectors the index is exact (IndexFlatIP); above it, HNSW
+(IndexHNSWFlat with METRIC_INNER_PRODUCT). Both are saved with faiss.write_index.
+
+Embeddings are cached by the sha256 of the embedded text (``embeddings.npy`` + ``embeddings.json``
+with the keys in row order): a text is embedded once however many chunks carry it, and a rebuild
+embeds only texts the cache does not have. The model is loaded lazily, on the first encode.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from assistant.config import Settings
+
+__all__ = ["Encoder", "ModelEncoder", "EmbeddingCache", "DenseIndex", "text_key"]
+
+CACHE_VECTORS = "embeddings.npy"
+CACHE_KEYS = "embeddings.json"
+HNSW_M = 32
+HNSW_EF_CONSTRUCTION = 200
+HNSW_EF_SEARCH = 128
+
+
+class Encoder(Protocol):
+    """What the index needs from an embedding model (float32, L2-normalised rows)."""
+
+    name: str
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray: ...
+
+
+class ModelEncoder:
+    """The configured sentence-transformers model (assistant.retrieve.model), loaded on first use."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.name = settings.embedding.model
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self.load_seconds: float | None = None
+
+    def model(self) -> Any:
+        """The loaded model (loads it the first time: seconds, not milliseconds)."""
+        if self._model is None:
+            with self._lock:
+                if self._model is None:
+                    import time
+
+                    from assistant.retrieve.model import load_model
+
+                    t0 = time.perf_counter()
+                    self._model = load_model(self.settings)
+                    self.load_seconds = time.perf_counter() - t0
+        return self._model
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        """Query embeddings (the model's query prompt applied by model.py)."""
+        from assistant.retrieve.model import encode_queries
+
+        return np.asarray(encode_queries(self.model(), texts), dtype=np.float32)
+
+    def encode_passages(self, texts: list[str]) -> np.ndarray:
+        """Passage embeddings, in batches of settings.embedding.batch_size."""
+        from assistant.retrieve.model import encode_passages
+
+        vecs = encode_passages(self.model(), texts, self.settings.embedding.batch_size)
+        return np.asarray(vecs, dtype=np.float32)
+
+
+def text_key(text: str) -> str:
+    """Cache key of an embedded text."""
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+class EmbeddingCache:
+    """Passage vectors by text hash, persisted as .npy + a JSON key list (no pickle)."""
+
+    def __init__(self, keys: list[str] | None = None, vectors: np.ndarray | None = None) -> None:
+        self.keys: list[str] = list(keys or [])
+        self.vectors = vectors if vectors is not None else np.zeros((0, 0), dtype=np.float32)
+        self._row = {k: i for i, k in enumerate(self.keys)}
+
+    @property
+    def dim(self) -> int | None:
+        return int(self.vectors.shape[1]) if len(self.keys) else None
+
+    def __contains__(self, key: str) -> bool:
+        return key in self._row
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    @classmethod
+    def load(cls, directory: Path) -> EmbeddingCache:
+        """The cache in ``directory``, or an empty one when absent or unreadable."""
+        kp, vp = directory / CACHE_KEYS, directory / CACHE_VECTORS
+        if not (kp.exists() and vp.exists()):
+            return cls()
+        try:
+            keys = json.loads(kp.read_text(encoding="utf-8"))
+            vectors = np.load(vp, allow_pickle=False)
+        except (OSError, ValueError):
+            return cls()
+        if vectors.ndim != 2 or len(keys) != vectors.shape[0]:
+            return cls()  # torn or foreign files: start over rather than mis-assign vectors
+        return cls(keys, vectors.astype(np.float32, copy=False))
+
+    def save(self, directory: Path) -> None:
+        """Write the cache files into ``directory``."""
+        np.save(directory / CACHE_VECTORS, np.ascontiguousarray(self.vectors, dtype=np.float32), allow_pickle=False)
+        (directory / CACHE_KEYS).write_text(json.dumps(self.keys), encoding="utf-8")
+
+    def fill(
+        self,
+        texts: Sequence[str],
+        encode: Callable[[list[str]], np.ndarray],
+        batch: int = 256,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
+        """Embed the texts the cache lacks (each distinct text once); return how many were embedded."""
+        missing: dict[str, str] = {}
+        for t in texts:
+            k = text_key(t)
+            if k not in self._row and k not in missing:
+                missing[k] = t
+        todo = list(missing.items())
+        new_vecs: list[np.ndarray] = []
+        for i in range(0, len(todo), batch):
+            part = todo[i : i + batch]
+            vecs = np.asarray(encode([t for _, t in part]), dtype=np.float32)
+            if vecs.shape[0] != len(part):
+                raise ValueError(f"encoder returned {vecs.shape[0]} vectors for {len(part)} texts")
+            new_vecs.append(vecs)
+            if progress is not None:
+                progress(len(part))
+        if new_vecs:
+            added = np.concatenate(new_vecs)
+            self.vectors = added if not len(self.keys) else np.concatenate([self.vectors, added])
+            for k, _ in todo:
+                self._row[k] = len(self.keys)
+                self.keys.append(k)
+        return len(todo)
+
+    def get(self, texts: Sequence[str]) -> np.ndarray:
+        """Vectors of ``texts`` (all must be cached), one row per text."""
+        return self.vectors[[self._row[text_key(t)] for t in texts]]
+
+    def subset(self, texts: Sequence[str]) -> EmbeddingCache:
+        """A cache holding only the distinct ``texts`` (drops entries of removed chunks)."""
+        keys = list(dict.fromkeys(text_key(t) for t in texts))
+        if not keys:
+            return EmbeddingCache()
+        return EmbeddingCache(keys, self.vectors[[self._row[k] for k in keys]])
+
+
+class DenseIndex:
+    """FAISS inner-product search over one vector per chunk (row i = chunk i)."""
+
+    def __init__(self, index: Any) -> None:
+        self.index = index
+
+    @property
+    def size(self) -> int:
+        return int(self.index.ntotal)
+
+    @property
+    def approximate(self) -> bool:
+        import faiss
+
+        return isinstance(self.index, faiss.IndexHNSWFlat)
+
+    @classmethod
+    def build(cls, vectors: np.ndarray, approximate_above: int) -> DenseIndex:
+        """Exact IndexFlatIP up to ``approximate_above`` vectors, HNSW (inner product) above."""
+        import faiss
+
+        vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        dim = int(vectors.shape[1])
+        if vectors.shape[0] > approximate_above:
+            index = faiss.IndexHNSWFlat(dim, HNSW_M, faiss.METRIC_INNER_PRODUCT)
+            index.hnsw.efConstruction = HNSW_EF_CONSTRUCTION
+            index.hnsw.efSearch = HNSW_EF_SEARCH
+        else:
+            index = faiss.IndexFlatIP(dim)
+        index.add(vectors)
+        return cls(index)
+
+    def save(self, path: Path) -> None:
+        """Write the index with faiss.write_index."""
+        import faiss
+
+        faiss.write_index(self.index, str(path))
+
+    @classmethod
+    def load(cls, path: Path) -> DenseIndex:
+        """Read an index written by ``save``."""
+        import faiss
+
+        index = faiss.read_index(str(path))
+        if isinstance(index, faiss.IndexHNSWFlat):
+            index.hnsw.efSearch = HNSW_EF_SEARCH
+        return cls(index)
+
+    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` (ids, inner products) for one query vector, restricted to ``allowed`` ids if given."""
+        import faiss
+
+        q = np.ascontiguousarray(query.reshape(1, -1), dtype=np.float32)
+        k = min(k, self.size if allowed is None else len(allowed))
+        if k <= 0:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        params = None
+        if allowed is not None:
+            sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+            if self.approximate:
+                params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(HNSW_EF_SEARCH, k))
+            else:
+                params = faiss.SearchParameters(sel=sel)
+        scores, ids = self.index.search(q, k, params=params)
+        keep = ids[0] >= 0
+        return ids[0][keep].astype(np.int64), scores[0][keep]
+
+    def scores_for(self, query: np.ndarray, ids: np.ndarray) -> np.ndarray:
+        """Inner products of the query with the stored vectors of ``ids`` (exact, any index type)."""
+        if len(ids) == 0:
+            return np.zeros(0, dtype=np.float32)
+        vecs = self.index.reconstruct_batch(np.ascontiguousarray(ids, dtype=np.int64))
+        return vecs @ query.reshape(-1).astype(np.float32)

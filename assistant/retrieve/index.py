@@ -1,0 +1,419 @@
+"""The retrieval index: chunks + BM25 + FAISS, built incrementally and searched with fusion.
+
+Layout of ``<index_dir>/retrieval/``::
+
+    manifest.json      format version, model name + dimension, chunking and tokenizer settings,
+                       per-file sha256 and metadata, chunk count
+    chunks.jsonl       one Chunk per line, in index order
+    bm25/              bm25s arrays (.npy) and vocabulary (JSON)
+    dense.faiss        FAISS index, row i = chunk i (absent when built with embed=False)
+    embeddings.npy     embedding cache: vectors by sha256 of the embedded text ...
+    embeddings.json    ... whose keys are listed here, in row order
+
+A build writes a fresh directory next to it and swaps it in with os.replace, so a reader never sees
+a half-written index. Only texts missing from the embedding cache are embedded, so touching one
+document re-embeds only that document's changed chunks; a change of model, format version or
+chunking settings invalidates what depends on it, with a message saying why.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+from pydantic import BaseModel, Field
+
+from assistant.config import Settings
+from assistant.models import Chunk, Document, Report
+from assistant.retrieve.chunking import chunk_document, split_sentences
+from assistant.retrieve.dense import DenseIndex, EmbeddingCache, Encoder, ModelEncoder, text_key
+from assistant.retrieve.fusion import filter_mask, fuse
+from assistant.retrieve.lexical import LexicalIndex
+from assistant.retrieve.tokenize import tokenize, tokenizer_signature
+
+__all__ = ["RetrievalIndex", "Hit", "BuildStats", "IndexNotFound", "FORMAT_VERSION", "SUBDIR"]
+
+FORMAT_VERSION = 1
+SUBDIR = "retrieval"
+MANIFEST = "manifest.json"
+CHUNKS = "chunks.jsonl"
+BM25_DIR = "bm25"
+FAISS_FILE = "dense.faiss"
+# Candidates taken from each ranking before fusion (enough for filters and the top_k cut).
+CANDIDATES = 100
+
+log = logging.getLogger(__name__)
+
+
+class IndexNotFound(Exception):
+    """No usable retrieval index in the directory; the message tells the user what to run."""
+
+
+class Hit(BaseModel):
+    """A retrieved passage: fused (RRF) score, the two component scores, and sentences to highlight."""
+
+    chunk: Chunk
+    score: float
+    bm25_score: float
+    dense_score: float | None = None
+    coverage: float = 0.0  # share of the query's IDF mass found in the chunk (0..1)
+    highlights: list[str] = Field(default_factory=list)  # best-matching sentence(s) of chunk.text
+
+
+class BuildStats(BaseModel):
+    """What a build did."""
+
+    docs: int = 0
+    docs_changed: int = 0  # new or modified files (by sha256)
+    docs_removed: int = 0
+    chunks: int = 0
+    chunks_embedded: int = 0  # distinct chunk texts sent to the model in this build
+    embedded: bool = False  # the index has a dense part
+    up_to_date: bool = False  # nothing to do: the existing index was kept as is
+    full_rebuild_reason: str | None = None
+    seconds: float = 0.0
+
+
+def embed_text(chunk: Chunk) -> str:
+    """The text a chunk is indexed under: section path + passage (headings carry the topic)."""
+    return f"{chunk.section}\n{chunk.text}" if chunk.section else chunk.text
+
+
+def _report_key(doc: Document, report: Report) -> dict[str, Any]:
+    return {
+        "sha256": doc.sha256,
+        "department": report.department,
+        "year": report.year,
+        "kind": report.kind,
+    }
+
+
+class _Progress:
+    """A one-line progress counter on a TTY; silent otherwise."""
+
+    def __init__(self, enabled: bool, stream: TextIO = sys.stderr) -> None:
+        self.enabled = enabled
+        self.stream = stream
+        self.done = 0
+        self.total = 0
+        self.label = ""
+
+    def start(self, label: str, total: int) -> None:
+        self.label, self.total, self.done = label, total, 0
+        self._show()
+
+    def advance(self, n: int) -> None:
+        self.done += n
+        self._show()
+
+    def finish(self) -> None:
+        if self.enabled and self.total:
+            self.stream.write("\n")
+            self.stream.flush()
+
+    def _show(self) -> None:
+        if not (self.enabled and self.total):
+            return
+        pct = 100 * self.done // self.total
+        if pct != getattr(self, "_last", None):  # redraw on a percent change only
+            self._last = pct
+            self.stream.write(f"\r{self.label}: {self.done}/{self.total} ({pct}%)")
+            self.stream.flush()
+
+
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _swap_in(tmp: Path, final: Path) -> None:
+    """Replace ``final`` by ``tmp``: two renames, the old copy removed afterwards."""
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    if final.exists():
+        os.replace(final, old)
+    os.replace(tmp, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+class RetrievalIndex:
+    """Hybrid BM25 + dense search over the chunks of the corpus."""
+
+    def __init__(
+        self,
+        directory: Path,
+        settings: Settings,
+        manifest: dict[str, Any],
+        chunks: list[Chunk],
+        lexical: LexicalIndex | None,
+        dense: DenseIndex | None,
+        encoder: Encoder | None,
+    ) -> None:
+        self.directory = directory
+        self.settings = settings
+        self.manifest = manifest
+        self.chunks = chunks
+        self.lexical = lexical
+        self.dense = dense
+        self._encoder = encoder
+        self._dense_failed = False
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ build
+
+    @staticmethod
+    def build(
+        index_dir: Path,
+        docs: list[tuple[Document, Report]],
+        settings: Settings,
+        embed: bool = True,
+        progress: bool | None = None,
+        encoder: Encoder | None = None,
+    ) -> BuildStats:
+        """Build or update ``index_dir/retrieval`` for ``docs``; only new chunk texts are embedded.
+
+        ``progress`` None shows progress when stderr is a TTY. ``encoder`` defaults to the configured
+        model (loaded only if something has to be embedded). Raises whatever the model loader raises
+        when embedding is needed and the model is unavailable (use embed=False then).
+        """
+        t0 = time.perf_counter()
+        index_dir = Path(index_dir)
+        final = index_dir / SUBDIR
+        show = sys.stderr.isatty() if progress is None else progress
+        bar = _Progress(show)
+        model_name = encoder.name if encoder is not None else settings.embedding.model
+        old = _read_manifest(final) or {}
+        stats = BuildStats(docs=len(docs))
+
+        chunking = {"size": settings.chunking.size, "overlap": settings.chunking.overlap}
+        reasons = []
+        if old and old.get("format") != FORMAT_VERSION:
+            reasons.append(f"index format {old.get('format')} → {FORMAT_VERSION}")
+        if old and old.get("chunking") != chunking:
+            reasons.append(f"chunking {old.get('chunking')} → {chunking}")
+        keep_cache = bool(old) and old.get("format") == FORMAT_VERSION
+        if old.get("model") and old.get("model") != model_name:
+            reasons.append(f"embedding model {old.get('model')} → {model_name}")
+            keep_cache = False
+        if reasons:
+            stats.full_rebuild_reason = "; ".join(reasons)
+            log.warning("retrieval index: full rebuild (%s)", stats.full_rebuild_reason)
+
+        files = {d.doc: _report_key(d, r) for d, r in docs}
+        old_files: dict[str, Any] = old.get("docs", {}) if not reasons else {}
+        stats.docs_changed = sum(1 for name, key in files.items() if old_files.get(name, {}).get("sha256") != key["sha256"])
+        stats.docs_removed = sum(1 for name in old_files if name not in files)
+        signature = tokenizer_signature()
+        if (
+            not reasons
+            and old_files == files
+            and old.get("tokenizer") == signature
+            and (not embed or old.get("embedded"))
+            and (final / MANIFEST).exists()
+        ):
+            stats.chunks = int(old.get("chunks", 0))
+            stats.embedded = bool(old.get("embedded"))
+            stats.up_to_date = True
+            stats.seconds = time.perf_counter() - t0
+            return stats
+
+        # chunking is cheap and deterministic: redo it for every file (metadata may have changed)
+        chunks: list[Chunk] = []
+        per_doc: dict[str, int] = {}
+        for doc, report in sorted(docs, key=lambda dr: dr[0].doc):
+            cs = chunk_document(doc, report, settings.chunking.size, settings.chunking.overlap)
+            per_doc[doc.doc] = len(cs)
+            chunks.extend(cs)
+        stats.chunks = len(chunks)
+
+        index_dir.mkdir(parents=True, exist_ok=True)
+        tmp = index_dir / f".{SUBDIR}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir()
+        try:
+            with (tmp / CHUNKS).open("w", encoding="utf-8") as f:
+                for c in chunks:
+                    f.write(c.model_dump_json() + "\n")
+
+            texts = [embed_text(c) for c in chunks]
+            token_lists = [tokenize(t) for t in texts]
+            if chunks:
+                LexicalIndex.build(token_lists).save(tmp / BM25_DIR)
+
+            cache = EmbeddingCache.load(final) if keep_cache else EmbeddingCache()
+            dim: int | None = old.get("dim") if keep_cache else None
+            if embed and chunks:
+                enc = encoder if encoder is not None else ModelEncoder(settings)
+                missing = len({text_key(t) for t in texts} - set(cache.keys))
+                bar.start("embedding", missing)
+                stats.chunks_embedded = cache.fill(texts, enc.encode_passages, progress=bar.advance)
+                bar.finish()
+                if cache.dim is not None and dim is not None and cache.dim != dim:
+                    raise ValueError(f"embedding dimension changed ({dim} → {cache.dim}); delete {final}")
+                dim = cache.dim
+                cache = cache.subset(texts)
+                DenseIndex.build(cache.get(texts), settings.retrieval.approximate_above).save(tmp / FAISS_FILE)
+                stats.embedded = True
+            if len(cache):
+                cache.save(tmp)  # kept for the next build even when this one is BM25-only
+
+            manifest = {
+                "format": FORMAT_VERSION,
+                "model": model_name if (stats.embedded or len(cache)) else None,
+                "dim": dim,
+                "embedded": stats.embedded,
+                "chunking": chunking,
+                "tokenizer": signature,
+                "docs": files,
+                "chunks_per_doc": per_doc,
+                "chunks": len(chunks),
+            }
+            (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
+            _swap_in(tmp, final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        stats.seconds = time.perf_counter() - t0
+        return stats
+
+    # ------------------------------------------------------------------ open
+
+    @classmethod
+    def open(cls, index_dir: Path, settings: Settings, encoder: Encoder | None = None) -> RetrievalIndex:
+        """Open ``index_dir/retrieval``; the model is not loaded until a search needs it."""
+        directory = Path(index_dir) / SUBDIR
+        manifest = _read_manifest(directory)
+        if manifest is None:
+            raise IndexNotFound(f"no retrieval index in {directory}: run `assistant index`")
+        if manifest.get("format") != FORMAT_VERSION:
+            raise IndexNotFound(f"retrieval index in {directory} has an old format: run `assistant index`")
+        chunks = [
+            Chunk.model_validate_json(line)
+            for line in (directory / CHUNKS).read_text(encoding="utf-8").splitlines()
+            if line.strip()
+        ]
+        lexical = LexicalIndex.load(directory / BM25_DIR) if chunks else None
+        dense = None
+        if manifest.get("embedded") and (directory / FAISS_FILE).exists():
+            dense = DenseIndex.load(directory / FAISS_FILE)
+            if encoder is None:
+                encoder = ModelEncoder(settings)
+            if manifest.get("model") != encoder.name:
+                log.warning(
+                    "retrieval index was embedded with %s but the model is %s: BM25 only until `assistant index`",
+                    manifest.get("model"),
+                    encoder.name,
+                )
+                dense = None
+        return cls(directory, settings, manifest, chunks, lexical, dense, encoder)
+
+    @property
+    def has_dense(self) -> bool:
+        """True when searches use embeddings (the index has them and the model works)."""
+        return self.dense is not None and not self._dense_failed
+
+    def warmup(self) -> None:
+        """Initialise the tokenizer and load the model now instead of on the first search."""
+        tokenize("预热")
+        if self.has_dense:
+            self._encode_query("预热")
+
+    def _encode_query(self, text: str) -> np.ndarray | None:
+        assert self._encoder is not None
+        try:
+            return self._encoder.encode_queries([text])[0]
+        except Exception as exc:  # an unusable model must not take lexical search down with it
+            if not self._dense_failed:
+                log.warning("embedding model unavailable (%s): BM25 only", exc)
+            self._dense_failed = True
+            return None
+
+    # ------------------------------------------------------------------ search
+
+    def search(
+        self,
+        text: str,
+        departments: list[str] | None = None,
+        year: int | None = None,
+        kind: str | None = None,
+        top_k: int | None = None,
+        mode: str = "hybrid",
+    ) -> list[Hit]:
+        """Best chunks for ``text`` within the filters; empty when nothing is relevant enough.
+
+        ``mode`` is "hybrid" (default), "bm25" or "dense" (the latter two for evaluation).
+        """
+        k = top_k or self.settings.retrieval.top_k
+        if not self.chunks or self.lexical is None or not text.strip():
+            return []
+        mask = filter_mask(self.chunks, departments, year, kind)
+        allowed = None if mask is None else np.flatnonzero(mask)
+        if allowed is not None and len(allowed) == 0:
+            return []
+
+        q_tokens = tokenize(text)
+        bm25, coverage = self.lexical.score(q_tokens)
+        bm25_ranked: list[int] = []
+        if mode != "dense":
+            cand = np.flatnonzero(bm25 > 0)
+            if mask is not None:
+                cand = cand[mask[cand]]
+            order = np.lexsort((cand, -bm25[cand]))  # score desc, index asc
+            bm25_ranked = [int(i) for i in cand[order][:CANDIDATES]]
+
+        dense_scores: dict[int, float] = {}
+        dense_ranked: list[int] = []
+        if mode != "bm25" and self.has_dense:
+            qv = self._encode_query(text)
+            if qv is not None and self.dense is not None:
+                ids, sims = self.dense.search(qv, CANDIDATES, allowed)
+                dense_ranked = [int(i) for i in ids]
+                dense_scores = {int(i): float(s) for i, s in zip(ids, sims, strict=True)}
+                extra = np.array([i for i in bm25_ranked if i not in dense_scores], dtype=np.int64)
+                for i, s in zip(extra, self.dense.scores_for(qv, extra), strict=True):
+                    dense_scores[int(i)] = float(s)
+        if mode == "dense":
+            bm25_ranked = []
+
+        r = self.settings.retrieval
+        fused = fuse(
+            bm25_ranked, dense_ranked, bm25, coverage, dense_scores,
+            r.bm25_weight, r.dense_weight, r.rrf_k, r.min_score,
+        )
+        q_set = set(q_tokens)
+        return [
+            Hit(
+                chunk=self.chunks[f.idx],
+                score=f.score,
+                bm25_score=f.bm25,
+                dense_score=f.dense,
+                coverage=f.coverage,
+                highlights=self._highlights(self.chunks[f.idx].text, q_set),
+            )
+            for f in fused[:k]
+        ]
+
+    def _highlights(self, text: str, q_tokens: set[str], limit: int = 2) -> list[str]:
+        """The sentence(s) of ``text`` sharing the most query IDF mass (document order)."""
+        sentences = [s.strip() for s in split_sentences(text) if s.strip()]
+        if not sentences:
+            return []
+        assert self.lexical is not None
+        weights = [sum(self.lexical.idf(t) for t in q_tokens & set(tokenize(s))) for s in sentences]
+        best = max(weights)
+        if best <= 0:
+            return sentences[:1]
+        picked = sorted(range(len(sentences)), key=lambda i: (-weights[i], i))[:limit]
+        picked = [i for i in picked if weights[i] >= 0.8 * best]
+        return [sentences[i] for i in sorted(picked)]
+

@@ -1,0 +1,154 @@
+"""Chinese tokens for BM25: jieba (search mode) with a domain user dictionary and a stopword list.
+
+Text is folded first (NFKC: full-width → half-width, lower case) and thousands separators between
+digits are removed, so ``11，598，130.25`` and ``11598130.25`` give the same token. jieba's search mode
+emits a long dictionary word *and* its known sub-words (公务接待费 → 公务, 接待, 接待费, 公务接待费), so a
+query for 公务接待费 matches 公务接待费支出 and a query for 接待费 still matches 公务接待费.
+
+jieba takes ~1 s to build its prefix dictionary: it is imported lazily and initialised once per
+process, with its dictionary cache written under a fixed cache directory (not /tmp) so later
+processes load it quickly.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import tempfile
+import threading
+import unicodedata
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+__all__ = ["tokenize", "fold", "configure", "domain_terms", "stopwords", "tokenizer_signature"]
+
+# Domain words that must stay whole (jieba's dictionary splits most of them); the lexicon's metric
+# terms are added to these when assistant.parse.lexicon is available.
+EXTRA_TERMS: tuple[str, ...] = (
+    "三公经费", "因公出国", "因公出国(境)费", "因公出国费", "公务用车", "公务用车购置",
+    "公务用车运行维护费", "公务用车购置及运行维护费", "公务接待费", "国内公务接待", "外事接待",
+    "机关运行经费", "城乡医疗救助", "医疗救助", "城乡居民", "基本医疗保险", "医疗保障", "医保局",
+    "医疗保障局", "财政拨款", "财政拨款收入", "一般公共预算", "政府性基金", "国有资本经营预算",
+    "基本支出", "项目支出", "人员经费", "公用经费", "年初结转和结余", "年末结转和结余", "结转结余",
+    "政府采购", "国有资产", "绩效目标", "绩效自评", "名词解释", "部门决算", "部门预算", "决算数",
+    "预算数", "社会保障和就业支出", "卫生健康支出", "住房保障支出", "一般公共服务支出", "住房公积金",
+    "行政运行", "事业运行", "社会工作部", "社工部", "人民信访", "人民建议征集", "党建引领",
+    "基层治理", "津贴补贴", "基本工资", "绩效工资", "差旅费", "邮电费", "办公费", "印刷费", "会议费",
+    "培训费", "委托业务费", "物业管理费", "职业年金", "养老保险", "彩票公益金", "执行率",
+)
+# Bump when the token rules change: the index manifest stores it, a change forces a rebuild.
+TOKENIZER_VERSION = 1
+
+_THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
+_SPACE_BETWEEN_CJK = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
+# A token is kept only if it has a letter, digit or CJK character (drops punctuation and spaces).
+_WORDLIKE = re.compile(r"[0-9a-z\u3400-\u9fff]")
+_SPLIT_MARK = re.compile(r"\[bookmark:[^\]]*\]")
+# Quotes go: “三公”经费 must read as the dictionary word 三公经费.
+_QUOTES = str.maketrans("", "", "“”‘’\"'「」『』")
+
+_lock = threading.Lock()
+_tokenizer: Any = None
+_cache_dir: Path | None = None
+log = logging.getLogger(__name__)
+
+
+def configure(cache_dir: str | Path) -> None:
+    """Place jieba's dictionary cache under ``cache_dir`` (call before the first tokenize)."""
+    global _cache_dir
+    _cache_dir = Path(cache_dir)
+
+
+def _default_cache_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "report-assistant" / "jieba"
+
+
+def fold(text: str) -> str:
+    """Fold widths (NFKC), lower-case, drop Word bookmarks and thousands separators inside numbers."""
+    text = _SPLIT_MARK.sub("", text).translate(_QUOTES)
+    text = unicodedata.normalize("NFKC", text).lower()
+    text = _THOUSANDS.sub("", text)
+    # PDF text often has spaces between Chinese characters ("2020 年度 部门"); jieba must see words
+    return _SPACE_BETWEEN_CJK.sub("", text)
+
+
+@lru_cache(maxsize=1)
+def stopwords() -> frozenset[str]:
+    """The stopword list of assistant/data/stopwords.txt (folded)."""
+    data = resources.files("assistant").joinpath("data/stopwords.txt").read_text(encoding="utf-8")
+    words = (fold(w.strip()) for w in data.splitlines())
+    return frozenset(w for w in words if w and not w.startswith("#"))
+
+
+@lru_cache(maxsize=1)
+def domain_terms() -> tuple[str, ...]:
+    """Folded user-dictionary words: the lexicon's terms (if available) plus EXTRA_TERMS, sorted."""
+    terms: set[str] = set(EXTRA_TERMS)
+    try:
+        from assistant.parse.lexicon import all_terms
+    except ImportError:  # the lexicon is optional: the extra terms alone still keep key words whole
+        pass
+    else:
+        terms.update(term for term, _ in all_terms())
+    folded = {fold(t).strip() for t in terms}
+    return tuple(sorted(t for t in folded if len(t) >= 2 and " " not in t))
+
+
+def tokenizer_signature() -> str:
+    """Identifies the token rules (version, user dictionary, stopwords) for the index manifest."""
+    h = hashlib.sha256(f"v{TOKENIZER_VERSION}".encode())
+    for t in domain_terms():
+        h.update(b"\x00" + t.encode())
+    h.update(b"\x01")
+    for w in sorted(stopwords()):
+        h.update(b"\x00" + w.encode())
+    return h.hexdigest()[:16]
+
+
+def _get_tokenizer() -> Any:
+    """The process-wide jieba.Tokenizer, initialised once (thread-safe)."""
+    global _tokenizer
+    if _tokenizer is not None:
+        return _tokenizer
+    with _lock:
+        if _tokenizer is not None:
+            return _tokenizer
+        import jieba  # lazy: ~1 s on first use
+
+        jieba.setLogLevel(logging.WARNING)
+        tk = jieba.Tokenizer()
+        cache_dir = _cache_dir or _default_cache_dir()
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True)
+            probe = tempfile.NamedTemporaryFile(dir=cache_dir, delete=True)
+            probe.close()
+        except OSError:  # read-only home: fall back to the system temp dir
+            cache_dir = Path(tempfile.gettempdir())
+        tk.tmp_dir = str(cache_dir)
+        tk.cache_file = "jieba.dict.cache"  # jieba stores it with marshal, not pickle
+        tk.initialize()
+        for term in domain_terms():
+            # a high frequency makes the whole word win over its parts in the segmentation path
+            tk.add_word(term, freq=max(tk.suggest_freq(term, tune=False), 100000))
+        _tokenizer = tk
+    return _tokenizer
+
+
+def tokenize(text: str) -> list[str]:
+    """Tokens of ``text`` for BM25: folded, jieba search-mode words, no stopwords or punctuation."""
+    folded = fold(text)
+    if not folded.strip():
+        return []
+    tk = _get_tokenizer()
+    stop = stopwords()
+    out: list[str] = []
+    for tok in tk.cut_for_search(folded, HMM=True):
+        tok = tok.strip()
+        if tok and tok not in stop and _WORDLIKE.search(tok):
+            out.append(tok)
+    return out
