@@ -88,6 +88,7 @@ class Table(Record):
 
     doc: str
     table_id: str  # e.g. "公开01表" or a name derived from the title
+    schema_name: str | None = None  # the standard table it was recognised as (schemas.py)
     title: str
     unit: str | None = None  # 元 / 万元
     columns: list[str] = Field(default_factory=list)

@@ -29,7 +29,9 @@ class Engine:
         self.con = open_store(settings.index_dir)
         self._reports = load_reports(self.con)
         self.by_doc = {r.doc: r for r in self._reports}
-        aliases = {a: d for a, d in self.con.execute("SELECT alias, department FROM aliases ORDER BY alias")}
+        aliases: dict[str, list[str]] = {}
+        for alias, dept in self.con.execute("SELECT alias, department FROM aliases ORDER BY alias, department"):
+            aliases.setdefault(alias, []).append(dept)
         labels = list(self.con.execute("SELECT DISTINCT metric, label FROM facts ORDER BY metric, label"))
         self.vocab = Vocabulary.build(aliases, labels)
         self._retrieval: Any = None
@@ -86,7 +88,11 @@ class Engine:
                 upd["year"] = session.pinned_year
             elif follow_up and session.year and (query.departments == session.departments or not query.departments):
                 upd["year"] = session.year
-        if query.metric is None and follow_up and session.metric and query.operation != "text":
+        if query.metric is None and query.metric_terms and query.operation == "value":
+            # Part of a metric's name: the candidate closest to the conversation's metric.
+            ref = session.metric or ""
+            upd["metric"] = max(query.metric_terms, key=lambda m: (len(set(m) & set(ref)), -query.metric_terms.index(m)))
+        elif query.metric is None and follow_up and session.metric and query.operation != "text":
             upd["metric"] = session.metric
             if query.operation == "value" and session.last_query is not None and query.qualifier is None \
                     and query.column is None:
@@ -201,7 +207,7 @@ class Engine:
                 continue
             if not facts:
                 continue
-            best = facts[0]
+            best = self._precise(q, r, facts[0])
             values.append(value_of(best))
             citations.append(citation_of(best))
             lines.append(self._sentence(r, best, facts))
@@ -217,6 +223,20 @@ class Engine:
         if len(reports) > 1 and not q.departments:
             text = "未指定部门，按各部门分别列出：\n" + text
         return Answer(question=q.text, kind=kind, text=text, values=values, citations=citations, derivation=derivation)
+
+    def _precise(self, q: Query, r: Report, best: Fact) -> Fact:
+        """A table fact stating the same amount more precisely than a rounded narrative figure
+        (1,159.81万元 in a sentence, 11,598,130.25元 in 公开01表), when one is related to the query."""
+        if best.source != "narrative" or best.value_yuan is None or best.unit != "万元":
+            return best
+        exp = best.value.as_tuple().exponent
+        quantum = Decimal(10000) * (Decimal(1).scaleb(exp) if isinstance(exp, int) else 1)
+        metric = q.metric or ""
+        related = [f for f in query_facts(self.con, docs=[r.doc]) if f.source == "table" and f.value_yuan is not None
+                   and "column_uncertain" not in f.flags and f.unit == "元"
+                   and abs(f.value_yuan - best.value_yuan) <= quantum / 2
+                   and (metric in f.label or metric in f.metric or f.metric in metric or f.qualifier == metric)]
+        return min(related, key=lambda f: (f.code is not None, f.line)) if related else best
 
     def _sentence(self, r: Report, best: Fact, others: list[Fact]) -> str:
         qual = f"（{best.qualifier}）" if best.qualifier else ""

@@ -11,7 +11,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from assistant.models import Query
-from assistant.parse.lexicon import all_terms, normalize_label
+from assistant.parse.lexicon import COUNT_VARIANTS, all_terms, normalize_label
 
 YEAR_RE = re.compile(r"(?<!\d)(20\d{2}|\d{2})\s*年")
 OTHER_DEPT_RE = re.compile(r"[\u4e00-\u9fff]{2,12}?(局|部|办公室|委员会|厅|中心|政府办|院)")
@@ -34,11 +34,11 @@ TEXT_QUESTION_RE = re.compile(r"什么是|是什么|职责|职能|机构设置|�
 class Vocabulary:
     """Everything a question can name: departments (alias → canonical) and metric terms."""
 
-    aliases: dict[str, str]
+    aliases: dict[str, list[str]]  # alias -> departments (several for a shared alias such as 医保局)
     metric_terms: list[tuple[str, str]] = field(default_factory=list)  # (normalised term, metric), longest first
 
     @classmethod
-    def build(cls, aliases: dict[str, str], labels: list[tuple[str, str]]) -> Vocabulary:
+    def build(cls, aliases: dict[str, list[str]], labels: list[tuple[str, str]]) -> Vocabulary:
         """From the store's aliases and its (metric, label) pairs plus the lexicon."""
         terms: dict[str, str] = dict(all_terms())
         for metric, label in labels:
@@ -63,9 +63,9 @@ def understand(question: str, vocab: Vocabulary) -> Query:
     for alias in sorted(vocab.aliases, key=lambda a: (-len(a), a)):
         a = fold(alias)
         if a and a in rest:
-            dept = vocab.aliases[alias]
-            if dept not in depts:
-                depts.append(dept)
+            for dept in vocab.aliases[alias]:
+                if dept not in depts:
+                    depts.append(dept)
             rest = rest.replace(a, "□")
     mentions_other = False
     if not depts:
@@ -73,19 +73,23 @@ def understand(question: str, vocab: Vocabulary) -> Query:
         # A named department that the corpus lacks ("教育局", "卫健委"), unlike generic words (这五个医保局).
         if m and not re.search(r"(这|那|哪|各|几|五|本)[个些家]?[\u4e00-\u9fff]{0,4}$", rest[: m.end() - len(m.group(1))]):
             mentions_other = True
-    year = None
-    ym = YEAR_RE.search(rest)
-    if ym:
-        y = int(ym.group(1))
-        year = y + 2000 if y < 100 else y
+    years = sorted({int(m.group(1)) + 2000 if int(m.group(1)) < 100 else int(m.group(1))
+                    for m in YEAR_RE.finditer(rest) if rest[max(0, m.start() - 1):m.start()] not in ("比", "较", "与")})
+    # "2020年或2021年": any of several years, so no single year filter.
+    year = years[0] if len(years) == 1 else None
     metrics: list[tuple[int, str, str]] = []
-    masked = rest
+    # 多少人次 / 几批次 ask for a count; keep those words from matching metric terms (多少人 = 在职人数).
+    unit_m = re.search(r"(人次|批次|辆|团组)", rest)
+    masked = re.sub(r"(多少|几)(人次|批次|辆|个|团组)", lambda m: "□" * len(m.group(0)), rest)
     for term, metric in vocab.metric_terms:
         pos = masked.find(term)
         if pos >= 0:
             metrics.append((pos, term, metric))
             masked = masked[:pos] + "□" * len(term) + masked[pos + len(term):]
     metrics.sort()
+    # 接待了多少人次 / 几批次 / 几辆: the count sibling of a money metric.
+    if unit_m:
+        metrics = [(p, t, COUNT_VARIANTS.get((m, unit_m.group(1)), m)) for p, t, m in metrics]
     operation = "value"
     for pattern, op in OPERATIONS:
         if re.search(pattern, rest):
@@ -105,7 +109,7 @@ def understand(question: str, vocab: Vocabulary) -> Query:
     primary = None
     column = None
     for _, term, metric in metrics:
-        if term in COLUMN_TERMS and len(metrics) > 1 and column is None and operation not in ("share",):
+        if metric in COLUMN_TERMS and len(metrics) > 1 and column is None and operation not in ("share",):
             column = metric
             continue
         if primary is None:
@@ -116,5 +120,24 @@ def understand(question: str, vocab: Vocabulary) -> Query:
         operation = "text"
     elif TEXT_QUESTION_RE.search(rest) and re.search(r"什么是|是什么|职责|职能|哪些单位|原因|为什么", rest):
         operation = "text"
+    if primary is None and operation == "value":
+        metric_names = _partial_metrics(rest, vocab)
     return Query(text=question, departments=depts, year=year, kind=kind, metric=primary, metric_terms=metric_names,
                  qualifier=qualifier, column=column, operation=operation, mentions_other=mentions_other)
+
+
+def _partial_metrics(rest: str, vocab: Vocabulary) -> list[str]:
+    """Metrics named by part of their name (其中政府性基金呢 → 政府性基金预算财政拨款支出/收入): every
+    metric with a term containing the question's residual words, shortest term first. The engine
+    chooses among them with the conversation's context."""
+    core = re.sub(r"[？?。!！，,\s□]", "", rest)
+    core = re.sub(r"^(那么?|其中|还有|另外)|(呢|是多少|多少|有多少|是|的|了|吗)+$", "", core)
+    core = re.sub(r"\d{2,4}年度?", "", core)
+    if len(core) < 2:
+        return []
+    hits = sorted(((t, m) for t, m in vocab.metric_terms if core in t), key=lambda tm: (len(tm[0]), tm[0]))
+    out: list[str] = []
+    for _, m in hits:
+        if m not in out:
+            out.append(m)
+    return out[:8]

@@ -9,7 +9,11 @@ from decimal import Decimal
 from assistant.models import Document, Fact, Report, Table
 from assistant.parse.lexicon import canonical_metric, to_yuan
 from assistant.parse.rows import clean_label
+from assistant.parse.schemas import SCHEMAS
 from assistant.parse.tables import find_tables
+
+TOTAL_ROW_RE = re.compile(r"^(合计|总计|支出合计|\(一\)支出合计|（一）支出合计|三公经费支出合计)$")
+TOTAL_METRIC = {s.name: s.total_metric for s in SCHEMAS if s.total_metric}
 
 COUNT_UNIT_RE = re.compile(r"[（(](个|人|辆|人次|批次|次|台|套)[)）]")
 
@@ -33,6 +37,8 @@ def table_facts(report: Report, tables: list[Table]) -> list[Fact]:
             if not label:
                 continue
             metric = canonical_metric(row.label) or label
+            if TOTAL_ROW_RE.match(label) and table.schema_name in TOTAL_METRIC:
+                metric = TOTAL_METRIC[table.schema_name] or metric
             m = COUNT_UNIT_RE.search(row.label)
             unit = m.group(1) if m else (table.unit or "元")
             if unit == "次" and "批次" in row.label:

@@ -139,6 +139,8 @@ METRICS: dict[str, tuple[str, ...]] = {
 }
 
 # What a metric counts, so a number is only attached to a metric of the same kind (money / count / %).
+# Counts that are a stock at a date (车辆数 at 12月31日), not a budget or an outturn: no 预算数/决算数.
+STOCK_METRICS: frozenset[str] = frozenset({"车辆数", "编制数", "在职人数", "退休人数", "参保人数", "资产总额", "固定资产"})
 COUNT_METRICS: frozenset[str] = frozenset({
     "公务接待批次", "公务接待人次", "国内公务接待批次", "国内公务接待人次", "外事接待批次", "外事接待人次",
     "因公出国（境）团组数", "因公出国（境）人次", "车辆数", "公务用车购置数", "编制数", "在职人数", "退休人数",

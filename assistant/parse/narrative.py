@@ -8,23 +8,29 @@ closest before it in the same clause (a lexicon term, a ``…(项)`` budget item
 
 Precision matters more than recall: a number whose metric is unclear, whose unit does not fit the metric,
 or that is a year, a date, an ordinal, a threshold (≥90%) or an approximation (800余万元) is skipped.
+
+Change figures are signed: ``比2024年预算减少2,389.52万元`` gives ``value=-2389.52`` with qualifier
+``比上年增减`` (``比预算增减`` when compared with the same year's budget); percentages after 增长/下降 get
+``增长率`` (``比预算增减率``), after 占 ``占比``, after 完成 ``执行率``.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from assistant.models import Document, Fact, Report
 from assistant.parse.lexicon import (
     COUNT_VARIANTS,
     METRICS,
+    STOCK_METRICS,
     all_terms,
     canonical_metric,
     metric_kind,
-    normalize_label,
     to_yuan,
     unit_kind,
 )
@@ -32,63 +38,74 @@ from assistant.parse.lexicon import (
 __all__ = ["extract_narrative_facts", "NARRATIVE_EXCLUDED_TERMS"]
 
 # Lexicon terms that are fine in a question but too loose in report prose: 采购 also means 药品集中采购,
-# 车辆 occurs in 车辆租赁费, 结余 in 结余分配, 人数 in 参保人数.
+# 采购金额 is also what SMEs won, 车辆 occurs in 车辆租赁费, 结余 in 结余分配, 人数 in 异地就医人数.
 NARRATIVE_EXCLUDED_TERMS: frozenset[str] = frozenset({
-    "采购", "出国", "公车", "车辆", "结余", "人数", "在职", "编制", "工资", "买了多少东西", "花了多少钱",
-    "吃喝", "买车", "多少人", "几辆车", "多少辆车", "有几辆车", "接待了几批", "几批次", "接待了多少人",
-    "本年收入", "本年支出", "项目经费", "财政拨款", "一般公共服务", "社会保障和就业", "卫生健康",
-    "医疗卫生", "农林水", "住房保障", "科学技术", "商品和服务", "工资福利", "运行经费", "公务用车",
-    "全部收入", "全部支出", "部门收入", "执行进度",
+    "采购", "采购金额", "采购总额", "出国", "公车", "车辆", "结余", "人数", "在职", "编制", "工资",
+    "买了多少东西", "花了多少钱", "吃喝", "买车", "多少人", "几辆车", "多少辆车", "有几辆车", "接待了几批",
+    "几批次", "接待了多少人", "本年收入", "本年支出", "项目经费", "财政拨款", "一般公共服务",
+    "社会保障和就业", "卫生健康", "医疗卫生", "农林水", "住房保障", "科学技术", "商品和服务", "工资福利",
+    "运行经费", "公务用车", "全部收入", "全部支出", "部门收入", "执行进度", "一共收入", "一共支出",
+    "收入一共", "支出一共", "公务接待", "一般公共预算财政拨款",
 })
 
-_QUOTE_CHARS = frozenset("“”\"‘’'「」『』")
+_QUOTE_CHARS = frozenset("“”\"‘’「」『』")
 _SENTENCE_END = frozenset("。!?！？")
-_CLAUSE_BOUNDARY = frozenset("，；;。!?！？、")
+_BOUNDARY = frozenset("，；;。!?！？、")
+_OPEN_BRACKETS = "《【〔["
+_CLOSE_BRACKETS = "》】〕]"
 _HEADING_RE = re.compile(
     r"^(?:第[一二三四五六七八九十\d]+部分|[一二三四五六七八九十]+、|\([一二三四五六七八九十]+\)|"
-    r"\d+\s*[、.．](?!\d)|\(\d+\)|[①②③④⑤⑥⑦⑧⑨⑩])"
+    r"\d+\s*[、.．](?!\d)|\(\d+\)|[①②③④⑤⑥⑦⑧⑨⑩])\s*"
 )
-_SENTENCE_PUNCT_RE = re.compile(r"[，。；;:、]")
+_TITLE_END_RE = re.compile(r"(?:情况|说明|原因|概况|职能|设置|解释|预算|决算|措施|问题|目标)$")
+_SENTENCE_PUNCT_RE = re.compile(r"[，。；;:、,]")
+_PAGE_NUMBER_RE = re.compile(r"^[-—–\s]*(?:第\s*)?\d{1,3}(?:\s*页)?[-—–\s]*$")
 _THRESHOLD_START_RE = re.compile(r"^[≥≤≧≦<>=＝～~]")
-_NUMBER_RE = re.compile(r"(?<![\d.,A-Za-z])(\d{1,3}(?:,\d{3})+|\d+)(\.\d+)?")
-_YEAR_RE = re.compile(r"((?:19|20)\d{2})\s*年")
+_NUMBER_RE = re.compile(r"(?<![\d.,A-Za-z])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
+_LINE_NUMBER_RE = re.compile(r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\d.,]|\s*年)")
+_YEAR_RE = re.compile(r"((?:19|20)\d{2})年")
 _UNITS_LONGEST = sorted(
     ("元", "千元", "万元", "亿元", "%", "人", "万人", "人次", "万人次", "批次", "辆", "个", "台(套)", "台",
      "家", "次", "件", "户", "名"),
     key=len,
     reverse=True,
 )
-# Context before a number that says it is not a stated value of a metric.
-_SKIP_BEFORE_RE = re.compile(r"(?:第|单价|单价在|≥|≤|≧|≦|<|>|=|超过|不低于|不高于|低于|高于|约|近|逾)\s*$")
-# Context after the unit: thresholds and approximations.
-_SKIP_AFTER_RE = re.compile(r"^\s*(?:\(含\))?\s*(?:余|多|左右|以上|以下|以内|上下|及以上|及以下)")
-_CHANGE_RE = re.compile(r"(增加|减少|增长|下降|降低|增多|减|上升|提高|节约|多|少)")
-_DECREASE_RE = re.compile(r"(减少|下降|降低|减|节约|少)")
-_COMPARISON_RE = re.compile(r"(?:比|较|与|同比|相比)\s*(?:上年|上一年|去年|((?:19|20)\d{2})\s*年度?)")
+# Context right before a number that says it is not a stated value: ordinals, unit prices, thresholds.
+_SKIP_BEFORE_RE = re.compile(r"(?:第|单价|单价在|≥|≤|≧|≦|<|>|=|超过|不低于|不高于|不少于|低于|高于|约|近|逾)$")
+# Context right after the unit: thresholds, approximations, things that did not happen.
+_SKIP_AFTER_RE = re.compile(r"^(?:\(含\))?(?:余|多|左右|以上|以下|以内|上下|及以上|及以下|百分点|没有|未|-|~|至)")
+_INCREASE_RE = re.compile(r"增加|增长|增多|上升|提高")
+_DECREASE_RE = re.compile(r"减少|下降|降低")
+_COMPARISON_RE = re.compile(r"(?:比|较|与|同比)(?:上年|上一年|去年|((?:19|20)\d{2})年度?)?")
 # What may stand between a metric and its number without changing what the number means.
 _GAP_FILLER_RE = re.compile(
-    r"\([^()]{0,20}\)|财政拨款|一般公共预算|支出决算数|支出预算数|支出决算|支出预算|决算数|预算数|年初预算|"
-    r"全年预算|调整预算|决算|预算|支出|收入|总额|合计|总计|共计|金额|安排|累计|实际|执行数|分别|"
-    r"(?:19|20)\d{2}\s*年度?|年度|本年|全年|为|是|达到|达|共|计|的|了|:|数|中|其中|资金|经费|费用"
+    r"\([^()]{0,20}\)|一般公共预算|财政拨款|支出决算数|支出预算数|支出决算|支出预算|决算数|预算数|年初预算|"
+    r"全年预算|调整预算|决算|预算|支出|总额|合计|总计|共计|金额|安排|累计|实际|执行数|未超|"
+    r"(?:19|20)\d{2}年度?|年度|本年|全年|为|是|达到|达|共|计|的|了|:|数|其中|中"
 )
 _CHANGE_FILLER_RE = re.compile(
-    r"(?:比|较|与|同比|相比)\s*(?:上年|上一年|去年|(?:19|20)\d{2}\s*年度?)?|"
-    r"增加|减少|增长|下降|降低|增多|减|上升|提高|了|为|达|分别|"
-    r"决算数|预算数|年初预算|全年预算|调整预算|预算|决算|度|年|数|的|:"
+    r"(?:比|较|与|同比|相比)(?:上年|上一年|去年|(?:19|20)\d{2}年度?)?|相比|增加|减少|增长|下降|降低|增多|上升|"
+    r"提高|了|为|达|分别"
 )
-_RATE_FILLER_RE = re.compile(r"^(?:占.*|完成.*|执行率.*|预算执行率.*)$")
+_QUALIFIER_WORD_RE = re.compile(r"预算|决算|执行数|实际支出")
 # Noun phrases accepted as a metric when the lexicon knows none (label as written).
 _FALLBACK_SUFFIX_RE = re.compile(r"(?:费|费用|经费|支出|收入|补助|资金|人数|人次|率)$")
 _FALLBACK_LEAD_RE = re.compile(
-    r"^(?:[和及与、]|其中|包括|主要|全区|全县|全市|全局|我局|我单位|本部门|本单位|单位|共|累计|全年|本年度|本年|"
-    r"年度|截至目前|目前|已|另|总|合计)+"
+    r"^(?:[和及与、]|其中|包括|主要|全区|全县|全市|全局|我局|我单位|本部门|本单位|单位|共计|共|累计|全年|本年度|"
+    r"本年|年度|截至目前|目前|已|另|总|合计)+"
 )
 _FALLBACK_TRAIL_RE = re.compile(r"(?:为|达到|达|共计|合计|总计|共|计|约|是|有|了)+$")
-_FALLBACK_GENERIC = frozenset({"金额", "资金", "费用", "支出", "收入", "经费", "合计", "总计", "总额"})
-_PAREN_ITEM_RE = re.compile(r"\((类|款|项)\)")
-_PATH_ITEM_RE = re.compile(r"([^，。；;、:\s]+?-)+([^，。；;、:\s\-]+?)科目")
+_FALLBACK_GENERIC = frozenset({"金额", "资金", "费用", "支出", "收入", "经费", "合计", "总计", "总额", "补助"})
+_FALLBACK_BAD_RE = re.compile(r"[\d比较增减降占完成]|其他$|确保|力争|目标|不低于|计划|预计")
+_CJK_LABEL_RE = re.compile(r"^[\u3400-\u9fff()]+$")
+_PAREN_ITEM_RE = re.compile(r"\((?:类|款|项)\)")
+_PATH_ITEM_RE = re.compile(r"(?:[^，。；;、:\s]+?-)+([^，。；;、:\s-]+?)科目")
+_CONDITIONAL_RE = re.compile(r"(?:和?(?:收入|支出|收支))*的")
 _NONE_RE = re.compile(r"(?:无|没有)(?:财政拨款)?")
-_MIN_TERM_LEN = 2
+_FUNDING_PREFIXES = ("一般公共预算", "财政拨款", "政府性基金", "国有资本经营")
+_SCOPE_RE = re.compile(r"政府性基金|国有资本经营")
+_ACQUIRE_RE = re.compile(r"购置|新增|处置|购买|拟")
+_LAST_YEAR_RE = re.compile(r"(?<![比较与])(?:上年末|上年度|上一年)")
 
 
 @dataclass
@@ -102,43 +119,424 @@ class _Char:
 
 @dataclass
 class _Match:
-    """A metric mention in a sentence: [start, end) in the match string."""
+    """A metric mention in a sentence: [start, end) in the match text."""
 
     start: int
     end: int
     metric: str
     label: str
+    kind: str  # "term" (lexicon), "item" (…(项) / 类-款-项 path)
 
 
 @dataclass
-class _Sentence:
-    """A sentence: the match string (quotes and most spaces dropped), its char map and display text."""
+class _Prev:
+    """What the previous number of the sentence became, for 占/增长/人次 clauses that name no metric."""
 
-    text: str
-    chars: list[_Char]
-    display: str
-    topic: _Match | None = None
-    facts: list[Fact] = field(default_factory=list)
+    base: str
+    metric: str
+    label: str
+    unit: str
+    unit_kind: str | None
+    qualifier: str | None
+    end: int
 
 
-@lru_cache_terms := None  # placeholder removed below (keeps ruff quiet about reassignments)
-
-
-def _narrative_terms() -> dict[str, list[tuple[str, str]]]:
+@lru_cache(maxsize=1)
+def _terms_by_first() -> dict[str, list[tuple[str, str]]]:
     """Lexicon terms usable in prose, grouped by first character, longest first."""
     by_first: dict[str, list[tuple[str, str]]] = {}
     for term, canonical in all_terms():
-        if len(term) < _MIN_TERM_LEN or term in NARRATIVE_EXCLUDED_TERMS:
+        if len(term) < 2 or term in NARRATIVE_EXCLUDED_TERMS:
             continue
         by_first.setdefault(term[0], []).append((term, canonical))
     return by_first
 
 
-_TERMS_BY_FIRST: dict[str, list[tuple[str, str]]] | None = None
+def _is_table_line(text: str) -> bool:
+    """Table rows and indicator tables: tab-separated, thresholds, or several bare numbers."""
+    if "\t" in text or _THRESHOLD_START_RE.match(text):
+        return True
+    if not _SENTENCE_PUNCT_RE.search(text):
+        return len(_LINE_NUMBER_RE.findall(text)) >= 2
+    return False
 
 
-def _terms() -> dict[str, list[tuple[str, str]]]:
-    global _TERMS_BY_FIRST
-    if _TERMS_BY_FIRST is None:
-        _TERMS_BY_FIRST = _narrative_terms()
-    return _TERMS_BY_FIRST
+def _is_title(text: str) -> bool:
+    """A section title (short, or a numbered heading ending like one), kept out of the next sentence."""
+    body = _HEADING_RE.sub("", text)
+    if _SENTENCE_PUNCT_RE.search(body) or _LINE_NUMBER_RE.search(body):
+        return False
+    return len(body) <= 20 or (body != text and bool(_TITLE_END_RE.search(body)))
+
+
+def _paragraphs(doc: Document) -> Iterator[list[_Char]]:
+    """Consecutive prose lines joined; headings, titles and table rows break paragraphs."""
+    buf: list[_Char] = []
+    for sl in doc.lines:
+        text = sl.text.strip()
+        if not text:
+            continue  # blank lines inside paragraphs are common in exports (000 alternates them)
+        if _PAGE_NUMBER_RE.match(text):
+            continue  # a page number between two halves of a sentence
+        if _is_table_line(text):
+            if buf:
+                yield buf
+            buf = []
+            continue
+        title = _is_title(text)
+        if (title or _HEADING_RE.match(text)) and buf:
+            yield buf
+            buf = []
+        if buf and buf[-1].ch.isdigit() and text[0].isdigit():
+            buf.append(_Char(" ", sl.line, sl.page))  # never glue two numbers across a line break
+        buf.extend(_Char(ch, sl.line, sl.page) for ch in text)
+        if title:
+            yield buf
+            buf = []
+    if buf:
+        yield buf
+
+
+def _sentences(chars: list[_Char]) -> Iterator[tuple[str, list[_Char], str]]:
+    """Split a paragraph at 。: (match text, char of each match position, display text)."""
+    kept: list[_Char] = []
+    start = 0  # index in chars of the sentence start, for the display text
+    for i, c in enumerate(chars):
+        if c.ch in _QUOTE_CHARS:
+            continue
+        if c.ch.isspace():
+            nxt = next((d.ch for d in chars[i + 1:] if not d.ch.isspace()), "")
+            if not (kept and kept[-1].ch.isdigit() and nxt.isdigit()):
+                continue  # spaces only matter between two numbers
+            c = _Char(" ", c.line, c.page)
+        kept.append(c)
+        if c.ch in _SENTENCE_END:
+            yield "".join(k.ch for k in kept), kept, "".join(d.ch for d in chars[start:i + 1]).strip()
+            kept, start = [], i + 1
+    if kept:
+        yield "".join(k.ch for k in kept), kept, "".join(d.ch for d in chars[start:]).strip()
+
+
+def _bracket_depths(text: str) -> list[int]:
+    """Nesting depth of 《》【】〔〕 at each position (numbers inside titles are not facts)."""
+    depth, out = 0, []
+    for ch in text:
+        if ch in _OPEN_BRACKETS:
+            depth += 1
+        out.append(depth)
+        if ch in _CLOSE_BRACKETS:
+            depth = max(0, depth - 1)
+    return out
+
+
+def _item_matches(text: str) -> list[_Match]:
+    """Budget items named as ``…(项)`` / ``(款)`` / ``(类)`` or as a quoted 类-款-项 path before 科目."""
+    out: list[_Match] = []
+    for m in _PATH_ITEM_RE.finditer(text):
+        label = m.group(1)
+        out.append(_Match(m.start(), m.end(), canonical_metric(label) or label, label, "item"))
+    for m in _PAREN_ITEM_RE.finditer(text):
+        start = m.start()
+        while start > 0 and text[start - 1] not in _BOUNDARY and text[start - 1] not in ")::":
+            start -= 1
+        label = _HEADING_RE.sub("", text[start:m.start()]).strip()
+        if not label or len(label) > 30 or any(start < o.end and m.end() > o.start for o in out):
+            continue
+        # label as written keeps the (款) right before a (项): 行政运行 exists under several 款
+        parent = next((o for o in out if o.end == start and o.label.endswith("(款)")), None)
+        written = (parent.label if parent else "") + text[start:m.end()]
+        out.append(_Match(start, m.end(), canonical_metric(label) or label, written, "item"))
+    return out
+
+
+def _term_matches(text: str, taken: list[_Match]) -> list[_Match]:
+    """Lexicon terms, longest first at each position, left to right, outside item spans."""
+    by_first = _terms_by_first()
+    out: list[_Match] = []
+    i = 0
+    while i < len(text):
+        if any(o.start <= i < o.end for o in taken):
+            i += 1
+            continue
+        for term, canonical in by_first.get(text[i], ()):
+            if text.startswith(term, i):
+                out.append(_Match(i, i + len(term), canonical, term, "term"))
+                i += len(term)
+                break
+        else:
+            i += 1
+    return out
+
+
+def _boundaries(text: str, matches: list[_Match]) -> list[int]:
+    """Clause boundary positions (，；、。 and a comma not inside a number), not inside metric names."""
+    out = []
+    for i, ch in enumerate(text):
+        if any(m.start <= i < m.end for m in matches):
+            continue
+        if ch in _BOUNDARY or (ch == "," and not (0 < i < len(text) - 1 and text[i - 1].isdigit()
+                                                  and text[i + 1].isdigit())):
+            out.append(i)
+    return out
+
+
+def _unit_at(text: str, pos: int) -> tuple[str, int] | None:
+    """The unit written right after a number (one space allowed), with its end position."""
+    if pos < len(text) and text[pos] == " ":
+        pos += 1
+    for unit in _UNITS_LONGEST:
+        if text.startswith(unit, pos):
+            return unit, pos + len(unit)
+    return None
+
+
+def _default_qualifier(metric: str, kind: str | None) -> str | None:
+    """Qualifier of a plain stated figure: the report's own side (决算数 / 预算数); none for stocks."""
+    if metric in STOCK_METRICS:
+        return None
+    return {"决算": "决算数", "预算": "预算数"}.get(kind or "")
+
+
+def _plain_qualifier(text: str, metric: str, kind: str | None) -> str | None:
+    """预算数 / 年初预算数 / 调整预算数 / 决算数 from the words between a metric and its number."""
+    for prefix in ("一般公共预算", "政府性基金预算", "国有资本经营预算"):
+        text = text.replace(prefix, "")  # a funding source, not a budget figure
+    if "年初预算" in text:
+        return "年初预算数"
+    if "调整预算" in text:
+        return "调整预算数"
+    if "决算" in text or "执行数" in text or "实际支出" in text:
+        return "决算数"
+    if "预算" in text or "安排" in text:
+        return "预算数"
+    return _default_qualifier(metric, kind)
+
+
+def _comparison(text: str, pos: int, year: int | None) -> bool:
+    """Whether the last comparison before pos is against the same year's budget (较2020年度年初预算数)."""
+    last = None
+    for m in _COMPARISON_RE.finditer(text, 0, pos):
+        last = m
+    if last is None or not last.group(1):
+        return False
+    return int(last.group(1)) == year and "预算" in text[last.end():pos]
+
+
+def _year_before(text: str, pos: int, depths: list[int], default: int | None, clause_start: int = 0) -> int | None:
+    """Last year named before pos that is not a comparison base (比2020年) or inside 《…》; 上年末 in
+    the clause means the year before the report's."""
+    year = None
+    for m in _YEAR_RE.finditer(text, 0, pos):
+        if depths[m.start()] or re.search(r"(?:比|较|与|同比)$", text[max(0, m.start() - 2):m.start()]):
+            continue
+        year = int(m.group(1))
+    if year is None and default is not None and _LAST_YEAR_RE.search(text, clause_start, pos):
+        return default - 1
+    return year if year is not None else default
+
+
+def _fallback_label(window: str) -> str | None:
+    """A noun phrase written right before a number, accepted only in a narrow, metric-like shape."""
+    label = _FALLBACK_TRAIL_RE.sub("", _FALLBACK_LEAD_RE.sub("", window))
+    if not (3 <= len(label) <= 14) or not _CJK_LABEL_RE.match(label) or label in _FALLBACK_GENERIC:
+        return None
+    if _FALLBACK_BAD_RE.search(label) or not _FALLBACK_SUFFIX_RE.search(label):
+        return None
+    return label
+
+
+def _signed(value: Decimal, words: str) -> Decimal | None:
+    """Value signed by 增加/减少 in words; None when both directions are written (增加减少5,149元)."""
+    up, down = bool(_INCREASE_RE.search(words)), bool(_DECREASE_RE.search(words))
+    if up and down:
+        return None
+    return -value if down else value
+
+
+def _make_fact(report: Report, *, metric: str, label: str, qualifier: str | None, value: Decimal, unit: str,
+               year: int | None, chars: list[_Char], pos: int, display: str) -> Fact:
+    """A narrative Fact citing the number's line and the sentence's last line."""
+    return Fact(
+        doc=report.doc, department=report.department, year=year, kind=report.kind, metric=metric,
+        label=label, qualifier=qualifier, value=value, unit=unit,
+        value_yuan=to_yuan(value, unit) if unit_kind(unit) == "money" else None, source="narrative",
+        line=chars[pos].line, line_end=max(chars[pos].line, chars[-1].line), page=chars[pos].page,
+        snippet=display, flags=[],
+    )
+
+
+def _sentence_facts(report: Report, text: str, chars: list[_Char], display: str,
+                    topic: _Match | None) -> tuple[list[Fact], list[tuple[str, int, str]], _Match | None]:
+    """Facts of one sentence, the metrics it says are absent (无…), and the topic it leaves set."""
+    items = _item_matches(text)
+    matches = sorted(items + _term_matches(text, items), key=lambda m: m.start)
+    bounds = _boundaries(text, matches)
+    scopes = [m.start() for m in _SCOPE_RE.finditer(text) if not any(t.start <= m.start() < t.end for t in matches)]
+    depths = _bracket_depths(text)
+    facts: list[Fact] = []
+    prev: _Prev | None = None
+    prev_end = 0
+    for nm in _NUMBER_RE.finditer(text):
+        start, end = nm.span()
+        unit_hit = _unit_at(text, end)
+        if unit_hit is None:
+            continue
+        unit, unit_end = unit_hit
+        last_prev, prev = prev, None  # only the number right before may lend its metric
+        window_start = max([b + 1 for b in bounds if b < start] + [prev_end, 0])
+        last_unit_end, prev_end = prev_end, unit_end
+        clause_start = max([b + 1 for b in bounds if b < start] + [0])
+        if depths[start] or _SKIP_BEFORE_RE.search(text[max(0, start - 3):start]):
+            continue
+        if _SKIP_AFTER_RE.match(text[unit_end:]):
+            continue
+        try:
+            value = Decimal(nm.group(0).replace(",", ""))
+        except InvalidOperation:
+            continue
+        ukind = unit_kind(unit)
+        window = text[window_start:start]
+        year = _year_before(text, start, depths, report.year, clause_start)
+        vs_budget = _comparison(text, start, year)
+        cands = [m for m in matches if m.start >= window_start and m.end <= start]
+        match = cands[-1] if cands else None
+        # 三公经费财政拨款支出: the funding words qualify the metric before them
+        if (match and len(cands) > 1 and cands[-2].end == match.start
+                and match.label.startswith(_FUNDING_PREFIXES)):
+            match = cands[-2]
+        if match and "占" in text[window_start:match.start]:
+            match = None  # 占政府采购支出总额的0%: the named metric is the denominator
+        metric = label = base = None
+        qualifier: str | None = None
+        gap = text[match.end:start] if match else window
+        change = bool(_INCREASE_RE.search(gap) or _DECREASE_RE.search(gap))
+        if match is None and window == "":
+            # 人员经费，1,321,478.92元: a metric alone at the end of the clause before
+            before = [m for m in matches if m.end == clause_start - 1 and m.start >= last_unit_end]
+            if before:
+                match, gap = before[-1], ""
+                last_prev = None
+        if match is not None and match.metric in STOCK_METRICS and _ACQUIRE_RE.search(
+                text[max(0, match.start - 3):match.start]):
+            continue  # 拟购置固定资产总额 / 购置车辆: a purchase, not the stock
+        if match is not None and any(p < match.start for p in scopes) and not _SCOPE_RE.search(match.metric):
+            continue  # 政府性基金预算财政拨款…年末结转和结余0元: the figure of one fund, not the total
+        if match is not None:
+            residue = _CHANGE_FILLER_RE.sub("", _GAP_FILLER_RE.sub("", gap))
+            if residue:
+                continue  # something else stands between the metric and the number
+            base, label = match.metric, match.label
+            metric = base
+            qtext = (match.label if match.kind == "term" else "") + gap
+        else:
+            residue = _CHANGE_FILLER_RE.sub("", _GAP_FILLER_RE.sub("", window))
+            rate_words = window.startswith("占") or "完成" in window
+            if last_prev is not None and (rate_words or not residue):
+                # 10批次60人次 / 共计支出0.45万元 restate one family in other units; a second figure in the
+                # same unit with nothing said about it (5万元，6万元) is not attributable
+                if not (rate_words or change or last_prev.unit != unit or _QUALIFIER_WORD_RE.search(window)):
+                    continue  # "5万元，6万元": a second figure of the same kind with nothing said
+                base, label, metric = last_prev.base, last_prev.label, last_prev.base
+                qtext = window
+            elif topic is not None and not residue and _QUALIFIER_WORD_RE.search(window):
+                base, label, metric = topic.metric, topic.label, topic.metric
+                qtext = window
+            else:
+                fb = _fallback_label(window)
+                if fb is None:
+                    continue
+                base, label, metric = fb, fb, fb
+                qtext = ""
+                fb_kind = "percent" if fb.endswith("率") else "count" if fb.endswith(("人数", "人次")) else "money"
+                if fb_kind != ukind:
+                    continue
+                if ukind == "percent":
+                    prev = _Prev(base, metric, label, unit, ukind, None, unit_end)
+                    facts.append(_make_fact(report, metric=metric, label=label, qualifier=None, value=value,
+                                            unit=unit, year=year, chars=chars, pos=start, display=display))
+                    continue
+        # unit against metric kind
+        mkind = metric_kind(metric)
+        if ukind == "percent":
+            if window.lstrip().startswith("占") or "占" in gap:
+                qualifier = "占比"
+            elif "完成" in qtext or "执行率" in qtext:
+                qualifier = "执行率"
+            elif change:
+                signed = _signed(value, gap)
+                if signed is None:
+                    continue
+                value = signed
+                qualifier = "比预算增减率" if vs_budget else "增长率"
+            elif mkind == "percent":
+                qualifier = None
+            else:
+                continue
+        elif ukind in ("money", "count"):
+            if ukind == "count" and mkind != "count":
+                variant = COUNT_VARIANTS.get((base, unit.removeprefix("万")))
+                if variant is None:
+                    continue
+                metric = variant
+            elif ukind == "money" and mkind != "money":
+                continue
+            if change:
+                signed = _signed(value, gap)
+                if signed is None:
+                    continue
+                value = signed
+                qualifier = "比预算增减" if vs_budget else "比上年增减"
+            else:
+                qualifier = _plain_qualifier(qtext, metric, report.kind)
+        else:
+            continue
+        prev = _Prev(base, metric, label, unit, ukind, qualifier, unit_end)
+        facts.append(_make_fact(report, metric=metric, label=label, qualifier=qualifier, value=value, unit=unit,
+                                year=year, chars=chars, pos=start, display=display))
+    nones = _stated_absent(text, matches)
+    new_topic = next((m for m in reversed(items) if m.label), topic)
+    return facts, nones, new_topic
+
+
+def _stated_absent(text: str, matches: list[_Match]) -> list[tuple[str, int, str]]:
+    """Metrics a sentence says the unit did not have: 无“三公”经费财政拨款支出 → (三公经费, pos)."""
+    out: list[tuple[str, int, str]] = []
+    for nm in _NONE_RE.finditer(text):
+        hit = next((m for m in matches if m.start == nm.end() and m.kind == "term"), None)
+        if hit is None or metric_kind(hit.metric) != "money" or _CONDITIONAL_RE.match(text, hit.end):
+            continue  # 无政府性基金预算财政拨款收入支出的，仍保留该表格式: an instruction, not a statement
+        out.append((hit.metric, hit.start, hit.label))
+        rest = text[hit.end:hit.end + 3]
+        for here, there in (("收入", "支出"), ("支出", "收入")):
+            sibling = hit.metric[: -len(here)] + there if hit.metric.endswith(here) else None
+            if sibling and sibling in METRICS and rest.startswith("和" + there):
+                out.append((sibling, hit.start, hit.label[: -len(here)] + there))
+    return out
+
+
+def extract_narrative_facts(doc: Document, report: Report) -> list[Fact]:
+    """Facts stated in sentences of ``doc`` (source="narrative"), in document order.
+
+    Each fact carries the metric (canonical when the lexicon knows it, else the label as written), the
+    label as written, qualifier, signed value, unit as written, value in 元 for money, the year it
+    belongs to (the report's unless the sentence names another), ``line`` = line of the number,
+    ``line_end`` = last line of the sentence, and the sentence as ``snippet``. Statements that a metric
+    is absent (无“三公”经费财政拨款支出) give a 0 in the report's usual money unit.
+    """
+    facts: list[Fact] = []
+    absent: list[tuple[str, int, str, list[_Char], str, str]] = []
+    for para in _paragraphs(doc):
+        topic: _Match | None = None
+        for text, chars, display in _sentences(para):
+            found, nones, topic = _sentence_facts(report, text, chars, display, topic)
+            facts.extend(found)
+            absent.extend((metric, pos, label, chars, display, text) for metric, pos, label in nones)
+    units = Counter(f.unit for f in facts if unit_kind(f.unit) == "money")
+    zero_unit = units.most_common(1)[0][0] if units else "元"
+    for metric, pos, label, chars, display, text in absent:
+        year = _year_before(text, pos, _bracket_depths(text), report.year)
+        facts.append(_make_fact(report, metric=metric, label=label, qualifier=_default_qualifier(metric, report.kind),
+                                value=Decimal(0), unit=zero_unit, year=year, chars=chars, pos=pos,
+                                display=display))
+    facts.sort(key=lambda f: (f.line, f.snippet))
+    return facts

@@ -19,19 +19,20 @@ class TableSchema:
     sides: tuple[tuple[str, ...], ...]
     parts_sum_to_first: bool = False  # column 0 is the total of the other columns
     alt_single_side: tuple[str, ...] = field(default=())  # layout when a row has one side only
+    total_metric: str | None = None  # what the table's 合计/总计 row measures (三公经费, 收支总计 …)
 
 
 def _s(name: str, pattern: str, *sides: tuple[str, ...], parts_sum: bool = False,
-       alt: tuple[str, ...] = ()) -> TableSchema:
-    return TableSchema(name, re.compile(pattern), sides, parts_sum, alt)
+       alt: tuple[str, ...] = (), total: str | None = None) -> TableSchema:
+    return TableSchema(name, re.compile(pattern), sides, parts_sum, alt, total)
 
 
 GPB_FUNDS = ("合计", "一般公共预算财政拨款", "政府性基金预算财政拨款", "国有资本经营预算财政拨款")
 
 SCHEMAS: tuple[TableSchema, ...] = (
-    _s("三公经费表", r"三公.{0,12}(经费|费用).*表", ("预算数", "决算数")),
-    _s("财政拨款收支总表", r"财政拨款收(入)?支(出)?.{0,6}总表", ("{q}",), GPB_FUNDS),
-    _s("收支总表", r"(收入支出|收支).{0,6}总表", ("{q}",), ("{q}",)),
+    _s("三公经费表", r"三公.{0,12}(经费|费用).*表", ("预算数", "决算数"), total="三公经费"),
+    _s("财政拨款收支总表", r"财政拨款收(入)?支(出)?.{0,6}总表", ("{q}",), GPB_FUNDS, total="财政拨款收支总计"),
+    _s("收支总表", r"(收入支出|收支).{0,6}总表", ("{q}",), ("{q}",), total="收支总计"),
     _s("基本支出表", r"基本支出.{0,20}表", ("{q}",), ("{q}",), ("{q}",),
        alt=("合计", "人员经费", "公用经费")),
     _s("项目支出表", r"^(?!.*(绩效|指标)).*项目支出.{0,12}表$", ("合计",)),

@@ -105,7 +105,7 @@ def _parse_region(doc_name: str, lines: list[SourceLine], start: int, stop: int,
     alt = tuple(c.replace("{q}", q) for c in schema.alt_single_side)
     table_rows, columns, failed = assign_columns(rows, columns_by_side, alt, schema.parts_sum_to_first, hints)
     last = body[-1].line if body else title_line.line
-    return Table(doc=doc_name, table_id=table_id, title=re.sub(r"\s+", "", title_line.text), unit=unit,
+    return Table(doc=doc_name, table_id=table_id, schema_name=schema.name, title=re.sub(r"\s+", "", title_line.text), unit=unit,
                  columns=columns, rows=table_rows, line_start=title_line.line, line_end=last,
                  failed_checks=failed)
 

@@ -481,6 +481,7 @@ def write_model_dir(out: Path, src: Path | None = None, dtype: str = "float16") 
 
     sd = state_dict(f, np_dtype)
     save_file(sd, str(out / "model.safetensors"), metadata={"format": "pt"})
+    (out / "model.safetensors").chmod(0o644)  # safetensors creates it 0600; the cache is shareable
     del sd
     _write_json(out / "config.json", hf_config(f))
     (out / "tokenizer.json").write_text(build_tokenizer_json(f), encoding="utf-8")

@@ -66,6 +66,17 @@ def file_sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def parser_version() -> str:
+    """Hash of the ingest and parse code: facts parsed by other code are parsed again."""
+    h = hashlib.sha256()
+    root = Path(__file__).resolve().parent.parent
+    for sub in ("ingest", "parse"):
+        for p in sorted((root / sub).glob("*.py")):
+            h.update(p.name.encode())
+            h.update(p.read_bytes())
+    return h.hexdigest()[:16]
+
+
 def _previous(index_dir: Path) -> dict[str, tuple[str, str, int, str]]:
     """doc -> (sha256, report json, n_tables, warnings json) of the previous store, if any."""
     try:
@@ -73,6 +84,9 @@ def _previous(index_dir: Path) -> dict[str, tuple[str, str, int, str]]:
     except StoreError:
         return {}
     with con:
+        row = con.execute("SELECT value FROM meta WHERE key = 'parser_version'").fetchone()
+        if not row or row[0] != parser_version():
+            return {}
         return {r[0]: (r[1], r[2], r[3], r[4]) for r in con.execute(
             "SELECT doc, sha256, json, n_tables, warnings FROM reports")}
 
@@ -101,6 +115,7 @@ def build_index(settings: Settings, embed: bool = True, log=print) -> BuildResul
     tmp = index_dir / f".{DB_NAME}.tmp-{os.getpid()}"
     tmp.unlink(missing_ok=True)
     con = create_store(tmp)
+    con.execute("INSERT INTO meta VALUES ('parser_version', ?)", (parser_version(),))
     loaded: list[tuple[Document, Report]] = []
     try:
         pending: list[tuple[Report, list[Fact], int, list[str]]] = []

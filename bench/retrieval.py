@@ -1,0 +1,213 @@
+"""Retrieval benchmark: recall@1/@5 of BM25, dense and hybrid on the evidence of a QA file.
+
+    python -m bench.retrieval [--qa tests/qa/dev.jsonl] [--corpus corpus] [--calibrate]
+
+Every item of the QA file with a ``doc`` and an ``evidence`` passage is a query (a follow-up is
+asked together with the last question of its context, as a conversation would resolve it). A hit
+is a retrieved chunk of the right document that contains the evidence (whitespace ignored) or
+overlaps the lines where the evidence is. Recall is reported without filters and with the
+department filter the question parser would set. Also measured: model load time, index build time
+for the corpus (into a temporary directory), warm retrieval latency p50/p95.
+
+``--calibrate`` prints the scores behind the relevance gate of assistant/retrieve/fusion.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import statistics
+import sys
+import tempfile
+import time
+import unicodedata
+from pathlib import Path
+
+from assistant.config import load_settings
+from assistant.ingest.loaders import load_document
+from assistant.ingest.metadata import detect_metadata
+from assistant.models import Document, Report
+from assistant.retrieve.dense import ModelEncoder
+from assistant.retrieve.fusion import MIN_COVERAGE, MIN_DENSE
+from assistant.retrieve.index import RetrievalIndex
+from assistant.retrieve.tokenize import tokenize
+
+JUNK_QUERIES = (
+    "量子引力的弦论解释",
+    "今天天气怎么样",
+    "红烧肉的做法",
+    "世界杯冠军是谁",
+    "python列表推导式怎么写",
+    "火星上有没有水",
+    "推荐几部好看的电影",
+    "如何训练一只小狗",
+    "股票明天会涨吗",
+    "李白最有名的诗是哪首",
+)
+_WS = re.compile(r"\s+")
+_QUOTES = str.maketrans("", "", "“”‘’\"'")
+
+
+def squash(text: str) -> str:
+    """Whitespace removed and widths folded: how evidence is compared with chunk text."""
+    return _WS.sub("", unicodedata.normalize("NFKC", text)).translate(_QUOTES)
+
+
+def evidence_lines(doc: Document, evidence: str) -> tuple[int, int] | None:
+    """First and last line of ``doc`` covering ``evidence`` (whitespace-insensitive), or None."""
+    target = squash(evidence)
+    for attr in ("raw", "text"):
+        joined: list[str] = []
+        owner: list[int] = []
+        for sl in doc.lines:
+            s = squash(getattr(sl, attr))
+            joined.append(s)
+            owner.extend([sl.line] * len(s))
+        text = "".join(joined)
+        pos = text.find(target)
+        if pos >= 0 and target:
+            return owner[pos], owner[pos + len(target) - 1]
+    return None
+
+
+def load_items(path: Path) -> list[dict]:
+    """QA items with a document and an evidence passage."""
+    items = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            item = json.loads(line)
+            if item.get("doc") and item.get("evidence"):
+                items.append(item)
+    return items
+
+
+def query_text(item: dict) -> str:
+    """The question, with the last earlier question prepended for a follow-up."""
+    ctx = item.get("context") or []
+    return f"{ctx[-1]} {item['question']}" if ctx else item["question"]
+
+
+def is_hit(chunk, item: dict, span: tuple[int, int] | None) -> bool:  # noqa: ANN001
+    if chunk.doc != item["doc"]:
+        return False
+    if squash(item["evidence"]) in squash(chunk.text):
+        return True
+    return span is not None and chunk.line_start <= span[1] and span[0] <= chunk.line_end
+
+
+def percentile(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--qa", default="tests/qa/dev.jsonl")
+    ap.add_argument("--corpus", default="corpus")
+    ap.add_argument("--config", default=None)
+    ap.add_argument("--calibrate", action="store_true", help="print the scores behind the relevance gate")
+    ap.add_argument("--repeat", type=int, default=5, help="timed passes over the questions")
+    args = ap.parse_args(argv)
+    settings = load_settings(args.config)
+
+    t0 = time.perf_counter()
+    docs: list[tuple[Document, Report]] = []
+    for p in sorted(Path(args.corpus).iterdir()):
+        if p.is_file() and p.suffix.lower() in (".txt", ".md", ".pdf", ".docx"):
+            d = load_document(p)
+            docs.append((d, detect_metadata(d)))
+    load_s = time.perf_counter() - t0
+    by_name = {d.doc: (d, r) for d, r in docs}
+
+    encoder = ModelEncoder(settings)
+    encoder.model()
+    model_s = encoder.load_seconds or 0.0
+
+    with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
+        stats = RetrievalIndex.build(Path(tmp), docs, settings, embed=True, progress=False, encoder=encoder)
+        t1 = time.perf_counter()
+        stats_again = RetrievalIndex.build(Path(tmp), docs, settings, embed=True, progress=False, encoder=encoder)
+        noop_s = time.perf_counter() - t1
+        index = RetrievalIndex.open(Path(tmp), settings, encoder=encoder)
+        index.warmup()
+
+        items = [i for i in load_items(Path(args.qa)) if i["doc"] in by_name]
+        spans = {i["id"]: evidence_lines(by_name[i["doc"]][0], i["evidence"]) for i in items}
+        missing = [i["id"] for i in items if spans[i["id"]] is None]
+
+        print(f"corpus: {len(docs)} files, {stats.chunks} chunks; load+parse {load_s:.1f}s")
+        print(f"model load: {model_s:.2f}s")
+        print(f"index build (chunk + BM25 + embed {stats.chunks_embedded} texts): {stats.seconds:.1f}s; "
+              f"no-op rebuild {noop_s:.2f}s (up_to_date={stats_again.up_to_date})")
+        print(f"questions with evidence: {len(items)}" + (f" (evidence not located: {missing})" if missing else ""))
+        print()
+        print(f"{'mode':8} {'filter':6} {'R@1':>6} {'R@5':>6}")
+        misses: dict[str, list[str]] = {}
+        for filtered in (False, True):
+            for mode in ("bm25", "dense", "hybrid"):
+                r1 = r5 = 0
+                for item in items:
+                    deps = [by_name[item["doc"]][1].department] if filtered else None
+                    hits = index.search(query_text(item), departments=deps, top_k=5, mode=mode)
+                    ok = [is_hit(h.chunk, item, spans[item["id"]]) for h in hits]
+                    r1 += bool(ok[:1] and ok[0])
+                    r5 += any(ok)
+                    if not any(ok):
+                        misses.setdefault(f"{mode}{'+filter' if filtered else ''}", []).append(item["id"])
+                n = len(items)
+                print(f"{mode:8} {'dept' if filtered else 'none':6} {r1 / n:6.3f} {r5 / n:6.3f}")
+        for key, ids in misses.items():
+            if key.startswith("hybrid"):
+                print(f"  misses {key}: {', '.join(ids)}")
+
+        lat: list[float] = []
+        for _ in range(args.repeat):
+            for item in items:
+                t = time.perf_counter()
+                index.search(query_text(item))
+                lat.append((time.perf_counter() - t) * 1000)
+        print()
+        print(f"warm hybrid latency over {len(lat)} searches: p50 {percentile(lat, 50):.1f} ms, "
+              f"p95 {percentile(lat, 95):.1f} ms")
+
+        junk_hits = sum(bool(index.search(q)) for q in JUNK_QUERIES)
+        print(f"junk queries returning hits: {junk_hits}/{len(JUNK_QUERIES)}")
+
+        if args.calibrate:
+            calibrate(index, items, spans, by_name)
+    return 0
+
+
+def calibrate(index: RetrievalIndex, items: list[dict], spans: dict, by_name: dict) -> None:  # noqa: ANN001
+    """Coverage / cosine of evidence chunks vs the best chunk of junk queries."""
+    import numpy as np
+
+    assert index.lexical is not None and index.dense is not None and index._encoder is not None
+    print(f"\ncalibration (gate: coverage >= {MIN_COVERAGE} or dense >= {MIN_DENSE})")
+    ev_cov: list[float] = []
+    ev_dense: list[float] = []
+    for item in items:
+        q = query_text(item)
+        _, cov = index.lexical.score(tokenize(q))
+        qv = index._encoder.encode_queries([q])[0]
+        idx = [i for i, c in enumerate(index.chunks) if is_hit(c, item, spans[item["id"]])]
+        if not idx:
+            continue
+        dense = index.dense.scores_for(qv, np.array(idx))
+        best = max(range(len(idx)), key=lambda j: (cov[idx[j]], dense[j]))
+        ev_cov.append(float(cov[idx[best]]))
+        ev_dense.append(float(dense.max()))
+        print(f"  {item['id']:6} cov {cov[idx[best]]:.2f} dense {dense.max():.3f}  {item['question']}")
+    print(f"evidence: coverage min {min(ev_cov):.2f} median {statistics.median(ev_cov):.2f}; "
+          f"dense min {min(ev_dense):.3f} median {statistics.median(ev_dense):.3f}")
+    all_ids = np.arange(len(index.chunks))
+    for q in JUNK_QUERIES:
+        _, cov = index.lexical.score(tokenize(q))
+        qv = index._encoder.encode_queries([q])[0]
+        dense = index.dense.scores_for(qv, all_ids)
+        print(f"  junk   cov {cov.max():.2f} dense {dense.max():.3f}  {q}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
