@@ -22,8 +22,11 @@ index: $(STAMP)
 run: index
 	$(VENV)/bin/assistant chat
 
+# The suite, then the QA regression run on the real index (embeddings included).
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest -q
+	$(VENV)/bin/assistant index
+	$(VENV)/bin/assistant eval tests/qa/dev.jsonl --min-accuracy 0.95
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench

