@@ -357,7 +357,7 @@ class Engine:
         top = rows[0]
         word = "最低" if q.operation == "rank_min" else "最高"
         lines = [f"{top[2].department}{top[1].year}年{q.metric}{word}：{money_text(top[1].value, top[1].unit)}。", "各部门："]
-        for v, f, r in rows:
+        for _, f, r in rows:
             lines.append(f"  {r.department} {f.year}年 {f.qualifier or ''} {money_text(f.value, f.unit)}（{where(f)}）")
         values = [value_of(f) for _, f, _ in rows]
         return Answer(question=q.text, kind="computed", text="\n".join(lines), values=values,

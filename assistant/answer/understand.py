@@ -108,7 +108,7 @@ def understand(question: str, vocab: Vocabulary) -> Query:
     metric_names = [m for _, _, m in metrics]
     primary = None
     column = None
-    for _, term, metric in metrics:
+    for _, _, metric in metrics:
         if metric in COLUMN_TERMS and len(metrics) > 1 and column is None and operation not in ("share",):
             column = metric
             continue

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from assistant.models import SourceLine, Table, TableRow
+from assistant.models import SourceLine, Table
 from assistant.parse.columns import assign_columns
 from assistant.parse.rows import Segment, clean_label, split_segments
 from assistant.parse.schemas import TableSchema, match_schema

@@ -17,7 +17,15 @@ from pathlib import Path
 
 from assistant.config import Settings
 from assistant.models import Document, Fact, Report
-from assistant.store.db import DB_NAME, FACT_COLUMNS, StoreError, create_store, open_store, row_to_fact, write_report
+from assistant.store.db import (
+    DB_NAME,
+    FACT_COLUMNS,
+    StoreError,
+    create_store,
+    open_store,
+    row_to_fact,
+    write_report,
+)
 
 SUPPORTED = {".txt", ".md", ".pdf", ".docx"}
 
