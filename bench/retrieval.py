@@ -107,6 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", default="corpus")
     ap.add_argument("--config", default=None)
     ap.add_argument("--calibrate", action="store_true", help="print the scores behind the relevance gate")
+    ap.add_argument("--index", default=None, help="index directory to build/reuse (default: a fresh temporary one)")
     ap.add_argument("--repeat", type=int, default=5, help="timed passes over the questions")
     args = ap.parse_args(argv)
     settings = load_settings(args.config)
@@ -124,7 +125,8 @@ def main(argv: list[str] | None = None) -> int:
     encoder.model()
     model_s = encoder.load_seconds or 0.0
 
-    with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp_dir:
+        tmp = args.index or tmp_dir
         stats = RetrievalIndex.build(Path(tmp), docs, settings, embed=True, progress=False, encoder=encoder)
         t1 = time.perf_counter()
         stats_again = RetrievalIndex.build(Path(tmp), docs, settings, embed=True, progress=False, encoder=encoder)

@@ -88,11 +88,13 @@ def embed_text(chunk: Chunk) -> str:
 
 
 def _report_key(doc: Document, report: Report) -> dict[str, Any]:
+    names = ([report.department] if report.department else []) + sorted(set(report.aliases))
     return {
         "sha256": doc.sha256,
         "department": report.department,
         "year": report.year,
         "kind": report.kind,
+        "names": names,
     }
 
 
@@ -356,6 +358,7 @@ class RetrievalIndex:
         k = top_k or self.settings.retrieval.top_k
         if not self.chunks or self.lexical is None or not text.strip():
             return []
+        text = self._strip_filtered(text, departments, year)
         mask = filter_mask(self.chunks, departments, year, kind)
         allowed = None if mask is None else np.flatnonzero(mask)
         if allowed is not None and len(allowed) == 0:
@@ -402,6 +405,27 @@ class RetrievalIndex:
             )
             for f in fused[:k]
         ]
+
+    def _strip_filtered(self, text: str, departments: list[str] | None, year: int | None) -> str:
+        """The query without the department names / year its filters already enforce.
+
+        "峨山医保局2021年邮电费" filtered to that department and year searches for 邮电费: left in,
+        the name would rank the chunks that mention the department above the one about 邮电费.
+        """
+        terms: set[str] = set()
+        if departments:
+            wanted = set(departments)
+            terms.update(departments)
+            for entry in self.manifest.get("docs", {}).values():
+                if entry.get("department") in wanted:
+                    terms.update(entry.get("names", []))
+        if year is not None:
+            terms.update({f"{year}年度", f"{year}年", str(year)})
+        stripped = text
+        for term in sorted(terms, key=lambda t: (-len(t), t)):
+            if len(term) >= 2:
+                stripped = stripped.replace(term, " ")
+        return stripped if stripped.strip(" ，,。？?的") else text
 
     def _highlights(self, text: str, q_tokens: set[str], limit: int = 2) -> list[str]:
         """The sentence(s) of ``text`` sharing the most query IDF mass (document order)."""
