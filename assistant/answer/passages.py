@@ -38,7 +38,7 @@ def retrieval_answer(engine: Engine, q: Query) -> Answer:
         defs = [h for h in hits if pattern.search(_unquote(h.chunk.text))]
         seen: set[str] = set()
         defs = [h for h in defs if not (h.chunk.doc in seen or seen.add(h.chunk.doc))]
-        hits = defs[:3] or hits[:2]
+        hits = defs[:5] or hits[:2]
     else:
         hits = hits[:2]
     if not hits:

@@ -71,7 +71,7 @@ def heading_level(text: str, wrap: int | None = None) -> int | None:
     ``wrap`` is the line width of a text export that wraps prose: a numbered line that fills it is
     the first piece of a wrapped list item, not a heading.
     """
-    if _TABLE_CODE.match(text):
+    if not text or _TABLE_CODE.match(text):
         return None
     if _HEADINGS[0][1].match(text):
         return 0 if len(text) <= 60 else None

@@ -8,6 +8,7 @@ scores that *are* comparable across queries instead: the IDF coverage of the que
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,24 +19,40 @@ from assistant.models import Chunk
 __all__ = [
     "MIN_COVERAGE",
     "MIN_DENSE",
+    "DEFINITION_WEIGHT",
+    "definition_term",
+    "defines",
+    "fuse",
     "Fused",
     "filter_mask",
     "is_relevant",
     "reciprocal_rank_fusion",
 ]
 
-# Calibration (bench/retrieval.py --calibrate, corpus/ + tests/qa/dev.jsonl, multilingual-e5-small):
-# for every dev question with an evidence passage, the chunk holding the evidence was scored, and so
-# was the best chunk of junk queries (量子引力的弦论解释, 红烧肉的做法, 世界杯冠军是谁, python列表推导式,
-# 火星上有没有水 …) and of the unanswerable questions.
-# - IDF coverage of the evidence chunks: min 0.53, median 0.86; best chunk of junk queries: max 0.35
-#   (their only matching tokens are generic words such as 解释/做法). A threshold of 0.45 separates.
-# - e5 cosine of the evidence chunks: min 0.80; best chunk of junk queries: max 0.81 (e5 squeezes
-#   everything into 0.7-0.9), so dense alone can only admit a chunk well above the junk ceiling.
-# A chunk passes when either signal clears its threshold. Unanswerable dev questions (wrong year)
-# are not rejected here: they are answered "not found" through the year/department filters.
-MIN_COVERAGE = 0.45
+# Calibration (python -m bench.retrieval --calibrate; corpus/ + tests/qa/dev.jsonl, 345 chunks,
+# multilingual-e5-small). For each of the 35 dev questions with an evidence passage, the chunk holding
+# the evidence was scored as search() scores it (department filter set, department names stripped
+# from the query); so was the best chunk of 10 junk queries (量子引力的弦论解释, 今天天气怎么样,
+# 红烧肉的做法, 世界杯冠军是谁, python列表推导式怎么写, 火星上有没有水 …).
+# - IDF coverage: evidence chunks min 0.36, median 0.82; junk max 0.22 (generic words: 做法, 解释).
+# - e5 cosine: evidence chunks min 0.863, median 0.907; junk max 0.846. e5 squeezes every pair into
+#   0.80-0.95, so the dense margin is thin; the threshold sits just above the junk ceiling.
+# A chunk passes when either signal clears its threshold: every evidence chunk passes on coverage
+# alone, every junk query yields nothing. Unanswerable dev questions (a year or department the corpus
+# lacks) are not this gate's job: the engine's year/department filters leave nothing to search.
+MIN_COVERAGE = 0.30
 MIN_DENSE = 0.86
+# Weight of the third ranking that a definitional question ("什么是X") adds: the passages defining X.
+DEFINITION_WEIGHT = 1.0
+_DEFINITION_QUERIES = (
+    re.compile(r"^(?:请问)?(?:什么是|什么叫|何为|何谓|解释一下|解释)(.+)$"),
+    re.compile(r"^(.+?)(?:是什么意思|是什么|指什么|是指什么|指的是什么|的含义|的定义|什么意思)$"),
+)
+_QUOTES = str.maketrans("", "", "“”‘’\"'「」")
+
+
+def _strip_quotes(text: str) -> str:
+    return text.translate(_QUOTES)
 
 
 @dataclass(frozen=True)
@@ -90,26 +107,40 @@ def reciprocal_rank_fusion(
     return fused
 
 
+def definition_term(query: str) -> str | None:
+    """The term a "what is X" question asks about (什么是X / X是什么 / X指什么 …), else None."""
+    q = query.strip().rstrip("？?。.！! ")
+    for rx in _DEFINITION_QUERIES:
+        m = rx.match(q)
+        if m:
+            term = _strip_quotes(m.group(1)).strip(" ，,的")
+            return term if 2 <= len(term) <= 20 else None
+    return None
+
+
+def defines(text: str, section: str, term: str) -> bool:
+    """True when a passage defines ``term``: "X：指…", "X是指…", or X inside a 名词解释 section."""
+    flat = _strip_quotes(text)
+    if "名词解释" in section and term in flat:
+        return True
+    return re.search(re.escape(term) + r"\s*(?:[:：]|是指|指)", flat) is not None
+
+
 def fuse(
-    bm25_ranked: Sequence[int],
-    dense_ranked: Sequence[int],
+    rankings: Sequence[tuple[Sequence[int], float]],
     bm25: np.ndarray,
     coverage: np.ndarray,
     dense: dict[int, float],
-    bm25_weight: float,
-    dense_weight: float,
     k: int,
     min_score: float = 0.0,
 ) -> list[Fused]:
-    """Fuse the two rankings, drop chunks failing the relevance gate, best first (ties: index order).
+    """Fuse ``(ranked ids, weight)`` lists, drop chunks failing the relevance gate, best first.
 
-    ``dense`` maps chunk index → cosine for every candidate (empty when there is no dense index).
-    ``min_score`` is an extra floor on the fused RRF score (settings.retrieval.min_score).
+    Ties are broken by index order (deterministic). ``dense`` maps chunk index → cosine for every
+    candidate (empty when there is no dense index). ``min_score`` is an extra floor on the fused
+    RRF score (settings.retrieval.min_score).
     """
-    rankings: list[tuple[Sequence[int], float]] = [(bm25_ranked, bm25_weight)]
-    if dense_ranked:
-        rankings.append((dense_ranked, dense_weight))
-    fused = reciprocal_rank_fusion(rankings, k)
+    fused = reciprocal_rank_fusion([r for r in rankings if r[0]], k)
     out = [
         Fused(i, s, float(bm25[i]), float(coverage[i]), dense.get(i))
         for i, s in fused.items()

@@ -41,7 +41,7 @@ EXTRA_TERMS: tuple[str, ...] = (
     "培训费", "委托业务费", "物业管理费", "职业年金", "养老保险", "彩票公益金", "执行率",
 )
 # Bump when the token rules change: the index manifest stores it, a change forces a rebuild.
-TOKENIZER_VERSION = 1
+TOKENIZER_VERSION = 2
 
 _THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
 _SPACE_BETWEEN_CJK = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
@@ -146,9 +146,31 @@ def tokenize(text: str) -> list[str]:
         return []
     tk = _get_tokenizer()
     stop = stopwords()
+    terms = _term_set()
     out: list[str] = []
     for tok in tk.cut_for_search(folded, HMM=True):
         tok = tok.strip()
-        if tok and tok not in stop and _WORDLIKE.search(tok):
-            out.append(tok)
+        if not tok or tok in stop or not _WORDLIKE.search(tok):
+            continue
+        if len(tok) > 3:
+            # jieba's search mode adds only 2/3-character sub-words: add the domain terms inside a
+            # longer word too (三公经费支出 → 三公经费), so both forms of a query match
+            out.extend(_inner_terms(tok, terms))
+        out.append(tok)
     return out
+
+
+@lru_cache(maxsize=1)
+def _term_set() -> frozenset[str]:
+    return frozenset(domain_terms())
+
+
+def _inner_terms(tok: str, terms: frozenset[str]) -> list[str]:
+    """Domain terms of 4+ characters strictly inside ``tok``, in order of position."""
+    n = len(tok)
+    return [
+        tok[i:j]
+        for i in range(n)
+        for j in range(i + 4, n + 1)
+        if (j - i) < n and tok[i:j] in terms
+    ]
