@@ -15,7 +15,7 @@ AnswerKind = Literal["lookup", "computed", "retrieval", "clarify", "not_found"]
 class Record(BaseModel):
     """Base: immutable-by-convention records that reject unknown fields."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Cell(Record):

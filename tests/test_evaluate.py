@@ -49,12 +49,12 @@ class FakeEngine:
 
     def __init__(self, settings: Settings | None = None) -> None:
         FakeEngine.instances += 1
-        self.calls: list[tuple[str, int, list[str]]] = []  # question, id(session), session memory before
+        self.calls: list[tuple[str, Session, list[str]]] = []  # question, session, session memory before
 
     def ask(self, question: str, session: Session | None = None) -> Answer:
         assert session is not None
         remembered = list(session.departments)
-        self.calls.append((question, id(session), remembered))
+        self.calls.append((question, session, remembered))  # the object itself: ids of freed sessions get reused
         session.departments = ["峨山彝族自治县医疗保障局"]
         if question == "崩溃":
             raise RuntimeError("boom")
@@ -121,8 +121,8 @@ def test_context_replayed_in_a_fresh_session_per_item(gold_file: Path) -> None:
     questions = [q for q, _, _ in engine.calls]
     assert questions[:3] == ["三公经费是多少", "三公经费是多少", "其中公务接待费呢？"]
     sessions = [s for _, s, _ in engine.calls]
-    assert sessions[1] == sessions[2]  # the context turn and its follow-up share a session
-    assert sessions[0] != sessions[1]
+    assert sessions[1] is sessions[2]  # the context turn and its follow-up share a session
+    assert sessions[0] is not sessions[1]
     # every item starts with an empty memory, apart from the replayed follow-up
     memory = [m for q, _, m in engine.calls]
     assert memory[2] == ["峨山彝族自治县医疗保障局"]

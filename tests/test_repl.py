@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import json
 from decimal import Decimal
 from pathlib import Path
@@ -42,7 +44,7 @@ class FakeEngine:
     def ask(self, question: str, session: Session | None = None) -> Answer:
         self.calls.append("ask")
         assert session is not None
-        self.sessions.append(session.model_copy(deep=True))
+        self.sessions.append(copy.deepcopy(session))
         if question == "崩溃":
             raise RuntimeError("boom")
         if "三公经费是多少" in question:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from assistant.models import Chunk, Document, Report, SourceLine
 
-__all__ = ["chunk_document", "display_line", "split_sentences", "heading_level"]
+__all__ = ["chunk_document", "chunk_document_with_context", "display_line", "split_sentences", "heading_level"]
 
 _BOOKMARK = re.compile(r"\[bookmark:\s*[^\]]*\]")
 _WS = re.compile(r"[ \t\u3000\u00a0]+")
@@ -126,6 +126,7 @@ class _Unit:
     page: int | None
     para: int  # units of one paragraph are joined without a separator
     heading: int | None = None  # heading level, None for content
+    row: bool = False  # a table row (numbers in cells)
 
 
 @dataclass
@@ -232,7 +233,7 @@ def _units(doc: Document, size: int) -> list[_Unit]:
             pid += 1
         elif _is_table_row(text):
             flush()
-            units.append(_Unit(text, sl.line, sl.line, sl.page, pid))
+            units.append(_Unit(text, sl.line, sl.line, sl.page, pid, row=True))
             pid += 1
         else:
             if para is not None:
@@ -251,20 +252,49 @@ def _label(text: str) -> str:
     return text if len(text) <= _LABEL_MAX else text[: _LABEL_MAX - 1] + "…"
 
 
-def chunk_document(doc: Document, report: Report, size: int, overlap: int) -> list[Chunk]:
-    """Chunks of ``doc`` of about ``size`` characters (``overlap`` shared between neighbours).
+# Lines under a table title that are not part of the column header: who compiled it, the unit.
+_NOT_HEADER = re.compile(r"^(?:编制(?:部门|单位)|单位[:：]|金额单位|注[:：])")
+
+
+def chunk_document(doc: Document, report: Report, size: int, overlap: int, table_size: int | None = None) -> list[Chunk]:
+    """Chunks of ``doc`` (see ``chunk_document_with_context``), without their table context."""
+    return [c for c, _ in chunk_document_with_context(doc, report, size, overlap, table_size)]
+
+
+def chunk_document_with_context(
+    doc: Document, report: Report, size: int, overlap: int, table_size: int | None = None
+) -> list[tuple[Chunk, str]]:
+    """Chunks of ``doc`` of about ``size`` characters (``overlap`` shared between neighbours), each
+    with its *table context*.
 
     Chunks never cross a heading of level 0-5 (a new section starts a new chunk), never split a
     line that is a table row, carry the section path ("第三部分 名词解释 > …"), their 1-based line
     span and the page of their first line, and the report's department, year and kind.
+
+    Inside a table (a section opened by a table title) chunks are cut at ``table_size`` characters
+    (default: half of ``size``) and each carries, as context, the table's title and column header
+    ("…经济分类预算表 | 编码 经济分类科目名称 合计 人员经费 公用经费"), so a chunk holding the
+    合计 row deep inside a long table still says which table and columns its numbers belong to. The
+    context is indexed with the chunk (BM25 and embeddings) but is not part of ``chunk.text``; it is
+    "" outside tables.
     """
+    tsize = table_size or max(80, size // 2)
     stack: list[tuple[int, str]] = []
-    chunks: list[Chunk] = []
+    out: list[tuple[Chunk, str]] = []
     cur: list[_Unit] = []
     section = ""
+    table_title: str | None = None  # the current table's title while inside one
+    header: list[_Unit] = []  # the current table's header lines (before its first row)
+    in_header = False
 
     def has_content() -> bool:
         return any(u.heading is None for u in cur)
+
+    def context() -> str:
+        if table_title is None:
+            return ""
+        head = " ".join(u.text for u in header if u not in cur)
+        return f"{table_title} | {head}" if head else table_title
 
     def emit() -> None:
         if not has_content():
@@ -274,20 +304,19 @@ def chunk_document(doc: Document, report: Report, size: int, overlap: int) -> li
             if i and u.para != cur[i - 1].para:
                 parts.append("\n")
             parts.append(u.text)
-        chunks.append(
-            Chunk(
-                doc=doc.doc,
-                chunk_id=len(chunks),
-                text="".join(parts),
-                section=section,
-                line_start=min(u.line_start for u in cur),
-                line_end=max(u.line_end for u in cur),
-                page=cur[0].page,
-                department=report.department,
-                year=report.year,
-                kind=report.kind,
-            )
+        chunk = Chunk(
+            doc=doc.doc,
+            chunk_id=len(out),
+            text="".join(parts),
+            section=section,
+            line_start=min(u.line_start for u in cur),
+            line_end=max(u.line_end for u in cur),
+            page=cur[0].page,
+            department=report.department,
+            year=report.year,
+            kind=report.kind,
         )
+        out.append((chunk, context()))
 
     for u in _units(doc, size):
         if u.heading is not None:
@@ -300,11 +329,19 @@ def chunk_document(doc: Document, report: Report, size: int, overlap: int) -> li
                 stack.pop()
             stack.append((u.heading, _label(u.text)))
             cur.append(u)
+            table_title = u.text if u.heading == 5 else None
+            header, in_header = [], u.heading == 5
             continue
+        if in_header:
+            if u.row:
+                in_header = False
+            elif not _NOT_HEADER.match(u.text):
+                header.append(u)
         if not has_content():
             section = " > ".join(label for _, label in stack)
+        limit = tsize if table_title is not None and not in_header else size
         length = sum(len(x.text) for x in cur)
-        if has_content() and length + len(u.text) > size:
+        if has_content() and length + len(u.text) > limit:
             emit()
             # overlap: trailing whole sentences/rows of the previous chunk, same section only
             tail: list[_Unit] = []
@@ -317,4 +354,4 @@ def chunk_document(doc: Document, report: Report, size: int, overlap: int) -> li
             cur = tail
         cur.append(u)
     emit()
-    return chunks
+    return out

@@ -5,6 +5,7 @@ Layout of ``<index_dir>/retrieval/``::
     manifest.json      format version, model name + dimension, chunking and tokenizer settings,
                        per-file sha256 and metadata, chunk count
     chunks.jsonl       one Chunk per line, in index order
+    contexts.json      per chunk, the table title + column header it belongs to ("" outside tables)
     bm25/              bm25s arrays (.npy) and vocabulary (JSON)
     dense.faiss        FAISS index, row i = chunk i (absent when built with embed=False)
     embeddings.npy     embedding cache: vectors by sha256 of the embedded text ...
@@ -35,7 +36,7 @@ from pydantic import BaseModel, Field
 
 from assistant.config import Settings
 from assistant.models import Chunk, Document, Report
-from assistant.retrieve.chunking import chunk_document, split_sentences
+from assistant.retrieve.chunking import chunk_document_with_context, split_sentences
 from assistant.retrieve.dense import DenseIndex, EmbeddingCache, Encoder, ModelEncoder, text_key
 from assistant.retrieve.fusion import DEFINITION_WEIGHT, defines, definition_term, filter_mask, fuse
 from assistant.retrieve.lexical import LexicalIndex
@@ -43,10 +44,11 @@ from assistant.retrieve.tokenize import tokenize, tokenizer_signature
 
 __all__ = ["RetrievalIndex", "Hit", "BuildStats", "IndexNotFound", "FORMAT_VERSION", "SUBDIR"]
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 SUBDIR = "retrieval"
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
+CONTEXTS = "contexts.json"
 BM25_DIR = "bm25"
 LINES_DIR = "bm25_lines"
 LINE_OWNER = "line_owner.npy"
@@ -92,9 +94,11 @@ class BuildStats(BaseModel):
     seconds: float = 0.0
 
 
-def embed_text(chunk: Chunk) -> str:
-    """The text a chunk is indexed under: section path + passage (headings carry the topic)."""
-    return f"{chunk.section}\n{chunk.text}" if chunk.section else chunk.text
+def embed_text(chunk: Chunk, context: str = "") -> str:
+    """The text a chunk is indexed under: section path, table context (title + column header of the
+    table the chunk is part of) and passage — headings and headers carry the topic."""
+    head = "\n".join(p for p in (chunk.section, context) if p)
+    return f"{head}\n{chunk.text}" if head else chunk.text
 
 
 def _report_key(doc: Document, report: Report) -> dict[str, Any]:
@@ -149,14 +153,17 @@ def _read_manifest(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _line_units(chunks: list[Chunk]) -> tuple[list[str], list[int]]:
-    """The lines of every chunk's text (with its section, for context) and the chunk each belongs to."""
+def _line_units(chunks: list[Chunk], contexts: list[str]) -> tuple[list[str], list[int]]:
+    """The lines of every chunk's text and the chunk each belongs to; a line of a table is indexed
+    with the table's title and column header (a row "合计 24,606,775.35 22,473,997.81" alone does
+    not say that its columns are 人员经费 and 公用经费)."""
     units: list[str] = []
     owner: list[int] = []
     for i, c in enumerate(chunks):
+        ctx = contexts[i] if i < len(contexts) else ""
         for line in c.text.split("\n"):
             if line.strip():
-                units.append(line)
+                units.append(f"{ctx} | {line}" if ctx else line)
                 owner.append(i)
     return units, owner
 
@@ -258,11 +265,13 @@ class RetrievalIndex:
 
         # chunking is cheap and deterministic: redo it for every file (metadata may have changed)
         chunks: list[Chunk] = []
+        contexts: list[str] = []
         per_doc: dict[str, int] = {}
         for doc, report in sorted(docs, key=lambda dr: dr[0].doc):
-            cs = chunk_document(doc, report, settings.chunking.size, settings.chunking.overlap)
-            per_doc[doc.doc] = len(cs)
-            chunks.extend(cs)
+            pairs = chunk_document_with_context(doc, report, settings.chunking.size, settings.chunking.overlap)
+            per_doc[doc.doc] = len(pairs)
+            chunks.extend(c for c, _ in pairs)
+            contexts.extend(x for _, x in pairs)
         stats.chunks = len(chunks)
 
         index_dir.mkdir(parents=True, exist_ok=True)
@@ -273,14 +282,15 @@ class RetrievalIndex:
             with (tmp / CHUNKS).open("w", encoding="utf-8") as f:
                 for c in chunks:
                     f.write(c.model_dump_json() + "\n")
+            (tmp / CONTEXTS).write_text(json.dumps(contexts, ensure_ascii=False), encoding="utf-8")
 
-            texts = [embed_text(c) for c in chunks]
+            texts = [embed_text(c, x) for c, x in zip(chunks, contexts, strict=True)]
             token_lists = [tokenize(t) for t in texts]
             if chunks:
                 LexicalIndex.build(token_lists).save(tmp / BM25_DIR)
                 # line-level BM25: a question answered by one table row or sentence finds it even
                 # when the rest of its chunk is about something else
-                units, owner = _line_units(chunks)
+                units, owner = _line_units(chunks, contexts)
                 LexicalIndex.build([tokenize(u) for u in units]).save(tmp / LINES_DIR)
                 np.save(tmp / LINE_OWNER, np.asarray(owner, dtype=np.int32), allow_pickle=False)
 

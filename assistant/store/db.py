@@ -1,17 +1,39 @@
-"""The fact store: SQLite under index/, holding reports, aliases and facts. No pickle anywhere."""
+"""The fact store: SQLite under index/, holding reports, aliases and facts. No pickle anywhere.
+
+Index integrity: ``index/manifest.json`` (written last by a build, with tmp + os.replace) records the
+format version, the parser version, every report's sha256 and the sha256 of facts.sqlite and of each
+file under retrieval/. A build that is about to swap files in first writes ``manifest.next.json``; a
+reader accepts each part (facts, retrieval) when it matches either manifest, so a build killed
+between two swaps leaves an index that still opens (each part is itself swapped atomically). A part
+that matches neither is damaged or foreign: StoreError, advising to rebuild. While a build holds
+``index/.build.lock`` (flock), readers wait for it instead of failing on a half-committed index.
+"""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import hashlib
 import json
+import os
 import sqlite3
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from assistant.models import Fact, Report
 
 FORMAT_VERSION = "1"
 DB_NAME = "facts.sqlite"
+MANIFEST_NAME = "manifest.json"
+NEXT_MANIFEST_NAME = "manifest.next.json"
+LOCK_NAME = ".build.lock"
+MANIFEST_FORMAT = 1
+RETRIEVAL_SUBDIR = "retrieval"
+# How long a reader waits for a running build to finish committing before giving up.
+READER_WAIT_SECONDS = 10.0
 
 SCHEMA = """
 CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -71,17 +93,181 @@ def write_report(con: sqlite3.Connection, report: Report, facts: Iterable[Fact],
                     [_fact_row(f) for f in facts])
 
 
-def open_store(index_dir: Path) -> sqlite3.Connection:
-    """Open the store read-only; StoreError with advice when it is missing or not ours."""
+# ---------------------------------------------------------------- checksums and the manifest
+
+
+def sha256_file(path: Path) -> str:
+    """Content hash of a file, read in blocks."""
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def tree_checksums(directory: Path) -> dict[str, str]:
+    """relative path -> sha256 of every regular file under ``directory`` (sorted; {} when absent)."""
+    if not directory.is_dir():
+        return {}
+    out = {}
+    for p in sorted(directory.rglob("*")):
+        if p.is_file():
+            out[p.relative_to(directory).as_posix()] = sha256_file(p)
+    return out
+
+
+def read_manifest(path: Path) -> dict[str, Any] | None:
+    """The manifest at ``path``; None when absent; StoreError when unreadable or foreign."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        raise StoreError(f"{path}: unreadable index manifest ({type(e).__name__}); "
+                         "run `assistant index` to rebuild") from None
+    if not isinstance(data, dict) or data.get("manifest_format") != MANIFEST_FORMAT \
+            or not isinstance(data.get("facts"), dict):
+        raise StoreError(f"{path}: not an index manifest of this version; run `assistant index` to rebuild")
+    return data
+
+
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    """Write JSON to ``path`` via a temporary file, fsync and os.replace."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with tmp.open("w", encoding="utf-8") as fh:
+        json.dump(data, fh, ensure_ascii=False, indent=1, sort_keys=True)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+@contextlib.contextmanager
+def build_lock(index_dir: Path) -> Iterator[None]:
+    """Hold ``index_dir/.build.lock`` exclusively (released by the kernel even on SIGKILL)."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    fd = os.open(index_dir / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StoreError(f"another `assistant index` is updating {index_dir}; wait for it to finish") from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        yield
+    finally:
+        os.close(fd)
+
+
+def build_running(index_dir: Path) -> bool:
+    """True while another process holds the build lock of ``index_dir``."""
+    try:
+        fd = os.open(index_dir / LOCK_NAME, os.O_RDONLY)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
+    return False
+
+
+def _damaged(index_dir: Path, what: str) -> StoreError:
+    return StoreError(f"{index_dir}: {what} — the index is damaged or was changed by hand; "
+                      "run `assistant index` to rebuild it")
+
+
+def verify_index(index_dir: Path, facts_sha: str | None = None) -> dict[str, Any] | None:
+    """Check facts.sqlite (hash ``facts_sha`` if given) and retrieval/ against the manifests.
+
+    Returns the manifest the facts match (None for an index built before manifests existed);
+    raises StoreError naming what does not match.
+    """
+    committed = read_manifest(index_dir / MANIFEST_NAME)
+    try:
+        pending = read_manifest(index_dir / NEXT_MANIFEST_NAME)
+    except StoreError:
+        pending = None  # a half-written next manifest of a killed build: only the committed one counts
     path = index_dir / DB_NAME
-    if not path.exists():
-        raise StoreError(f"no index at {index_dir}: run `assistant index` first")
+    if facts_sha is None:
+        facts_sha = sha256_file(path)
+    if committed is None:
+        if pending is None or pending["facts"].get("sha256") != facts_sha:
+            return None  # an index built before manifests existed: only the SQLite format check applies
+        committed = pending  # first build killed after its swaps: the next manifest describes them
+    candidates = [m for m in (committed, pending) if m is not None]
+    facts_ok = [m for m in candidates if m["facts"].get("sha256") == facts_sha]
+    if not facts_ok:
+        raise _damaged(index_dir, f"{DB_NAME} does not match the index manifest (checksum)")
+    retrieval_dir = index_dir / RETRIEVAL_SUBDIR
+    if retrieval_dir.exists():
+        got = tree_checksums(retrieval_dir)
+        if not any(m.get("retrieval") == got for m in candidates if m.get("retrieval") is not None):
+            if any(m.get("retrieval") is not None for m in candidates):
+                bad = sorted(set(got) ^ set(committed.get("retrieval") or {})) or sorted(
+                    k for k, v in got.items() if (committed.get("retrieval") or {}).get(k) != v)
+                raise _damaged(index_dir, f"{RETRIEVAL_SUBDIR}/{bad[0] if bad else ''} does not match the index "
+                                          "manifest")
+    return facts_ok[0]
+
+
+def open_store(index_dir: Path, verify: bool = True) -> sqlite3.Connection:
+    """Open the store read-only; StoreError with advice when it is missing, damaged or not ours.
+
+    With ``verify`` the files are checked against the index manifest first (see the module doc);
+    while another process is committing a build, waits up to READER_WAIT_SECONDS for it.
+    """
+    index_dir = Path(index_dir)
+    path = index_dir / DB_NAME
+    deadline = time.monotonic() + READER_WAIT_SECONDS
+    while True:
+        if not path.exists():
+            if build_running(index_dir) and time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            raise StoreError(f"no index at {index_dir}: run `assistant index` first")
+        try:
+            con = _open_checked(index_dir, path, verify)
+        except StoreError:
+            if build_running(index_dir) and time.monotonic() < deadline:
+                time.sleep(0.1)
+                continue
+            raise
+        if con is not None:
+            return con
+        # the file was swapped while it was being checked: check the new one
+
+
+def _open_checked(index_dir: Path, path: Path, verify: bool) -> sqlite3.Connection | None:
+    try:
+        before = os.stat(path)
+        facts_sha = sha256_file(path) if verify else None
+    except OSError as e:
+        raise StoreError(f"{path}: cannot read the index ({e.strerror}); run `assistant index`") from None
+    if verify:
+        verify_index(index_dir, facts_sha)
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    except sqlite3.Error as e:
+        raise StoreError(f"{path}: cannot open the index ({e}); run `assistant index`") from None
+    try:
         version = con.execute("SELECT value FROM meta WHERE key = 'format_version'").fetchone()
+        con.execute("SELECT count(*) FROM reports").fetchone()
     except sqlite3.DatabaseError as e:
+        con.close()
         raise StoreError(f"{path}: not a valid index ({e}); delete {index_dir} and run `assistant index`") from None
+    try:
+        after = os.stat(path)
+    except OSError:
+        after = None
+    if after is None or (after.st_ino, after.st_dev) != (before.st_ino, before.st_dev):
+        con.close()
+        return None
     if not version or version[0] != FORMAT_VERSION:
+        con.close()
         raise StoreError(f"{path}: index format {version[0] if version else '?'} ≠ {FORMAT_VERSION}; "
                          "run `assistant index` to rebuild")
     return con
