@@ -1,8 +1,9 @@
 """`assistant index`: build or update the fact store (and the retrieval index) from the corpus.
 
 Incremental: a file whose content hash is unchanged is not parsed again; its facts are copied from
-the previous store. Atomic: the new store is written to a temporary file and swapped in with
-os.replace, so a build killed at any point leaves the previous index usable.
+the previous store. Atomic: the new store and retrieval index are written to a staging directory,
+swapped in with os.replace and committed by the index manifest (see build_index), so a build killed
+at any point leaves a usable index.
 """
 
 from __future__ import annotations
@@ -10,8 +11,11 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import signal
 import sqlite3
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,10 +24,21 @@ from assistant.models import Document, Fact, Report
 from assistant.store.db import (
     DB_NAME,
     FACT_COLUMNS,
+    FORMAT_VERSION,
+    MANIFEST_FORMAT,
+    MANIFEST_NAME,
+    NEXT_MANIFEST_NAME,
+    RETRIEVAL_SUBDIR,
     StoreError,
+    build_lock,
     create_store,
     open_store,
+    read_manifest,
     row_to_fact,
+    sha256_file,
+    tree_checksums,
+    verify_index,
+    write_json_atomic,
     write_report,
 )
 
@@ -108,23 +123,69 @@ def _previous_facts(index_dir: Path, doc: str) -> list[Fact]:
         con.close()
 
 
+KILL_ENV = "ASSISTANT_TEST_KILL_AT"
+# Named points of a build where the fault tests kill it (SIGKILL) through ASSISTANT_TEST_KILL_AT.
+KILL_STAGES = ("after_parse", "after_retrieval_build", "before_retrieval_swap", "after_retrieval_swap",
+               "before_facts_swap", "after_facts_swap", "after_manifest")
+
+
+def _kill_point(stage: str) -> None:
+    """Test hook: die here, as a power cut would, when ASSISTANT_TEST_KILL_AT names this stage."""
+    if os.environ.get(KILL_ENV) == stage:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def build_index(settings: Settings, embed: bool = True, log=print) -> BuildResult:  # noqa: ANN001
-    """Build or update the store under settings.index_dir; returns what was done."""
+    """Build or update the index under settings.index_dir; returns what was done.
+
+    Everything is built in ``index/.build-<pid>/`` first (facts.sqlite, retrieval/); then
+    manifest.next.json is written, retrieval/ and facts.sqlite are swapped in (each atomically) and
+    manifest.next.json becomes manifest.json. Killed at any point, the index still opens: each part
+    matches one of the two manifests (see assistant/store/db.py), and the next build cleans up.
+    Raises StoreError when another build holds the index or the retrieval index cannot be built.
+    """
+    index_dir = settings.index_dir
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with build_lock(index_dir):
+        _cleanup(index_dir)
+        staging = index_dir / f".build-{os.getpid()}"
+        shutil.rmtree(staging, ignore_errors=True)
+        staging.mkdir()
+        try:
+            return _build(settings, index_dir, staging, embed, log)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+
+def _cleanup(index_dir: Path) -> None:
+    """Remove what killed builds left behind (we hold the lock, so nobody else is building)."""
+    final = index_dir / RETRIEVAL_SUBDIR
+    olds = sorted(index_dir.glob(f".{RETRIEVAL_SUBDIR}.old-*"))
+    if olds and not final.exists():
+        os.replace(olds[0], final)  # killed between the two renames of a retrieval swap: put it back
+        olds = olds[1:]
+    for p in [*olds, *index_dir.glob(".build-*"), *index_dir.glob(f".{DB_NAME}.tmp-*"),
+              *index_dir.glob(".*.json.tmp-*"), *index_dir.glob(f".{RETRIEVAL_SUBDIR}.tmp-*")]:
+        if p.is_dir() and not p.is_symlink():
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            p.unlink(missing_ok=True)
+
+
+def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, log) -> BuildResult:  # noqa: ANN001
     from assistant.ingest.loaders import IngestError, load_document
     from assistant.parse.facts import parse_document
 
-    index_dir = settings.index_dir
-    index_dir.mkdir(parents=True, exist_ok=True)
     result = BuildResult()
     files, skipped = corpus_files(settings)
     result.skipped.extend(skipped)
     prev = _previous(index_dir)
     by_hash: dict[str, str] = {}
-    tmp = index_dir / f".{DB_NAME}.tmp-{os.getpid()}"
-    tmp.unlink(missing_ok=True)
-    con = create_store(tmp)
+    facts_tmp = staging / DB_NAME
+    con = create_store(facts_tmp)
     con.execute("INSERT INTO meta VALUES ('parser_version', ?)", (parser_version(),))
     loaded: list[tuple[Document, Report]] = []
+    reused: list[tuple[Path, Report]] = []  # loaded only if the retrieval index must be rebuilt
     try:
         pending: list[tuple[Report, list[Fact], int, list[str]]] = []
         for path in files:
@@ -143,17 +204,13 @@ def build_index(settings: Settings, embed: bool = True, log=print) -> BuildResul
                 facts = _previous_facts(index_dir, path.name)
                 pending.append((report, facts, old[2], json.loads(old[3])))
                 result.reused.append(path.name)
-                if embed:
-                    try:
-                        loaded.append((load_document(path), report))
-                    except IngestError:
-                        pass
+                reused.append((path, report))
                 continue
             try:
                 doc = load_document(path)
                 parsed = parse_document(doc)
             except IngestError as e:
-                result.skipped.append((path.name, str(e)))
+                result.skipped.append((path.name, e.cause))
                 continue
             except Exception as e:  # a parser bug must not lose the rest of the corpus
                 result.skipped.append((path.name, f"could not be parsed ({type(e).__name__}: {e})"))
@@ -166,23 +223,122 @@ def build_index(settings: Settings, embed: bool = True, log=print) -> BuildResul
             result.n_facts += len(facts)
             _print_report(log, report, facts, n_tables, warnings, report.doc in result.reused)
         con.commit()
-        con.close()
-        os.replace(tmp, index_dir / DB_NAME)
     finally:
-        if tmp.exists():
-            con.close()
-            tmp.unlink(missing_ok=True)
-    _build_retrieval(settings, loaded, embed, log)
+        con.close()
+    with facts_tmp.open("rb+") as fh:
+        os.fsync(fh.fileno())
+    _kill_point("after_parse")
+
+    retrieval_changed = _build_retrieval(settings, staging, loaded, reused, embed, log)
+    _kill_point("after_retrieval_build")
+    staged_retrieval = staging / RETRIEVAL_SUBDIR
+    manifest = {
+        "manifest_format": MANIFEST_FORMAT,
+        "format_version": FORMAT_VERSION,
+        "parser_version": parser_version(),
+        "reports": {report.doc: report.sha256 for report, *_ in pending},
+        "duplicates": result.duplicates,
+        "facts": {"file": DB_NAME, "sha256": sha256_file(facts_tmp), "size": facts_tmp.stat().st_size},
+        "retrieval": tree_checksums(staged_retrieval) if staged_retrieval.is_dir() else None,
+        "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+    write_json_atomic(index_dir / NEXT_MANIFEST_NAME, manifest)
+    _kill_point("before_retrieval_swap")
+    if retrieval_changed and staged_retrieval.is_dir():
+        _swap_dir(staged_retrieval, index_dir / RETRIEVAL_SUBDIR)
+    _kill_point("after_retrieval_swap")
+    _kill_point("before_facts_swap")
+    os.replace(facts_tmp, index_dir / DB_NAME)
+    _kill_point("after_facts_swap")
+    os.replace(index_dir / NEXT_MANIFEST_NAME, index_dir / MANIFEST_NAME)
+    _fsync_dir(index_dir)
+    _kill_point("after_manifest")
     return result
 
 
-def _build_retrieval(settings: Settings, loaded: list[tuple[Document, Report]], embed: bool, log) -> None:  # noqa: ANN001
+def _fsync_dir(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _swap_dir(new: Path, final: Path) -> None:
+    """Replace directory ``final`` by ``new`` (two renames; _cleanup repairs a kill in between)."""
+    old = final.with_name(f".{final.name}.old-{os.getpid()}")
+    if final.is_symlink() or final.is_file():
+        final.unlink()
+    elif final.exists():
+        os.replace(final, old)
+    os.replace(new, final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    try:
+        os.link(src, dst)  # the retrieval builder never writes into an existing file: links are safe
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def _retrieval_up_to_date(staged: Path, settings: Settings, reports: dict[str, str], embed: bool) -> bool:
+    """True when the staged copy of the previous retrieval index already covers exactly these reports
+    (so the unchanged documents need not be loaded again: a PDF takes seconds)."""
+    from assistant.retrieve.index import FORMAT_VERSION as RETRIEVAL_FORMAT
+    from assistant.retrieve.tokenize import tokenizer_signature
+
+    try:
+        old = json.loads((staged / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    if not isinstance(old, dict) or not isinstance(old.get("docs"), dict):
+        return False
+    return (
+        old.get("format") == RETRIEVAL_FORMAT
+        and old.get("chunking") == {"size": settings.chunking.size, "overlap": settings.chunking.overlap}
+        and old.get("tokenizer") == tokenizer_signature()
+        and (not embed or (bool(old.get("embedded")) and old.get("model") == settings.embedding.model))
+        and {k: (v or {}).get("sha256") for k, v in old["docs"].items()} == reports
+    )
+
+
+def _build_retrieval(settings: Settings, staging: Path, loaded: list[tuple[Document, Report]],
+                     reused: list[tuple[Path, Report]], embed: bool, log) -> bool:  # noqa: ANN001
+    """Build the retrieval index into ``staging/retrieval``; True when it differs from the current one."""
     try:
         from assistant.retrieve.index import RetrievalIndex
     except ImportError:
-        return
-    stats = RetrievalIndex.build(settings.index_dir, loaded, settings, embed=embed, progress=sys.stderr.isatty())
+        return False
+    from assistant.ingest.loaders import IngestError, load_document
+
+    current = settings.index_dir / RETRIEVAL_SUBDIR
+    staged = staging / RETRIEVAL_SUBDIR
+    if current.is_dir():
+        # the previous index, hard-linked: its manifest and embedding cache make the build incremental
+        shutil.copytree(current, staged, copy_function=_link_or_copy, symlinks=False)
+    reports = {d.doc: d.sha256 for d, _ in loaded} | {r.doc: r.sha256 for _, r in reused}
+    if not loaded and _retrieval_up_to_date(staged, settings, reports, embed):
+        log("retrieval: up to date")
+        return False
+    docs = list(loaded)
+    for path, report in reused:
+        try:
+            docs.append((load_document(path), report))
+        except IngestError as e:  # same bytes and code as when it was parsed: should not happen
+            log(f"  warning: {e} (left out of the retrieval index)")
+    try:
+        stats = RetrievalIndex.build(staging, docs, settings, embed=embed, progress=sys.stderr.isatty())
+    except Exception as e:  # noqa: BLE001 — e.g. the embedding model is missing
+        raise StoreError(f"retrieval index could not be built ({type(e).__name__}: {e}); the previous index is "
+                         "unchanged (use `assistant index --no-embed` for facts and BM25 only)") from e
     log(f"retrieval: {stats}")
+    return not stats.up_to_date
 
 
 def _print_report(log, report: Report, facts: list[Fact], n_tables: int, warnings: list[str], reused: bool) -> None:  # noqa: ANN001
