@@ -97,8 +97,11 @@ class Engine:
             if query.operation == "value" and session.last_query is not None and query.qualifier is None \
                     and query.column is None:
                 upd["qualifier"] = session.last_query.qualifier
-        if query.operation == "share" and follow_up and session.metric and query.metric and query.metric != session.metric:
-            upd.setdefault("metric_terms", [session.metric, *query.metric_terms])
+        if query.operation == "share" and follow_up and session.metric and len(query.metric_terms) == 1 \
+                and query.metric != session.metric:
+            # 占总支出多少？ after a value: the earlier metric is the part, the named one the whole.
+            upd["metric"] = session.metric
+            upd["metric_terms"] = [session.metric, *query.metric_terms]
         return query.model_copy(update=upd) if upd else query
 
     # ----- answering -----
@@ -241,7 +244,8 @@ class Engine:
     def _sentence(self, r: Report, best: Fact, others: list[Fact]) -> str:
         qual = f"（{best.qualifier}）" if best.qualifier else ""
         year = best.year or r.year
-        s = f"{r.department}{year}年{best.label if best.metric != best.label else best.metric}{qual}：{money_text(best.value, best.unit)}"
+        code = f"（{best.code}）" if best.code else ""
+        s = f"{r.department}{year}年{best.metric}{code}{qual}：{money_text(best.value, best.unit)}"
         extra = []
         for f in others[1:]:
             if f.qualifier and f.qualifier != best.qualifier and f.table_id == best.table_id and f.line == best.line:

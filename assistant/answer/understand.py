@@ -15,6 +15,7 @@ from assistant.parse.lexicon import COUNT_VARIANTS, all_terms, normalize_label
 
 YEAR_RE = re.compile(r"(?<!\d)(20\d{2}|\d{2})\s*年")
 OTHER_DEPT_RE = re.compile(r"[\u4e00-\u9fff]{2,12}?(局|部|办公室|委员会|厅|中心|政府办|院)")
+QUALIFIER_WORDS = ("预算", "决算", "预算数", "决算数", "调整预算", "调整预算数", "执行数", "年初预算")
 COLUMN_TERMS = ("基本支出", "项目支出", "人员经费", "公用经费", "财政拨款收入", "一般公共预算财政拨款",
                 "上级补助收入", "事业收入", "经营收入", "其他收入")
 
@@ -133,7 +134,7 @@ def _partial_metrics(rest: str, vocab: Vocabulary) -> list[str]:
     core = re.sub(r"[？?。!！，,\s□]", "", rest)
     core = re.sub(r"^(那么?|其中|还有|另外)|(呢|是多少|多少|有多少|是|的|了|吗)+$", "", core)
     core = re.sub(r"\d{2,4}年度?", "", core)
-    if len(core) < 2:
+    if len(core) < 2 or core in QUALIFIER_WORDS:
         return []
     hits = sorted(((t, m) for t, m in vocab.metric_terms if core in t), key=lambda tm: (len(tm[0]), tm[0]))
     out: list[str] = []

@@ -14,6 +14,7 @@ from assistant.parse.tables import find_tables
 
 TOTAL_ROW_RE = re.compile(r"^(合计|总计|支出合计|\(一\)支出合计|（一）支出合计|三公经费支出合计)$")
 TOTAL_METRIC = {s.name: s.total_metric for s in SCHEMAS if s.total_metric}
+ROW_METRICS = {(s.name, label): metric for s in SCHEMAS for label, metric in s.row_metrics}
 
 COUNT_UNIT_RE = re.compile(r"[（(](个|人|辆|人次|批次|次|台|套)[)）]")
 
@@ -39,6 +40,7 @@ def table_facts(report: Report, tables: list[Table]) -> list[Fact]:
             metric = canonical_metric(row.label) or label
             if TOTAL_ROW_RE.match(label) and table.schema_name in TOTAL_METRIC:
                 metric = TOTAL_METRIC[table.schema_name] or metric
+            metric = ROW_METRICS.get((table.schema_name, label), metric)
             m = COUNT_UNIT_RE.search(row.label)
             unit = m.group(1) if m else (table.unit or "元")
             if unit == "次" and "批次" in row.label:

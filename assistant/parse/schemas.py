@@ -20,18 +20,22 @@ class TableSchema:
     parts_sum_to_first: bool = False  # column 0 is the total of the other columns
     alt_single_side: tuple[str, ...] = field(default=())  # layout when a row has one side only
     total_metric: str | None = None  # what the table's 合计/总计 row measures (三公经费, 收支总计 …)
+    row_metrics: tuple[tuple[str, str], ...] = ()  # (label, metric) where a row means more than its label
 
 
 def _s(name: str, pattern: str, *sides: tuple[str, ...], parts_sum: bool = False,
-       alt: tuple[str, ...] = (), total: str | None = None) -> TableSchema:
-    return TableSchema(name, re.compile(pattern), sides, parts_sum, alt, total)
+       alt: tuple[str, ...] = (), total: str | None = None,
+       rows: tuple[tuple[str, str], ...] = ()) -> TableSchema:
+    return TableSchema(name, re.compile(pattern), sides, parts_sum, alt, total, rows)
 
 
 GPB_FUNDS = ("合计", "一般公共预算财政拨款", "政府性基金预算财政拨款", "国有资本经营预算财政拨款")
 
 SCHEMAS: tuple[TableSchema, ...] = (
     _s("三公经费表", r"三公.{0,12}(经费|费用).*表", ("预算数", "决算数"), total="三公经费"),
-    _s("财政拨款收支总表", r"财政拨款收(入)?支(出)?.{0,6}总表", ("{q}",), GPB_FUNDS, total="财政拨款收支总计"),
+    _s("财政拨款收支总表", r"财政拨款收(入)?支(出)?.{0,6}总表", ("{q}",), GPB_FUNDS, total="财政拨款收支总计",
+       # Its 本年收入合计/本年支出合计 count 财政拨款 only, not the department's whole income.
+       rows=(("本年收入合计", "财政拨款收入"), ("本年支出合计", "财政拨款支出"))),
     _s("收支总表", r"(收入支出|收支).{0,6}总表", ("{q}",), ("{q}",), total="收支总计"),
     _s("基本支出表", r"基本支出.{0,20}表", ("{q}",), ("{q}",), ("{q}",),
        alt=("合计", "人员经费", "公用经费")),

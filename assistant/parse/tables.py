@@ -11,9 +11,9 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 
-from assistant.models import SourceLine, Table
+from assistant.models import SourceLine, Table, TableRow
 from assistant.parse.columns import assign_columns
-from assistant.parse.rows import Segment, clean_label, split_segments
+from assistant.parse.rows import Segment, clean_label, split_segments, to_decimal
 from assistant.parse.schemas import TableSchema, match_schema
 
 UNIT_RE = re.compile(r"单位[:：]\s*(万元|元|亿元)")
@@ -65,6 +65,7 @@ def _parse_region(doc_name: str, lines: list[SourceLine], start: int, stop: int,
     unit: str | None = None
     table_no: str | None = None
     header_text: list[str] = []
+    header_lines: list[SourceLine] = []
     body: list[SourceLine] = []
     in_body = False
     prev: SourceLine | None = None
@@ -92,11 +93,19 @@ def _parse_region(doc_name: str, lines: list[SourceLine], start: int, stop: int,
                     body.append(prev_line)
             else:
                 header_text.append(text)
+                header_lines.append(ln)
                 continue
         if _is_narrative(text):
             break
         body.append(ln)
     has_row_numbers = "行次" in "".join(header_text).replace(" ", "")
+    horizontal = _horizontal_rows(header_lines, body)
+    if horizontal is not None:
+        last = body[0].line
+        return Table(doc=doc_name, table_id=table_no or schema.name, schema_name=schema.name,
+                     title=re.sub(r"\s+", "", title_line.text), unit=unit,
+                     columns=sorted({c for r in horizontal for c in r.columns}), rows=horizontal,
+                     line_start=title_line.line, line_end=last)
     rows = _assemble_rows(body, has_row_numbers)
     if not rows and not header_text:
         return None
@@ -108,6 +117,43 @@ def _parse_region(doc_name: str, lines: list[SourceLine], start: int, stop: int,
     return Table(doc=doc_name, table_id=table_id, schema_name=schema.name, title=re.sub(r"\s+", "", title_line.text), unit=unit,
                  columns=columns, rows=table_rows, line_start=title_line.line, line_end=last,
                  failed_checks=failed)
+
+
+def _horizontal_rows(header: list[SourceLine], body: list[SourceLine]) -> list[TableRow] | None:
+    """Tables laid out sideways (the 2020+ 三公经费表): header cells name the columns, one line of
+    numbers below. Only for tab-separated lines, whose empty cells keep the positions.
+
+    Each column's name is its lowest non-empty header cell; the top header row (2020年度预算数 |
+    2020年度决算数) spans to the right until the next non-empty cell and gives the qualifier.
+    """
+    header = [ln for ln in header if "\t" in ln.raw]
+    if not body or not header or "\t" not in body[0].raw:
+        return None
+    values = [c.strip() for c in body[0].raw.split("\t")]
+    nums = [to_decimal(v) if v else None for v in values]
+    if any(v and n is None for v, n in zip(values, nums, strict=True)) or not any(n is not None for n in nums):
+        return None
+    grid = [[c.strip() for c in ln.text.split("\t")] for ln in header
+            if not re.fullmatch(r"[\d\s\t]+", ln.text)]  # drop the 栏次 line "1 2 3 …"
+    if not grid:
+        return None
+    rows: list[TableRow] = []
+    group = ""
+    for i, num in enumerate(nums):
+        top = grid[0][i] if i < len(grid[0]) else ""
+        group = top or group
+        level = next((k for k in range(len(grid) - 1, 0, -1) if i < len(grid[k]) and grid[k][i]), 0)
+        name = grid[level][i] if level else top
+        if name == "小计" and level > 1:
+            # 小计 of a spanning group: the group's name, found left of it in the row above.
+            above = grid[level - 1]
+            name = next((above[j] for j in range(min(i, len(above) - 1), -1, -1) if above[j]), name)
+        if num is None or not name:
+            continue
+        qualifier = "预算数" if "预算" in group else "决算数" if "决算" in group else None
+        rows.append(TableRow(label=name, values=[num], columns=[qualifier or "金额"], line=body[0].line,
+                             page=body[0].page, snippet=body[0].raw.strip()))
+    return rows or None
 
 
 def _is_data_line(text: str) -> bool:
