@@ -148,3 +148,52 @@ def test_cli_ask_json(built_config):
 def test_cli_ask_unanswerable_exits_1(built_config):
     p = _cli(built_config, "教育局2021年三公经费")
     assert p.returncode == 1, (p.returncode, p.stdout[-500:], p.stderr[-500:])
+
+
+# --- more operations: sums, lists, departments compared, follow-up chains -------------------------
+def test_sum_of_two_items_is_exact(engine) -> None:
+    a = ask(engine, "峨山县医保局2021年公务接待费和差旅费一共多少")
+    assert a.kind == "computed"
+    assert has_value(a, "10769.00", "元", qualifier="合计", doc=DOC000)  # 5,406.00 + 5,363.00
+    assert any("5,363.00" in d and "5,406.00" in d for d in a.derivation)
+
+
+def test_list_gives_the_children_of_a_classification_code(engine) -> None:
+    a = ask(engine, "峨山县医保局卫生健康支出各项有哪些")
+    got = {(v.metric, Decimal(v.value)) for v in a.values}
+    assert ("卫生健康支出", Decimal("11087057.20")) in got  # 支出决算表, not the 收入决算表
+    assert ("医疗救助", Decimal("8281100.00")) in got
+    assert ("医疗保障管理事务", Decimal("2602792.43")) in got
+
+
+def test_difference_between_two_departments_says_the_years_differ(engine) -> None:
+    a = ask(engine, "峨山县医保局和固原市医保局本年支出合计相差多少")
+    assert a.kind == "computed"
+    assert has_value(a, "8202316.86", "元")  # 11,672,475.20 − 3,470,158.34
+    assert "不同年度" in a.text
+
+
+def test_which_of_two_departments_is_larger(engine) -> None:
+    a = ask(engine, "峨山县医保局和固原市医保局的本年支出合计哪个多")
+    assert a.values[0].department == "峨山彝族自治县医疗保障局"
+    assert Decimal(a.values[0].value) == Decimal("11672475.20")
+    assert len(a.values) == 2
+
+
+def test_follow_up_chain_year_and_department(engine) -> None:
+    s = Session()
+    ask(engine, "峨山县医保局2021年三公经费多少", s)
+    ask(engine, "其中公务接待费呢？", s)
+    a = ask(engine, "那2020年呢？", s)
+    # 2020 is not a report year: derived from the 2021 report's stated change (0.54 − (−0.04) 万元).
+    assert a.kind == "computed" and has_value(a, "0.58", "万元", doc=DOC000)
+    b = ask(engine, "固原市医保局呢？", s)
+    # 固原's sideways 三公 table (公开07表) states 0.00 for 公务接待费.
+    assert has_value(b, "0.00", "元", qualifier="决算数", doc=DOC004)
+
+
+def test_share_follow_up_uses_the_earlier_metric_as_the_part(engine) -> None:
+    s = Session()
+    ask(engine, "固原市医保局2020年基本支出是多少", s)
+    a = ask(engine, "占本年支出合计多少？", s)
+    assert a.kind == "computed" and has_value(a, "40.92", "%")

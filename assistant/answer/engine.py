@@ -14,6 +14,7 @@ from assistant.answer.session import Session
 from assistant.answer.understand import Vocabulary, understand
 from assistant.config import Settings
 from assistant.models import Answer, Fact, Query, Report
+from assistant.parse.lexicon import COMPONENTS
 from assistant.store.db import load_reports, open_store, query_facts
 
 TOTAL_LABELS = ("合计", "总计")
@@ -121,6 +122,12 @@ class Engine:
             return self._share(q, reports)
         if q.operation == "difference" and len(q.departments) <= 1:
             return self._budget_gap(q, reports)
+        if q.operation == "difference":
+            return self._dept_difference(q, reports)
+        if q.operation == "sum":
+            return self._sum(q, reports)
+        if q.operation == "list":
+            return self._list(q, reports)
         return self._value(q, reports)
 
     def _reports_for(self, q: Query) -> list[Report]:
@@ -184,7 +191,9 @@ class Engine:
             exact = 1 if f.metric == q.metric else 0
             nocode = 1 if not f.code else 0
             table = 1 if f.source == "table" else 0
-            return (year_ok, side, exact, clean, nocode, table, -f.line)
+            # An expenditure item is read in an expenditure table, not in the 收入表 by function code.
+            flow = 0 if (f.metric.endswith("支出") and "收入" in qual) else 1
+            return (year_ok, flow, side, exact, clean, nocode, table, -f.line)
 
         return sorted(facts, key=score, reverse=True)
 
@@ -346,6 +355,84 @@ class Engine:
             return self._not_found(q, "没有找到计算占比所需的两个数字")
         return Answer(question=q.text, kind="computed", text="\n".join(lines), values=values, citations=cits,
                       derivation=der)
+
+    def _first(self, q: Query, r: Report, metric: str) -> Fact | None:
+        facts = self._best(q, r, self._candidates(q, r, metric))
+        return self._precise(q.model_copy(update={"metric": metric}), r, facts[0]) if facts else None
+
+    def _sum(self, q: Query, reports: list[Report]) -> Answer:
+        """公务接待费和差旅费一共多少: each part's fact, added up in 元 (or in the shared unit)."""
+        values, cits, lines, der = [], [], [], []
+        for r in reports:
+            parts = [(m, self._first(q, r, m)) for m in q.metric_terms]
+            if any(f is None for _, f in parts):
+                continue
+            facts = [f for _, f in parts if f is not None]
+            units = {f.unit for f in facts}
+            if len(units) == 1:
+                unit, total = facts[0].unit, sum((f.value for f in facts), Decimal(0))
+            elif all(f.value_yuan is not None for f in facts):
+                unit, total = "元", sum((f.value_yuan or Decimal(0) for f in facts), Decimal(0))
+            else:
+                continue
+            names = "、".join(m for m, _ in parts)
+            values.append(value_of(facts[0], total, unit=unit, metric=f"{names}合计", qualifier="合计"))
+            cits += [citation_of(f) for f in facts]
+            der.append(" + ".join(f"{m} {fmt(f.value)}{f.unit}（{where(f)}）" for m, f in parts if f)
+                       + f" = {fmt(total)}{unit}")
+            lines.append(f"{r.department}{r.year}年{names}合计{money_text(total, unit)}（"
+                         + "，".join(f"{m}{money_text(f.value, f.unit)}" for m, f in parts if f) + "）。")
+        if not values:
+            return self._not_found(q, "没有找到所有加数")
+        return Answer(question=q.text, kind="computed", text="\n".join(lines), values=values, citations=cits,
+                      derivation=der)
+
+    def _list(self, q: Query, reports: list[Report]) -> Answer:
+        """三公经费各项 / 卫生健康支出有哪些: the parts of a total, each with its figure."""
+        values, cits, lines = [], [], []
+        for r in reports:
+            head = self._first(q, r, q.metric or "")
+            if head is None:
+                continue
+            coded = [f for f in self._best(q, r, self._candidates(q, r)) if f.code]
+            head = coded[0] if coded else head
+            if head.code:
+                kids = [f for f in query_facts(self.con, docs=[r.doc]) if f.code and f.code[:-2] == head.code
+                        and f.table_id == head.table_id and f.qualifier == head.qualifier]
+                parts = [(f.metric, f) for f in sorted(kids, key=lambda f: f.line)]
+            else:
+                parts = [(m, self._first(q, r, m)) for m in COMPONENTS.get(q.metric or "", ())]
+            parts = [(m, f) for m, f in parts if f is not None]
+            lines.append(self._sentence(r, head, [head]))
+            values.append(value_of(head))
+            cits.append(citation_of(head))
+            for m, f in parts:
+                code = f"（{f.code}）" if f.code else ""
+                lines.append(f"  · {m}{code}：{money_text(f.value, f.unit)}（{f.qualifier or ''}）")
+                values.append(value_of(f))
+                cits.append(citation_of(f))
+        if not values:
+            return self._not_found(q, self._coverage(q))
+        return Answer(question=q.text, kind="lookup", text="\n".join(lines), values=values, citations=cits)
+
+    def _dept_difference(self, q: Query, reports: list[Report]) -> Answer:
+        """两个部门之间的差额, in 元 when the units differ."""
+        got = [(r, self._first(q, r, q.metric or "")) for r in reports]
+        got = [(r, f) for r, f in got if f is not None and f.value_yuan is not None]
+        if len(got) < 2:
+            return self._value(q, reports)
+        (ra, fa), (rb, fb) = got[0], got[1]
+        diff = (fa.value_yuan or Decimal(0)) - (fb.value_yuan or Decimal(0))
+        text = (f"{ra.department}{fa.year}年{q.metric}{money_text(fa.value, fa.unit)}，{rb.department}{fb.year}年"
+                f"{money_text(fb.value, fb.unit)}，相差{money_text(abs(diff), '元')}。")
+        if fa.year != fb.year:
+            text += "（注意：两个数字来自不同年度的报告）"
+        return Answer(question=q.text, kind="computed", text=text,
+                      values=[value_of(fa, abs(diff), unit="元", metric=f"{q.metric}差额", qualifier="差额"),
+                              value_of(fa), value_of(fb)],
+                      citations=[citation_of(fa), citation_of(fb)],
+                      derivation=[f"{fmt(fa.value_yuan or Decimal(0))}元（{where(fa)}） − {fmt(fb.value_yuan or Decimal(0))}元"
+                                  f"（{where(fb)}） = {fmt(diff)}元"])
 
     def _rank(self, q: Query, reports: list[Report]) -> Answer:
         rows: list[tuple[Decimal, Fact, Report]] = []

@@ -22,11 +22,12 @@ COLUMN_TERMS = ("基本支出", "项目支出", "人员经费", "公用经费", 
 OPERATIONS: tuple[tuple[str, str], ...] = (
     (r"执行率|完成率|完成.{0,4}预算.{0,4}(比例|百分之|%|多少)|预算执行", "rate"),
     (r"占.{0,20}(比例|比重|百分之|%|多少)|占比|比重", "share"),
-    (r"哪个.{0,30}(最高|最多|最大)|(最高|最多|最大)的?是哪", "rank_max"),
-    (r"哪个.{0,30}(最低|最少|最小)|(最低|最少|最小)的?是哪", "rank_min"),
+    (r"哪个.{0,30}(最高|最多|最大)|(最高|最多|最大)的?是哪|(哪个|谁)(更)?(多|高|大)", "rank_max"),
+    (r"哪个.{0,30}(最低|最少|最小)|(最低|最少|最小)的?是哪|(哪个|谁)(更)?(少|低|小)", "rank_min"),
     (r"比.{0,12}(少了|多了|少|多|差)多少|相差|差额|差了多少", "difference"),
     (r"(增长|增加|减少|下降|变化|增减).{0,6}(多少|了多少|几|情况)|比上年|同比|较上年", "change"),
-    (r"各项|分别|有哪些|包括哪些|明细", "list"),
+    (r"各项|分别|有哪些|包括哪些|明细|构成|由哪些", "list"),
+    (r"(一共|合计|总共|加起来|之和|总和)", "sum"),  # checked on the question without its metric names
 )
 TEXT_QUESTION_RE = re.compile(r"什么是|是什么|职责|职能|机构设置|名词解释|为什么|原因|怎么|如何|包括哪些单位|哪些单位|绩效目标|问题")
 
@@ -93,9 +94,11 @@ def understand(question: str, vocab: Vocabulary) -> Query:
         metrics = [(p, t, COUNT_VARIANTS.get((m, unit_m.group(1)), m)) for p, t, m in metrics]
     operation = "value"
     for pattern, op in OPERATIONS:
-        if re.search(pattern, rest):
+        if re.search(pattern, masked if op == "sum" else rest):
             operation = op
             break
+    if operation == "sum" and len(metrics) < 2:
+        operation = "value"
     qualifier = None
     if re.search(r"调整预算", rest):
         qualifier = "调整预算数"

@@ -139,6 +139,14 @@ METRICS: dict[str, tuple[str, ...]] = {
     "执行率": ("预算执行率", "完成率", "预算完成率", "执行进度"),
 }
 
+# The parts a total is made of, for "各项/分别/有哪些" questions (coded rows use their child codes).
+COMPONENTS: dict[str, tuple[str, ...]] = {
+    "三公经费": ("因公出国（境）费", "公务用车购置及运行维护费", "公务接待费"),
+    "公务用车购置及运行维护费": ("公务用车购置费", "公务用车运行维护费"),
+    "本年支出合计": ("基本支出", "项目支出"),
+    "基本支出": ("人员经费", "公用经费"),
+}
+
 # What a metric counts, so a number is only attached to a metric of the same kind (money / count / %).
 # Counts that are a stock at a date (车辆数 at 12月31日), not a budget or an outturn: no 预算数/决算数.
 STOCK_METRICS: frozenset[str] = frozenset({"车辆数", "编制数", "在职人数", "退休人数", "参保人数", "资产总额", "固定资产"})
