@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -78,8 +79,14 @@ class Settings(Section):
 DEFAULT_CONFIG = "config.toml"
 
 
-def _env_overrides(data: dict[str, Any]) -> None:
-    """Apply ASSISTANT_<SECTION>_<KEY> variables; values are parsed as TOML scalars when possible."""
+_said_missing: set[str] = set()
+
+
+def _env_overrides(data: dict[str, Any]) -> dict[tuple[str, str], str]:
+    """Apply ASSISTANT_<SECTION>_<KEY> variables; values are parsed as TOML scalars when possible.
+
+    Returns (section, key) -> variable name, so errors can name the variable."""
+    applied: dict[tuple[str, str], str] = {}
     for name, raw in sorted(os.environ.items()):
         if not name.startswith("ASSISTANT_"):
             continue
@@ -93,29 +100,49 @@ def _env_overrides(data: dict[str, Any]) -> None:
             value = raw
         if key == "corpus" and isinstance(value, str):
             value = [value]
-        data.setdefault(section, {})[key] = value
+        target = data.get(section)
+        if not isinstance(target, dict):
+            target = data[section] = {} if target is None else target
+        if isinstance(target, dict):
+            target[key] = value
+            applied[(section, key)] = name
+    return applied
 
 
 def load_settings(path: str | Path | None = None) -> Settings:
-    """Read settings from ``path`` (default ./config.toml); missing default file means defaults.
+    """Read settings from ``path`` (default ./config.toml).
 
-    Raises ConfigError with one line naming the file and the offending key.
+    A missing file means defaults (said once per process on stderr). Raises ConfigError with one
+    line naming the file (or environment variable) and the offending key.
     """
-    explicit = path is not None
     cfg = Path(path) if path is not None else Path(DEFAULT_CONFIG)
     data: dict[str, Any] = {}
     if cfg.exists():
         try:
             data = tomllib.loads(cfg.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
+        except tomllib.TOMLDecodeError as e:
             raise ConfigError(f"{cfg}: invalid TOML: {e}") from None
-    elif explicit:
-        raise ConfigError(f"{cfg}: config file not found")
-    _env_overrides(data)
+        except UnicodeDecodeError:
+            raise ConfigError(f"{cfg}: invalid TOML: the file is not UTF-8 text") from None
+        except OSError as e:
+            raise ConfigError(f"{cfg}: cannot read the config file ({e.strerror or e})") from None
+    elif str(cfg.resolve()) not in _said_missing:
+        _said_missing.add(str(cfg.resolve()))
+        print(f"note: {cfg} not found; using the default settings", file=sys.stderr)
+    env = _env_overrides(data)
     data["base_dir"] = str(cfg.resolve().parent)
     try:
         return Settings.model_validate(data)
     except ValidationError as e:
         err = e.errors()[0]
-        key = ".".join(str(p) for p in err["loc"])
-        raise ConfigError(f"{cfg}: {key}: {err['msg']}") from None
+        loc = tuple(str(p) for p in err["loc"])
+        key = ".".join(loc)
+        where = f"environment variable {env[loc[:2]]}" if loc[:2] in env else str(cfg)
+        got = ""
+        if err.get("type") != "missing" and "input" in err and not isinstance(err["input"], dict):
+            got = f" (got {err['input']!r})"
+        if err.get("type") == "extra_forbidden":
+            msg = "unknown setting"
+        else:
+            msg = err["msg"]
+        raise ConfigError(f"{where}: key {key}: {msg}{got}") from None

@@ -29,6 +29,11 @@ LINE_TOP_TOLERANCE = 0.45
 # Characters closer than this (points) form one word (pdfplumber's default of 3 glues a right-aligned
 # number to the next column's label when the gap is 2.8pt, as on page 13 of the 政府办 report).
 WORD_X_TOLERANCE = 1.5
+# Bounds that keep a hostile file from exhausting memory or time. Real reports are far smaller
+# (text exports < 1 MB, PDFs < 20 MB); the size is checked before anything is read.
+MAX_TEXT_BYTES = 16 * 1024 * 1024
+MAX_BINARY_BYTES = 200 * 1024 * 1024  # .pdf / .docx
+MAX_LINE_CHARS = 20_000  # a longer line is cut (with a warning): no report line is that long
 
 
 class IngestError(Exception):
@@ -43,23 +48,36 @@ class IngestError(Exception):
 def load_document(path: Path) -> Document:
     """Load one corpus file into a ``Document``; raise ``IngestError`` with a user message on failure."""
     path = Path(path)
+    suffix = path.suffix.lower()
+    limit = MAX_TEXT_BYTES if suffix in (".txt", ".md") else MAX_BINARY_BYTES
     try:
-        data = path.read_bytes()
+        size = path.stat().st_size
+        if not path.is_file():
+            raise IngestError(path, "not a regular file")
+        if size > limit:
+            raise IngestError(path, f"file too large ({size / 2**20:.1f} MB; the limit for {suffix or 'such'} "
+                                    f"files is {limit // 2**20} MB)")
+        with path.open("rb") as fh:
+            data = fh.read(limit + 1)  # bounded even if the file grows meanwhile
     except OSError as exc:
         raise IngestError(path, f"cannot read file ({exc.strerror or exc})") from exc
+    if len(data) > limit:
+        raise IngestError(path, f"file too large (more than {limit // 2**20} MB)")
     if not data.strip():
         raise IngestError(path, "empty file")
     sha = hashlib.sha256(data).hexdigest()
-    suffix = path.suffix.lower()
     if suffix in (".txt", ".md"):
         text, encoding = decode_text(data, path)
+        del data
+        lines, warnings = _text_lines(text)
         return Document(
             doc=path.name,
             path=str(path),
             sha256=sha,
             filetype="txt",
             encoding=encoding,
-            lines=_text_lines(text),
+            lines=lines,
+            warnings=warnings,
         )
     if suffix == ".docx":
         lines, warnings = _docx_lines(path, data)
@@ -135,18 +153,26 @@ def decode_text(data: bytes, path: Path | str = "<bytes>") -> tuple[str, str]:
     raise IngestError(path, "undecodable text (neither UTF-8, UTF-16 nor GB18030/GBK)")
 
 
-def _text_lines(text: str) -> list[SourceLine]:
+def _text_lines(text: str) -> tuple[list[SourceLine], list[str]]:
     # split on \n only: str.splitlines also splits on \x0c, \x1c, \u2028 …, shifting line numbers
     # away from what editors and `grep -n` show
     parts = text.split("\n")
     if parts and parts[-1] == "":
         parts.pop()  # the final newline does not start a line
     out = []
+    long_lines: list[int] = []
     for i, part in enumerate(parts, 1):
         raw = part[:-1] if part.endswith("\r") else part
         raw = raw.lstrip("\ufeff") if i == 1 else raw
+        if len(raw) > MAX_LINE_CHARS:
+            long_lines.append(i)
+            raw = raw[:MAX_LINE_CHARS]
         out.append(SourceLine(line=i, text=normalize_text(raw), raw=raw))
-    return out
+    warnings = []
+    if long_lines:
+        shown = ", ".join(map(str, long_lines[:5])) + (" …" if len(long_lines) > 5 else "")
+        warnings.append(f"lines longer than {MAX_LINE_CHARS} characters cut: {shown}")
+    return out, warnings
 
 
 # ---------------------------------------------------------------- DOCX
@@ -283,7 +309,10 @@ def _open_pdf(path: Path) -> Any:
 
 
 def _pdf_cause(exc: BaseException) -> str:
-    chain = f"{type(exc).__name__} {exc} {type(exc.__cause__).__name__ if exc.__cause__ else ''}".lower()
+    # pdfplumber wraps pdfminer's errors: PdfminerException(PDFPasswordIncorrect()) — look inside
+    inner = [a for a in exc.args if isinstance(a, BaseException)]
+    parts = [exc, exc.__cause__, exc.__context__, *inner]
+    chain = " ".join(f"{type(e).__name__} {e}" for e in parts if e is not None).lower()
     if "password" in chain or "encrypt" in chain:
         return "encrypted PDF (password protected)"
     return f"truncated or damaged PDF ({type(exc).__name__})"

@@ -269,7 +269,12 @@ def _term_index() -> dict[str, str]:
 
 def all_terms() -> list[tuple[str, str]]:
     """All (normalised term, canonical metric) pairs, longest term first, for longest-match scanning."""
-    return sorted(_term_index().items(), key=lambda tc: (-len(tc[0]), tc[0]))
+    return list(_sorted_terms())
+
+
+@lru_cache(maxsize=1)
+def _sorted_terms() -> tuple[tuple[str, str], ...]:
+    return tuple(sorted(_term_index().items(), key=lambda tc: (-len(tc[0]), tc[0])))
 
 
 def metric_kind(metric: str) -> str:
@@ -291,6 +296,7 @@ def _strip_label(text: str) -> str:
     return text
 
 
+@lru_cache(maxsize=65536)  # labels repeat across reports and tables; the function is pure
 def canonical_metric(label: str) -> str | None:
     """Canonical metric for a label as written, or None when the lexicon does not know it.
 

@@ -249,13 +249,22 @@ def _item_matches(text: str) -> list[_Match]:
     return out
 
 
+def _span_mask(n: int, spans: list[_Match]) -> bytearray:
+    """1 at every position covered by one of the spans (a per-position test is linear, not quadratic)."""
+    mask = bytearray(n)
+    for m in spans:
+        mask[max(m.start, 0):min(m.end, n)] = b"\x01" * (min(m.end, n) - max(m.start, 0))
+    return mask
+
+
 def _term_matches(text: str, taken: list[_Match]) -> list[_Match]:
     """Lexicon terms, longest first at each position, left to right, outside item spans."""
     by_first = _terms_by_first()
     out: list[_Match] = []
+    blocked = _span_mask(len(text), taken)
     i = 0
     while i < len(text):
-        if any(o.start <= i < o.end for o in taken):
+        if blocked[i]:
             i += 1
             continue
         for term, canonical in by_first.get(text[i], ()):
@@ -271,8 +280,9 @@ def _term_matches(text: str, taken: list[_Match]) -> list[_Match]:
 def _boundaries(text: str, matches: list[_Match]) -> list[int]:
     """Clause boundary positions (，；、。 and a comma not inside a number), not inside metric names."""
     out = []
+    blocked = _span_mask(len(text), matches)
     for i, ch in enumerate(text):
-        if any(m.start <= i < m.end for m in matches):
+        if blocked[i]:
             continue
         if ch in _BOUNDARY or (ch == "," and not (0 < i < len(text) - 1 and text[i - 1].isdigit()
                                                   and text[i + 1].isdigit())):

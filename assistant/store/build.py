@@ -37,7 +37,6 @@ from assistant.store.db import (
     row_to_fact,
     sha256_file,
     tree_checksums,
-    verify_index,
     write_json_atomic,
     write_report,
 )
@@ -57,9 +56,39 @@ class BuildResult:
 
 
 def corpus_files(settings: Settings) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Report files under the corpus paths, sorted by name; and files skipped with a reason."""
+    """Report files under the corpus paths, sorted by name; and files skipped with a reason.
+
+    Symbolic links (to files or folders) are skipped unless paths.follow_symlinks is true; hidden
+    files and folders are ignored; FIFOs, sockets and devices are skipped (reading one would block).
+    """
     files: list[Path] = []
     skipped: list[tuple[str, str]] = []
+    follow = settings.paths.follow_symlinks
+
+    def walk(base: Path) -> None:
+        for p in sorted(base.rglob("*")):
+            if any(part.startswith(".") for part in p.relative_to(base).parts):
+                continue
+            if p.is_symlink():
+                if not follow:
+                    skipped.append((p.name, "symbolic link not followed (set paths.follow_symlinks = true)"))
+                    continue
+                if not p.exists():
+                    skipped.append((p.name, "broken symbolic link"))
+                    continue
+                if p.is_dir():
+                    walk(p)  # rglob does not descend into linked folders by itself
+                    continue
+            if p.is_dir():
+                continue
+            if not p.is_file():
+                skipped.append((p.name, "not a regular file"))
+                continue
+            if p.suffix.lower() not in SUPPORTED:
+                skipped.append((p.name, f"unsupported file type {p.suffix or '(none)'}"))
+                continue
+            files.append(p)
+
     for base in settings.corpus_dirs:
         if base.is_file():
             files.append(base)
@@ -67,17 +96,8 @@ def corpus_files(settings: Settings) -> tuple[list[Path], list[tuple[str, str]]]
         if not base.is_dir():
             skipped.append((str(base), "corpus path not found"))
             continue
-        for p in sorted(base.rglob("*")):
-            if any(part.startswith(".") for part in p.relative_to(base).parts) or p.is_dir():
-                continue
-            if p.is_symlink() and not settings.paths.follow_symlinks:
-                skipped.append((p.name, "symbolic link not followed (set paths.follow_symlinks = true)"))
-                continue
-            if p.suffix.lower() not in SUPPORTED:
-                skipped.append((p.name, f"unsupported file type {p.suffix or '(none)'}"))
-                continue
-            files.append(p)
-    return sorted(files, key=lambda p: p.name), skipped
+        walk(base)
+    return sorted(dict.fromkeys(files), key=lambda p: (p.name, str(p))), skipped
 
 
 def file_sha256(path: Path) -> str:
@@ -351,10 +371,15 @@ def _print_report(log, report: Report, facts: list[Fact], n_tables: int, warning
 
 
 def run_index(settings: Settings, check: bool = False, embed: bool = True) -> int:
-    """CLI body of `assistant index`; exit 0 when everything was indexed, 1 when files were skipped."""
+    """CLI body of `assistant index`; exit 0 when everything was indexed, 1 when files were skipped
+    (or --check found differences), 2 when the index could not be built."""
     if check:
         return check_index(settings)
-    result = build_index(settings, embed=embed)
+    try:
+        result = build_index(settings, embed=embed)
+    except StoreError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     for name, reason in result.skipped:
         print(f"skipped {name}: {reason}", file=sys.stderr)
     for first, dups in result.duplicates.items():
@@ -365,20 +390,41 @@ def run_index(settings: Settings, check: bool = False, embed: bool = True) -> in
 
 
 def check_index(settings: Settings) -> int:
-    """Compare the index with the corpus without rebuilding: missing, changed and extra reports."""
+    """Compare the index with the corpus without rebuilding: integrity (checksums against the index
+    manifest), then missing, changed and extra reports. Exit 0 up to date, 1 otherwise."""
+    index_dir = settings.index_dir
     try:
-        prev = _previous_index_or_raise(settings.index_dir)
+        prev = _previous_index_or_raise(index_dir)
+        manifest = read_manifest(index_dir / MANIFEST_NAME)
     except StoreError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
-    files, _ = corpus_files(settings)
-    on_disk = {p.name: p for p in files}
     problems = 0
+    if manifest is None:
+        print("index has no manifest (built by an older version): run `assistant index`")
+        problems += 1
+    elif manifest.get("parser_version") != parser_version():
+        print("index was parsed by another version of the parser: run `assistant index`")
+        problems += 1
+    files, _ = corpus_files(settings)
+    on_disk: dict[str, Path] = {}
+    for p in files:
+        on_disk.setdefault(p.name, p)
+    dup_names = {d for dups in (manifest or {}).get("duplicates", {}).values() for d in dups}
+    indexed_shas = set(prev.values())
     for name, p in on_disk.items():
+        try:
+            sha = file_sha256(p)
+        except OSError as e:
+            print(f"cannot read: {name} ({e.strerror})")
+            problems += 1
+            continue
         if name not in prev:
+            if name in dup_names and sha in indexed_shas:
+                continue  # a duplicate of an indexed report, indexed once under the other name
             print(f"missing from index: {name}")
             problems += 1
-        elif prev[name] != file_sha256(p):
+        elif prev[name] != sha:
             print(f"changed since indexing: {name}")
             problems += 1
     for name in sorted(set(prev) - set(on_disk)):
@@ -389,6 +435,6 @@ def check_index(settings: Settings) -> int:
 
 
 def _previous_index_or_raise(index_dir: Path) -> dict[str, str]:
-    con = open_store(index_dir)
+    con = open_store(index_dir)  # verifies facts.sqlite and retrieval/ against the manifest
     with con:
         return {r[0]: r[1] for r in con.execute("SELECT doc, sha256 FROM reports")}

@@ -141,6 +141,9 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
     os.replace(tmp, path)
 
 
+_held: set[str] = set()  # index dirs whose build lock this process holds
+
+
 @contextlib.contextmanager
 def build_lock(index_dir: Path) -> Iterator[None]:
     """Hold ``index_dir/.build.lock`` exclusively (released by the kernel even on SIGKILL)."""
@@ -153,13 +156,20 @@ def build_lock(index_dir: Path) -> Iterator[None]:
             raise StoreError(f"another `assistant index` is updating {index_dir}; wait for it to finish") from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
-        yield
+        key = str(index_dir.resolve())
+        _held.add(key)
+        try:
+            yield
+        finally:
+            _held.discard(key)
     finally:
         os.close(fd)
 
 
 def build_running(index_dir: Path) -> bool:
     """True while another process holds the build lock of ``index_dir``."""
+    if str(index_dir.resolve()) in _held:
+        return False  # this process is the builder: nobody to wait for
     try:
         fd = os.open(index_dir / LOCK_NAME, os.O_RDONLY)
     except OSError:
