@@ -16,11 +16,16 @@ import signal
 import sqlite3
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from assistant.config import Settings
 from assistant.models import Document, Fact, Report
+
+if TYPE_CHECKING:
+    from assistant.parse.facts import ParsedReport
 from assistant.store.db import (
     DB_NAME,
     FACT_COLUMNS,
@@ -193,9 +198,6 @@ def _cleanup(index_dir: Path) -> None:
 
 
 def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, log) -> BuildResult:  # noqa: ANN001
-    from assistant.ingest.loaders import IngestError, load_document
-    from assistant.parse.facts import parse_document
-
     result = BuildResult()
     files, skipped = corpus_files(settings)
     result.skipped.extend(skipped)
@@ -207,7 +209,7 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, log)
     loaded: list[tuple[Document, Report]] = []
     reused: list[tuple[Path, Report]] = []  # loaded only if the retrieval index must be rebuilt
     try:
-        pending: list[tuple[Report, list[Fact], int, list[str]]] = []
+        pending: list = []  # per file in order: (report, facts, n_tables, warnings), a Path to parse, or None
         for path in files:
             try:
                 sha = file_sha256(path)
@@ -226,19 +228,20 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, log)
                 result.reused.append(path.name)
                 reused.append((path, report))
                 continue
-            try:
-                doc = load_document(path)
-                parsed = parse_document(doc)
-            except IngestError as e:
-                result.skipped.append((path.name, e.cause))
+            pending.append(path)  # parsed below, in parallel when there are many
+        for slot, path, outcome in _parse_all(pending):
+            if isinstance(outcome, str):
+                result.skipped.append((path.name, outcome))
+                pending[slot] = None
                 continue
-            except Exception as e:  # a parser bug must not lose the rest of the corpus
-                result.skipped.append((path.name, f"could not be parsed ({type(e).__name__}: {e})"))
-                continue
-            pending.append((parsed.report, parsed.facts, len(parsed.tables), parsed.warnings))
+            doc, parsed = outcome
+            pending[slot] = (parsed.report, parsed.facts, len(parsed.tables), parsed.warnings)
             loaded.append((doc, parsed.report))
             result.indexed.append(path.name)
-        for report, facts, n_tables, warnings in pending:
+        for item in pending:
+            if item is None:
+                continue
+            report, facts, n_tables, warnings = item
             write_report(con, report, facts, n_tables, warnings, result.duplicates.get(report.doc, []))
             result.n_facts += len(facts)
             _print_report(log, report, facts, n_tables, warnings, report.doc in result.reused)
@@ -256,7 +259,7 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, log)
         "manifest_format": MANIFEST_FORMAT,
         "format_version": FORMAT_VERSION,
         "parser_version": parser_version(),
-        "reports": {report.doc: report.sha256 for report, *_ in pending},
+        "reports": {item[0].doc: item[0].sha256 for item in pending if item is not None},
         "duplicates": result.duplicates,
         "facts": {"file": DB_NAME, "sha256": sha256_file(facts_tmp), "size": facts_tmp.stat().st_size},
         "retrieval": tree_checksums(staged_retrieval) if staged_retrieval.is_dir() else None,
@@ -274,6 +277,38 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, log)
     _fsync_dir(index_dir)
     _kill_point("after_manifest")
     return result
+
+
+PARALLEL_FROM = 8  # files to parse before a process pool pays for its start-up
+
+
+def parse_file(path: Path) -> tuple[Document, ParsedReport] | str:
+    """Load and parse one file; a string is the one-line reason it was skipped."""
+    from assistant.ingest.loaders import IngestError, load_document
+    from assistant.parse.facts import parse_document
+
+    try:
+        doc = load_document(path)
+        return doc, parse_document(doc)
+    except IngestError as e:
+        return e.cause
+    except Exception as e:  # a parser bug must not lose the rest of the corpus
+        return f"could not be parsed ({type(e).__name__}: {e})"
+
+
+def _parse_all(pending: list) -> Iterator[tuple[int, Path, tuple[Document, ParsedReport] | str]]:
+    """(slot, path, outcome) for every Path in ``pending``, in order; on all cores when there are many."""
+    todo = [(i, p) for i, p in enumerate(pending) if isinstance(p, Path)]
+    workers = min(os.cpu_count() or 1, 8)
+    if len(todo) < PARALLEL_FROM or workers < 2:
+        for i, p in todo:
+            yield i, p, parse_file(p)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        for (i, p), outcome in zip(todo, pool.map(parse_file, [p for _, p in todo], chunksize=4), strict=True):
+            yield i, p, outcome
 
 
 def _fsync_dir(path: Path) -> None:
