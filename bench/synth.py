@@ -30,7 +30,7 @@ import random
 import re
 from dataclasses import dataclass, field
 from decimal import Decimal
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,6 +94,8 @@ class SynthReport:
     year: int
     kind: str
     factor: int
+    place: str = ""
+    org: str = ""
     truths: list[Truth] = field(default_factory=list)
 
 
@@ -122,7 +124,7 @@ def _fold_place(department: str) -> str:
     return department.removesuffix("医疗保障局")
 
 
-@lru_cache(maxsize=None)
+@cache
 def load_source(name: str) -> Source:
     """A source report, parsed by the real pipeline (for its metadata and facts)."""
     from assistant.ingest.loaders import load_document
@@ -188,8 +190,8 @@ def _name_map(src: Source, place: str, org: str) -> list[tuple[str, str]]:
     return sorted(out.items(), key=lambda kv: len(kv[0]), reverse=True)
 
 
-def _replace_names(text: str, pairs: list[tuple[str, str]]) -> str:
-    """Replace longest forms first, in one pass (a replaced span is never rescanned)."""
+def _name_replacer(pairs: list[tuple[str, str]]):  # noqa: ANN202
+    """A function replacing longest forms first, in one pass (a replaced span is never rescanned)."""
     forms: list[tuple[str, str]] = []
     for old, new in pairs:
         forms.append((old, new))
@@ -199,7 +201,11 @@ def _replace_names(text: str, pairs: list[tuple[str, str]]) -> str:
     forms.sort(key=lambda kv: len(kv[0]), reverse=True)
     table = dict(forms)
     rx = re.compile("|".join(re.escape(o) for o, _ in forms))
-    return rx.sub(lambda m: table[m.group(0)], text)
+    return lambda text: rx.sub(lambda m: table[m.group(0)], text)
+
+
+def _replace_names(text: str, pairs: list[tuple[str, str]]) -> str:
+    return _name_replacer(pairs)(text)
 
 
 def scale_money(text: str, factor: int) -> str:
@@ -230,6 +236,13 @@ def shift_years(text: str, delta: int) -> str:
     return _YEAR_RE.sub(sub, text)
 
 
+def text_transform(src: Source, place: str, org: str, year: int, factor: int):  # noqa: ANN201
+    """The string function ``transform`` applies (names, years, money), for labels and snippets."""
+    names = _name_replacer(_name_map(src, place, org))
+    delta = year - src.year
+    return lambda s: scale_money(shift_years(names(s), delta), factor)
+
+
 def transform(src: Source, place: str, org: str, year: int, factor: int) -> str:
     """The source's text as the report of ``place + org`` for ``year``, amounts × factor."""
     text = _replace_names(src.text, _name_map(src, place, org))
@@ -254,13 +267,15 @@ def _truths(src: Source, doc: str, department: str, year: int, factor: int) -> l
     return out
 
 
-def generate(out_dir: str | Path, n: int, seed: int = 7, sources: tuple[str, ...] = SOURCES) -> list[SynthReport]:
+def generate(out_dir: str | Path, n: int, seed: int = 7, sources: tuple[str, ...] = SOURCES,
+             write: bool = True) -> list[SynthReport]:
     """Write ``n`` synthetic reports into ``out_dir`` (created; must not be corpus/) and return them
-    with their ground truth. The same (n, seed) gives the same files."""
+    with their ground truth. The same (n, seed) gives the same files. ``write=False`` only plans them."""
     out = Path(out_dir).resolve()
     if out == CORPUS.resolve() or CORPUS.resolve() in out.parents:
         raise ValueError("synthetic reports are never written into corpus/")
-    out.mkdir(parents=True, exist_ok=True)
+    if write:
+        out.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
     srcs = [load_source(s) for s in sources]
     seen: set[tuple[str, int]] = set()
@@ -280,10 +295,11 @@ def generate(out_dir: str | Path, n: int, seed: int = 7, sources: tuple[str, ...
         factor = rng.choice(FACTORS)
         doc = f"s{len(reports):05d}_{src.name[:3]}.txt"
         path = out / doc
-        path.write_text(transform(src, place, org, year, factor), encoding="utf-8")
+        if write:
+            path.write_text(transform(src, place, org, year, factor), encoding="utf-8")
         short = [a for a in (place.split("市")[-1] + org,) if a != department]
         reports.append(SynthReport(doc=doc, path=path, source=src.name, department=department, short_names=short,
-                                   year=year, kind=src.kind, factor=factor,
+                                   year=year, kind=src.kind, factor=factor, place=place, org=org,
                                    truths=_truths(src, doc, department, year, factor)))
     return reports
 
