@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from typing import Any
 
 from assistant.models import Query
 from assistant.parse.lexicon import COUNT_VARIANTS, all_terms, normalize_label
@@ -34,10 +35,25 @@ TEXT_QUESTION_RE = re.compile(r"什么是|是什么|职责|职能|机构设置|�
 
 @dataclass
 class Vocabulary:
-    """Everything a question can name: departments (alias → canonical) and metric terms."""
+    """Everything a question can name: departments (alias → canonical) and metric terms.
+
+    Names are folded once here and looked up by the substrings of a question, so understanding a
+    question costs the same with 7 reports as with 5,000.
+    """
 
     aliases: dict[str, list[str]]  # alias -> departments (several for a shared alias such as 医保局)
     metric_terms: list[tuple[str, str]] = field(default_factory=list)  # (normalised term, metric), longest first
+    folded_aliases: dict[str, list[str]] = field(default_factory=dict)  # folded alias -> departments
+    term_index: dict[str, str] = field(default_factory=dict)  # folded term -> metric
+
+    def __post_init__(self) -> None:
+        for alias, depts in self.aliases.items():
+            a = fold(alias)
+            if a:
+                bucket = self.folded_aliases.setdefault(a, [])
+                bucket.extend(d for d in depts if d not in bucket)
+        for term, metric in self.metric_terms:
+            self.term_index.setdefault(term, metric)
 
     @classmethod
     def build(cls, aliases: dict[str, list[str]], labels: list[tuple[str, str]]) -> Vocabulary:
@@ -52,6 +68,23 @@ class Vocabulary:
         return cls(aliases=aliases, metric_terms=ordered)
 
 
+def longest_matches(text: str, index: dict[str, Any], max_len: int = 40) -> list[tuple[int, str]]:
+    """Non-overlapping (position, key) of ``index`` keys in ``text``: longest first, then leftmost."""
+    found = []
+    for i in range(len(text)):
+        for j in range(min(len(text), i + max_len), i + 1, -1):
+            if text[i:j] in index:
+                found.append((j - i, i, text[i:j]))
+    found.sort(key=lambda t: (-t[0], t[1]))
+    taken = bytearray(len(text))
+    out = []
+    for length, i, key in found:
+        if not any(taken[i:i + length]):
+            taken[i:i + length] = b"\x01" * length
+            out.append((i, key))
+    return sorted(out)
+
+
 def fold(text: str) -> str:
     """NFKC width folding (２０２１ → 2021), quotes removed, spaces collapsed: the matching form."""
     return normalize_label(unicodedata.normalize("NFKC", text))
@@ -62,13 +95,11 @@ def understand(question: str, vocab: Vocabulary) -> Query:
     q = fold(question)[:500]
     depts: list[str] = []
     rest = q
-    for alias in sorted(vocab.aliases, key=lambda a: (-len(a), a)):
-        a = fold(alias)
-        if a and a in rest:
-            for dept in vocab.aliases[alias]:
-                if dept not in depts:
-                    depts.append(dept)
-            rest = rest.replace(a, "□")
+    for _, a in sorted(longest_matches(q, vocab.folded_aliases), key=lambda m: (-len(m[1]), m[0])):
+        for dept in vocab.folded_aliases[a]:
+            if dept not in depts:
+                depts.append(dept)
+        rest = rest.replace(a, "□")
     mentions_other = False
     if not depts:
         m = OTHER_DEPT_RE.search(rest)
@@ -83,11 +114,14 @@ def understand(question: str, vocab: Vocabulary) -> Query:
     # 多少人次 / 几批次 ask for a count; keep those words from matching metric terms (多少人 = 在职人数).
     unit_m = re.search(r"(人次|批次|辆|团组)", rest)
     masked = re.sub(r"(多少|几)(人次|批次|辆|个|团组)", lambda m: "□" * len(m.group(0)), rest)
-    for term, metric in vocab.metric_terms:
-        pos = masked.find(term)
-        if pos >= 0:
-            metrics.append((pos, term, metric))
-            masked = masked[:pos] + "□" * len(term) + masked[pos + len(term):]
+    seen_terms: set[str] = set()
+    for pos, term in longest_matches(masked, vocab.term_index):
+        if term in seen_terms:  # a metric named twice counts once
+            continue
+        seen_terms.add(term)
+        metrics.append((pos, term, vocab.term_index[term]))
+    for pos, term, _ in metrics:
+        masked = masked[:pos] + "□" * len(term) + masked[pos + len(term):]
     metrics.sort()
     # 接待了多少人次 / 几批次 / 几辆: the count sibling of a money metric.
     if unit_m:
