@@ -33,7 +33,7 @@ class Engine:
         aliases: dict[str, list[str]] = {}
         for alias, dept in self.con.execute("SELECT alias, department FROM aliases ORDER BY alias, department"):
             aliases.setdefault(alias, []).append(dept)
-        labels = list(self.con.execute("SELECT DISTINCT metric, label FROM facts ORDER BY metric, label"))
+        labels = list(self.con.execute("SELECT metric, label FROM labels ORDER BY metric, label"))
         self.vocab = Vocabulary.build(aliases, labels)
         self._retrieval: Any = None
         self.retrieval_note: str | None = None
@@ -436,8 +436,17 @@ class Engine:
 
     def _rank(self, q: Query, reports: list[Report]) -> Answer:
         rows: list[tuple[Decimal, Fact, Report]] = []
+        # One query for every department's facts of the metric (not one per report).
+        every = query_facts(self.con, metric=q.metric, docs=None if len(reports) == len(self._reports)
+                            else [r.doc for r in reports])
+        by_doc: dict[str, list[Fact]] = {}
+        for f in every:
+            by_doc.setdefault(f.doc, []).append(f)
         for r in reports:
-            facts = self._best(q, r, self._candidates(q, r))
+            own = [f for f in by_doc.get(r.doc, []) if f.qualifier not in ("比上年增减", "增长率", "占比", "执行率")]
+            if q.column:
+                own = [f for f in own if f.qualifier == q.column]
+            facts = self._best(q, r, own or self._candidates(q, r))
             facts = [f for f in facts if f.value_yuan is not None or f.unit not in ("元", "万元")]
             if facts:
                 f = facts[0]

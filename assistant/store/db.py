@@ -25,7 +25,7 @@ from typing import Any
 
 from assistant.models import Fact, Report
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = "2"  # 2: the labels table
 DB_NAME = "facts.sqlite"
 MANIFEST_NAME = "manifest.json"
 NEXT_MANIFEST_NAME = "manifest.next.json"
@@ -40,6 +40,7 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE reports (doc TEXT PRIMARY KEY, sha256 TEXT NOT NULL, json TEXT NOT NULL,
                       n_tables INTEGER NOT NULL, warnings TEXT NOT NULL, duplicates TEXT NOT NULL);
 CREATE TABLE aliases (alias TEXT NOT NULL, department TEXT NOT NULL, PRIMARY KEY (alias, department));
+CREATE TABLE labels (metric TEXT NOT NULL, label TEXT NOT NULL, PRIMARY KEY (metric, label));
 CREATE TABLE facts (id INTEGER PRIMARY KEY, doc TEXT NOT NULL, department TEXT, year INTEGER, kind TEXT,
                     metric TEXT NOT NULL, label TEXT NOT NULL, code TEXT, qualifier TEXT, value TEXT NOT NULL,
                     unit TEXT NOT NULL, value_yuan TEXT, source TEXT NOT NULL, table_id TEXT, line INTEGER NOT NULL,
@@ -83,6 +84,7 @@ def create_store(path: Path) -> sqlite3.Connection:
 def write_report(con: sqlite3.Connection, report: Report, facts: Iterable[Fact], n_tables: int,
                  warnings: list[str], duplicates: list[str]) -> None:
     """Store one report with its aliases and facts."""
+    facts = list(facts)
     con.execute("INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?)",
                 (report.doc, report.sha256, report.model_dump_json(), n_tables,
                  json.dumps(warnings, ensure_ascii=False), json.dumps(duplicates, ensure_ascii=False)))
@@ -91,6 +93,8 @@ def write_report(con: sqlite3.Connection, report: Report, facts: Iterable[Fact],
             con.execute("INSERT OR IGNORE INTO aliases VALUES (?, ?)", (alias, report.department))
     con.executemany(f"INSERT INTO facts ({', '.join(FACT_COLUMNS)}) VALUES ({', '.join('?' * len(FACT_COLUMNS))})",
                     [_fact_row(f) for f in facts])
+    # The names a question can use, kept apart so an engine need not scan every fact at start-up.
+    con.executemany("INSERT OR IGNORE INTO labels VALUES (?, ?)", sorted({(f.metric, f.label) for f in facts}))
 
 
 # ---------------------------------------------------------------- checksums and the manifest
