@@ -120,6 +120,54 @@ def tree_checksums(directory: Path) -> dict[str, str]:
     return out
 
 
+def file_stamp(path: Path) -> list[int]:
+    """Size, modification time and inode: unchanged since the build wrote the manifest ⇒ same bytes.
+
+    Renames keep all three, so a build records them before it swaps its files in; anything that
+    rewrites a file afterwards changes them and the file is hashed in full.
+    """
+    st = path.stat()
+    return [st.st_size, st.st_mtime_ns, st.st_ino]
+
+
+def tree_stamps(directory: Path) -> dict[str, list[int]]:
+    """relative path -> file_stamp of every regular file under ``directory``."""
+    if not directory.is_dir():
+        return {}
+    return {p.relative_to(directory).as_posix(): file_stamp(p) for p in sorted(directory.rglob("*")) if p.is_file()}
+
+
+def _manifests(index_dir: Path) -> list[dict[str, Any]]:
+    out = []
+    for name in (MANIFEST_NAME, NEXT_MANIFEST_NAME):
+        try:
+            m = read_manifest(index_dir / name)
+        except StoreError:
+            m = None
+        if m is not None:
+            out.append(m)
+    return out
+
+
+def facts_digest(index_dir: Path, path: Path) -> str:
+    """sha256 of facts.sqlite: taken from a manifest whose recorded stamp the file still has,
+    otherwise computed (hashing a large store on every start-up would cost seconds)."""
+    stamp = file_stamp(path)
+    for m in _manifests(index_dir):
+        if m.get("facts", {}).get("stamp") == stamp and m["facts"].get("sha256"):
+            return str(m["facts"]["sha256"])
+    return sha256_file(path)
+
+
+def retrieval_digest(index_dir: Path, directory: Path) -> dict[str, str]:
+    """tree_checksums of retrieval/, taken from a manifest when every file still has its stamp."""
+    stamps = tree_stamps(directory)
+    for m in _manifests(index_dir):
+        if m.get("retrieval_stamps") == stamps and m.get("retrieval") is not None:
+            return dict(m["retrieval"])
+    return tree_checksums(directory)
+
+
 def read_manifest(path: Path) -> dict[str, Any] | None:
     """The manifest at ``path``; None when absent; StoreError when unreadable or foreign."""
     try:
@@ -207,7 +255,7 @@ def verify_index(index_dir: Path, facts_sha: str | None = None) -> dict[str, Any
         pending = None  # a half-written next manifest of a killed build: only the committed one counts
     path = index_dir / DB_NAME
     if facts_sha is None:
-        facts_sha = sha256_file(path)
+        facts_sha = facts_digest(index_dir, path)
     if committed is None:
         if pending is None or pending["facts"].get("sha256") != facts_sha:
             return None  # an index built before manifests existed: only the SQLite format check applies
@@ -217,8 +265,8 @@ def verify_index(index_dir: Path, facts_sha: str | None = None) -> dict[str, Any
     if not facts_ok:
         raise _damaged(index_dir, f"{DB_NAME} does not match the index manifest (checksum)")
     retrieval_dir = index_dir / RETRIEVAL_SUBDIR
-    if retrieval_dir.exists():
-        got = tree_checksums(retrieval_dir)
+    if retrieval_dir.exists() and any(m.get("retrieval") is not None for m in candidates):
+        got = retrieval_digest(index_dir, retrieval_dir)
         if not any(m.get("retrieval") == got for m in candidates if m.get("retrieval") is not None):
             if any(m.get("retrieval") is not None for m in candidates):
                 bad = sorted(set(got) ^ set(committed.get("retrieval") or {})) or sorted(
@@ -258,7 +306,7 @@ def open_store(index_dir: Path, verify: bool = True) -> sqlite3.Connection:
 def _open_checked(index_dir: Path, path: Path, verify: bool) -> sqlite3.Connection | None:
     try:
         before = os.stat(path)
-        facts_sha = sha256_file(path) if verify else None
+        facts_sha = facts_digest(index_dir, path) if verify else None
     except OSError as e:
         raise StoreError(f"{path}: cannot read the index ({e.strerror}); run `assistant index`") from None
     if verify:
