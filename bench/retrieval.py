@@ -142,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"model load: {model_s:.2f}s")
         print(f"index build (chunk + BM25 + embed {stats.chunks_embedded} texts): {stats.seconds:.1f}s; "
               f"no-op rebuild {noop_s:.2f}s (up_to_date={stats_again.up_to_date})")
+        from assistant.retrieve import index as ix
+
+        r = settings.retrieval
+        print(f"fusion weights: bm25 {r.bm25_weight}, dense {r.dense_weight}×{ix.DENSE_FACTOR}, "
+              f"best line {ix.LINE_WEIGHT}, coverage {ix.COVERAGE_WEIGHT}; rrf_k {r.rrf_k}")
         print(f"questions with evidence: {len(items)}" + (f" (evidence not located: {missing})" if missing else ""))
         print()
         print(f"{'mode':8} {'filter':6} {'R@1':>6} {'R@5':>6}")

@@ -20,12 +20,17 @@ from assistant.config import Settings
 from assistant.ingest.loaders import load_document
 from assistant.ingest.metadata import detect_metadata
 from assistant.models import Chunk, Document, Report
-from assistant.retrieve.chunking import chunk_document, display_line, heading_level
+from assistant.retrieve.chunking import (
+    chunk_document,
+    chunk_document_with_context,
+    display_line,
+    heading_level,
+)
 from assistant.retrieve.dense import DenseIndex, EmbeddingCache, text_key
 from assistant.retrieve.fusion import defines, definition_term, filter_mask, reciprocal_rank_fusion
 from assistant.retrieve.index import SUBDIR, BuildStats, RetrievalIndex
 from assistant.retrieve.lexical import LexicalIndex
-from assistant.retrieve.tokenize import fold, tokenize
+from assistant.retrieve.tokenize import expand_query, fold, tokenize
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -33,6 +38,7 @@ ZHAOHUA = "001_8ee0239607d3cbd9.txt"
 RENHE = "003_d6208e3fa212963b.txt"
 SHEGONG = "中共上海市普陀区委社会工作部 2024 年度部门决算.pdf"
 SHEGONG_DEPT = "中共上海市普陀区委社会工作部"
+ZHENGFUBAN = "上海市普陀区人民政府办公室25年预算.pdf"
 
 
 # --------------------------------------------------------------------------- fixtures
@@ -176,6 +182,42 @@ def test_pdf_chunks_have_pages(corpus_chunks) -> None:  # noqa: ANN001
     assert all(c.page is not None for c in chunks)
     duties = next(c for c in chunks if "人民信访" in c.text)
     assert "主要职能" in duties.section
+
+
+def test_table_chunks_carry_title_and_column_header(corpus_docs) -> None:  # noqa: ANN001
+    doc, report = corpus_docs[ZHENGFUBAN]
+    pieces = chunk_document_with_context(doc, report, 400, 60)
+    # the 合计 row closing the 经济分类 table (line 249) is far below the table's header (line 218)
+    total = next((c, ctx, spans) for c, ctx, spans in pieces if "22,473,997.81 2,132,777.54" in c.text)
+    chunk, ctx, spans = total
+    assert chunk.line_start > 218 and "经济分类预算表" in chunk.section
+    assert "人员经费 公用经费" in ctx and "经济分类预算表" in ctx
+    assert "编制部门" not in ctx  # who compiled the table is not its header
+    assert len(chunk.text) <= 200 + 60, "table chunks are cut at half the chunk size"
+    assert any(ls == le == 249 and t.startswith("合计") for ls, le, _, _, t in spans)
+    # prose outside tables has no context; the spans of every chunk are its text, with lines
+    for c, x, sp in pieces:
+        if "名词解释" in c.section:
+            assert x == ""
+        assert all(c.line_start <= ls <= le <= c.line_end for ls, le, _, _, _ in sp)
+        assert "".join(t for *_, t in sp) == c.text.replace("\n", "")
+
+
+def test_unnumbered_part_titles_start_sections(corpus_docs) -> None:  # noqa: ANN001
+    assert heading_level("2025年部门预算编制说明") == 0
+    assert heading_level("名词解释") == 0
+    assert heading_level("内容 说明") is None  # a table header, not a title
+    doc, report = corpus_docs[ZHENGFUBAN]
+    income = next(c for c in chunk_document(doc, report, 400, 60) if "收入预算9,101.68万元" in c.text)
+    assert income.section == "2025年部门预算编制说明"
+    assert "名词解释" not in income.text
+
+
+def test_query_expansion_uses_lexicon_synonyms() -> None:
+    assert expand_query("普陀区政府办2025年出国经费预算多少？") == ("因公出国（境）费",)
+    assert expand_query("招待费多少") == ("公务接待费",)
+    assert expand_query("公务接待费多少") == ()  # already the report's wording
+    assert expand_query("今天天气怎么样") == ()
 
 
 # --------------------------------------------------------------------------- BM25
@@ -385,6 +427,33 @@ def test_real_junk_query_returns_nothing(real_index) -> None:  # noqa: ANN001
         assert real_index.search(junk) == [], junk
 
 
+@pytest.mark.model
+def test_real_table_total_rows_are_found(real_index) -> None:  # noqa: ANN001
+    # single 合计 rows deep in long tables: found through the table's title + column header
+    hits = real_index.search("普陀区政府办2025年部门预算里公用经费安排了多少？", departments=["上海市普陀区人民政府办公室"])
+    assert any("22,473,997.81 2,132,777.54" in h.chunk.text for h in hits)
+    hits = real_index.search("普陀区委社会工作部2024年一般公共服务支出里基本支出是多少？", departments=[SHEGONG_DEPT])
+    assert any("264.87 62.63 202.24" in h.chunk.text for h in hits)
+
+
+@pytest.mark.model
+def test_real_supporting_passage_without_loading_the_model(real_index) -> None:  # noqa: ANN001
+    from types import SimpleNamespace
+
+    from assistant.answer.passages import supporting_passage
+
+    settings = Settings(base_dir=str(ROOT))
+    settings.paths.index = str(real_index.directory.parent)
+    engine = SimpleNamespace(settings=settings, _retrieval=None)
+    cite = supporting_passage(engine, RENHE, 414, "公务接待费")  # type: ignore[arg-type]
+    assert cite is not None and cite.doc == RENHE
+    assert "主要原因是本年度主要接待" in cite.snippet and "公务接待费" in cite.snippet
+    assert cite.line_start <= 414 <= cite.line_end
+    opened = engine._retrieval
+    assert opened is not None and opened.has_dense
+    assert opened._encoder._model is None  # the embedding model was not loaded
+
+
 def test_build_is_deterministic(small_corpus, tmp_path) -> None:  # noqa: ANN001
     settings = _settings(tmp_path)
     docs = _docs_from(small_corpus)
@@ -395,3 +464,126 @@ def test_build_is_deterministic(small_corpus, tmp_path) -> None:  # noqa: ANN001
     assert files
     for rel in files:
         assert (a / rel).read_bytes() == (b / rel).read_bytes(), rel
+
+
+# --------------------------------------------------------------------------- supporting passages
+
+
+def test_supporting_passage(engine) -> None:  # noqa: ANN001
+    """The reason sentence next to a fact (BM25-only index of the shared test build)."""
+    import time
+
+    from assistant.answer.passages import supporting_passage
+
+    cite = supporting_passage(engine, RENHE, 412, "公务接待费")
+    assert cite is not None
+    assert cite.doc == RENHE and cite.line_start <= 414 <= cite.line_end
+    assert "公务接待费支出决算比 2019 年增加 0.24 万元" in cite.snippet
+    assert "主要原因是本年度主要接待盐边、西区、市医保局费用" in cite.snippet
+    # the 三公经费 total of the same report has its own reason (例行节约), not the 公务接待费 one
+    total = supporting_passage(engine, RENHE, 341, "三公经费")
+    assert total is not None and "例行节约" in total.snippet
+    # no reason sentence about the metric near the line: nothing
+    assert supporting_passage(engine, RENHE, 412, "差旅费") is None
+    assert supporting_passage(engine, "no-such-report.txt", 1, "公务接待费") is None
+    t = time.perf_counter()
+    for _ in range(20):
+        supporting_passage(engine, RENHE, 412, "公务接待费")
+    assert (time.perf_counter() - t) / 20 < 0.02, "warm calls are cheap"
+
+
+def test_supporting_passage_without_index(tmp_path) -> None:  # noqa: ANN001
+    from types import SimpleNamespace
+
+    from assistant.answer.passages import supporting_passage
+
+    engine = SimpleNamespace(settings=_settings(tmp_path), _retrieval=None)
+    assert supporting_passage(engine, RENHE, 412, "公务接待费") is None  # type: ignore[arg-type]
+    assert engine._retrieval is None  # not marked unavailable: a later `assistant index` still counts
+
+
+# --------------------------------------------------------------------------- real pipeline (assistant index)
+
+
+def _embedded_counts(lines: list[str]) -> list[int]:
+    """chunks_embedded of each `retrieval: …` line the index build logged."""
+    import re
+
+    return [int(m.group(1)) for line in lines if (m := re.search(r"chunks_embedded=(\d+)", line))]
+
+
+@pytest.mark.model
+def test_real_pipeline_rebuild_and_incremental_embedding(tmp_path) -> None:  # noqa: ANN001
+    """`assistant index` (build_index) with the real model: a deleted index/ is rebuilt completely,
+    touching one report re-embeds only that report's changed chunks."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from conftest import write_config
+
+    from assistant.config import load_settings
+    from assistant.store.build import build_index
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    # the first pages of two real reports: a few chunks each, so the real model embeds quickly
+    for name in (ZHAOHUA, "002_20041eb3cb8715ee.txt"):
+        head = (CORPUS / name).read_text(encoding="utf-8").splitlines()[:60]
+        (corpus / name).write_text("\n".join(head) + "\n", encoding="utf-8")
+    settings = load_settings(write_config(tmp_path, [corpus], tmp_path / "index"))
+    settings.embedding.cache_dir = Settings().embedding.cache_dir  # the prepared model
+
+    def build() -> tuple[int, dict]:
+        logged: list[str] = []
+        build_index(settings, embed=True, log=logged.append)
+        manifest = json.loads((tmp_path / "index" / SUBDIR / "manifest.json").read_text(encoding="utf-8"))
+        counts = _embedded_counts(logged)
+        return (counts[-1] if counts else 0), manifest
+
+    first, manifest = build()
+    total = manifest["chunks"]
+    assert manifest["embedded"] and first == total > 0
+
+    again, _ = build()
+    assert again == 0  # nothing changed: nothing embedded
+
+    target = corpus / ZHAOHUA
+    target.write_text(target.read_text(encoding="utf-8") + "\n本局设立医保政策宣传长廊和信息公开栏。\n", encoding="utf-8")
+    touched, manifest = build()
+    assert 0 < touched <= manifest["chunks_per_doc"][ZHAOHUA] < manifest["chunks"]
+
+    shutil.rmtree(tmp_path / "index")
+    rebuilt, manifest = build()
+    assert rebuilt == manifest["chunks"] and (tmp_path / "index" / SUBDIR / "dense.faiss").exists()
+
+
+class _FakeTTY:
+    """A stderr that says it is a terminal and records what is written."""
+
+    def __init__(self) -> None:
+        self.text = ""
+
+    def isatty(self) -> bool:
+        return True
+
+    def write(self, s: str) -> int:
+        self.text += s
+        return len(s)
+
+    def flush(self) -> None:
+        pass
+
+
+def test_build_progress_on_tty_only(small_corpus, tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
+    import sys
+
+    settings = _settings(tmp_path)
+    docs = _docs_from(small_corpus)
+    # stderr not a terminal (pytest captures it): quiet
+    RetrievalIndex.build(tmp_path / "quiet", docs, settings, encoder=FakeEncoder())
+    assert capsys.readouterr().err == ""
+    # stderr a terminal: a one-line counter, redrawn in place, ending at 100%
+    tty = _FakeTTY()
+    monkeypatch.setattr(sys, "stderr", tty)
+    stats = RetrievalIndex.build(tmp_path / "loud", docs, settings, encoder=FakeEncoder())
+    monkeypatch.undo()
+    assert "\r" in tty.text and tty.text.endswith("\n")
+    assert f"embedding: {stats.chunks_embedded}/{stats.chunks_embedded} (100%)" in tty.text

@@ -1,10 +1,18 @@
-"""Answers that are passages: definitions, duties, explanations — found by hybrid retrieval."""
+"""Answers that are passages: definitions, duties, explanations — found by hybrid retrieval.
+
+Also ``supporting_passage``: the narrative sentence that explains a number found by the lookup
+engine ("…比上年增加0.24万元。主要原因是…"), to cite next to the fact. It never loads the embedding
+model: it reads the chunks and their sentence spans from the retrieval index (opened on first use,
+only if already built) and picks by wording and line distance.
+"""
 
 from __future__ import annotations
 
 import re
 import sys
-from typing import TYPE_CHECKING
+import unicodedata
+from functools import lru_cache
+from typing import TYPE_CHECKING, Any
 
 from assistant.models import Answer, Citation, Query
 
@@ -69,3 +77,104 @@ def definition_term(question: str) -> str | None:
         return None
     term = m.group(1).strip()
     return term if 2 <= len(term) <= 20 else None
+
+
+# ----------------------------------------------------------------------------- supporting passages
+
+# A sentence that explains a figure: why it changed, what it is used for.
+REASON_MARKERS = re.compile(r"主要原因|原因是|原因[:：]|主要用于|变动原因|增减原因")
+# Sentences farther than this many lines from the fact are not its explanation.
+MAX_DISTANCE = 40
+_FOLD_DROP = str.maketrans("", "", "“”‘’\"'「」『』 \t\u3000")
+
+
+def _fold(text: str) -> str:
+    return unicodedata.normalize("NFKC", text).translate(_FOLD_DROP)
+
+
+@lru_cache(maxsize=256)
+def _metric_terms(metric: str) -> tuple[str, ...]:
+    """The metric's name and its lexicon synonyms of 3+ characters, folded, longest first."""
+    terms = {metric}
+    try:
+        from assistant.parse.lexicon import METRICS
+    except ImportError:
+        pass
+    else:
+        terms.update(t for t in METRICS.get(metric, ()) if len(_fold(t)) >= 3)
+    return tuple(sorted({_fold(t) for t in terms if t}, key=lambda t: (-len(t), t)))
+
+
+def _open_index_if_built(engine: Engine) -> Any:
+    """The engine's retrieval index, opened now if it exists on disk and was not opened yet; None
+    when there is none. Opening reads chunks and BM25 only: the embedding model loads on a search."""
+    if engine._retrieval is None:
+        from assistant.retrieve.index import MANIFEST, SUBDIR, IndexNotFound, RetrievalIndex
+
+        if not (engine.settings.index_dir / SUBDIR / MANIFEST).exists():
+            return None  # not built: leave the engine as it was (retrieval_answer reports it)
+        try:
+            engine._retrieval = RetrievalIndex.open(engine.settings.index_dir, engine.settings)
+        except IndexNotFound:
+            return None
+    return engine._retrieval or None
+
+
+def _reason_sentences(index: Any, doc: str) -> list[tuple[int, int, int | None, str, str]]:
+    """Reason sentences of ``doc``: (line_start, line_end, page, snippet, folded text of the sentence
+    and the one before it in its paragraph). Computed once per document and index."""
+    cache: dict[str, list[tuple[int, int, int | None, str, str]]] = index.__dict__.setdefault("_reasons", {})
+    found = cache.get(doc)
+    if found is not None:
+        return found
+    out: list[tuple[int, int, int | None, str, str]] = []
+    seen: set[tuple[int, int, str]] = set()
+    for ci in index.chunks_of(doc):
+        chunk = index.chunks[ci]
+        spans = index.spans(ci)
+        for j, (ls, le, para, page, text) in enumerate(spans):
+            if not REASON_MARKERS.search(text) or (ls, le, text) in seen:
+                continue
+            seen.add((ls, le, text))
+            prev = spans[j - 1] if j and spans[j - 1][2] == para else None
+            if prev is not None:
+                ls, page, text = prev[0], prev[3], prev[4] + text
+            out.append((ls, le, page if page is not None else chunk.page, text, _fold(text)))
+    cache[doc] = out
+    return out
+
+
+def supporting_passage(engine: Engine, fact_doc: str, line: int, metric: str) -> Citation | None:
+    """The narrative sentence explaining the fact of ``metric`` at ``fact_doc`` line ``line``, or None.
+
+    A candidate is a sentence of the same document containing 主要原因 / 原因是 / 主要用于 (…), taken
+    together with the sentence before it in its paragraph (the reason often follows the figure:
+    "公务接待费支出决算比2019年增加0.24万元，增长1808.27%。主要原因是本年度主要接待…"). It must name
+    the metric (its canonical name or a lexicon synonym of 3+ characters) and lie within
+    MAX_DISTANCE lines of ``line``; the nearest wins (ties: the earlier one). The citation spans
+    both sentences and its snippet is their text.
+
+    Cheap: no embedding model is loaded and nothing is searched. The retrieval index is opened on
+    first use (reusing the engine's if a passage answer opened it) and only when it was already
+    built; without it the answer is None. After the first call for a document a call is a scan of
+    that document's few reason sentences (well under a millisecond).
+    """
+    index = _open_index_if_built(engine)
+    if index is None or not hasattr(index, "spans"):
+        return None
+    terms = _metric_terms(metric)
+    best: tuple[int, int] | None = None
+    pick = None
+    for ls, le, page, snippet, folded in _reason_sentences(index, fact_doc):
+        if not any(t in folded for t in terms):
+            continue
+        distance = 0 if ls <= line <= le else min(abs(line - ls), abs(line - le))
+        if distance > MAX_DISTANCE:
+            continue
+        key = (distance, ls)
+        if best is None or key < best:
+            best, pick = key, (ls, le, page, snippet)
+    if pick is None:
+        return None
+    ls, le, page, snippet = pick
+    return Citation(doc=fact_doc, line_start=ls, line_end=le, page=page, snippet=snippet)

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 
 from assistant.models import Chunk, Document, Report, SourceLine
 
-__all__ = ["chunk_document", "chunk_document_with_context", "display_line", "split_sentences", "heading_level"]
+__all__ = ["CHUNKER_VERSION", "chunk_document", "chunk_document_with_context", "display_line", "split_sentences", "heading_level"]
+
+# Bump when the chunking rules change: the index manifest stores it, a change forces a rebuild.
+CHUNKER_VERSION = 3
 
 _BOOKMARK = re.compile(r"\[bookmark:\s*[^\]]*\]")
 _WS = re.compile(r"[ \t\u3000\u00a0]+")
@@ -31,6 +34,8 @@ _HEADINGS: tuple[tuple[int, re.Pattern[str]], ...] = (
     (4, re.compile(r"^[（(]\s*\d{1,2}\s*[）)]")),
 )
 _TABLE_TITLE = re.compile(r"^[^\s，。；：:、]{3,30}表$")
+# Unnumbered part titles of PDF reports ("2025年部门预算编制说明", "…主要职能", "名词解释").
+_PART_TITLE = re.compile(r"^[^\s，。；：:、,;()（）]{0,28}(?:说明|主要职能|机构设置|名词解释)$")
 _TABLE_CODE = re.compile(r"^公开\s*\d+\s*表$")
 _SECOND_MARKER = re.compile(rf"\s[{_CN_NUM}]{{1,3}}、")
 _NUM_TOKEN = re.compile(r"^[-+]?[\d,，.]+%?$|^[—–\-]+$")
@@ -68,6 +73,8 @@ def display_line(line: SourceLine) -> str:
 def heading_level(text: str, wrap: int | None = None) -> int | None:
     """Level of a heading line (0 part, 1 一、, 2 （一）, 3 1., 4 (1), 5 table title) or None.
 
+    A short unnumbered line ending in 说明 / 主要职能 / 机构设置 / 名词解释 is a part title (level 0).
+
     ``wrap`` is the line width of a text export that wraps prose: a numbered line that fills it is
     the first piece of a wrapped list item, not a heading.
     """
@@ -89,6 +96,8 @@ def heading_level(text: str, wrap: int | None = None) -> int | None:
             return level
     if _TABLE_TITLE.match(text) and _CJK.search(text):
         return 5
+    if _PART_TITLE.match(text) and _CJK.search(text):
+        return 0
     return None
 
 
@@ -256,16 +265,22 @@ def _label(text: str) -> str:
 _NOT_HEADER = re.compile(r"^(?:编制(?:部门|单位)|单位[:：]|金额单位|注[:：])")
 
 
+# A piece of a chunk with its place in the document: (first line, last line, paragraph number, page,
+# text).
+Span = tuple[int, int, int, int | None, str]
+
+
 def chunk_document(doc: Document, report: Report, size: int, overlap: int, table_size: int | None = None) -> list[Chunk]:
     """Chunks of ``doc`` (see ``chunk_document_with_context``), without their table context."""
-    return [c for c, _ in chunk_document_with_context(doc, report, size, overlap, table_size)]
+    return [c for c, _, _ in chunk_document_with_context(doc, report, size, overlap, table_size)]
 
 
 def chunk_document_with_context(
     doc: Document, report: Report, size: int, overlap: int, table_size: int | None = None
-) -> list[tuple[Chunk, str]]:
+) -> list[tuple[Chunk, str, list[Span]]]:
     """Chunks of ``doc`` of about ``size`` characters (``overlap`` shared between neighbours), each
-    with its *table context*.
+    with its *table context* and its spans (the sentences / rows / headings it is made of, with
+    their line numbers: a sentence of a chunk can be cited by its own lines).
 
     Chunks never cross a heading of level 0-5 (a new section starts a new chunk), never split a
     line that is a table row, carry the section path ("第三部分 名词解释 > …"), their 1-based line
@@ -280,7 +295,7 @@ def chunk_document_with_context(
     """
     tsize = table_size or max(80, size // 2)
     stack: list[tuple[int, str]] = []
-    out: list[tuple[Chunk, str]] = []
+    out: list[tuple[Chunk, str, list[Span]]] = []
     cur: list[_Unit] = []
     section = ""
     table_title: str | None = None  # the current table's title while inside one
@@ -316,7 +331,7 @@ def chunk_document_with_context(
             year=report.year,
             kind=report.kind,
         )
-        out.append((chunk, context()))
+        out.append((chunk, context(), [(u.line_start, u.line_end, u.para, u.page, u.text) for u in cur]))
 
     for u in _units(doc, size):
         if u.heading is not None:

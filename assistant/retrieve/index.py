@@ -6,6 +6,7 @@ Layout of ``<index_dir>/retrieval/``::
                        per-file sha256 and metadata, chunk count
     chunks.jsonl       one Chunk per line, in index order
     contexts.json      per chunk, the table title + column header it belongs to ("" outside tables)
+    spans.json         per chunk, its sentences / rows: [line_start, line_end, paragraph, page, text]
     bm25/              bm25s arrays (.npy) and vocabulary (JSON)
     dense.faiss        FAISS index, row i = chunk i (absent when built with embed=False)
     embeddings.npy     embedding cache: vectors by sha256 of the embedded text ...
@@ -40,7 +41,7 @@ from assistant.retrieve.chunking import chunk_document_with_context, split_sente
 from assistant.retrieve.dense import DenseIndex, EmbeddingCache, Encoder, ModelEncoder, text_key
 from assistant.retrieve.fusion import DEFINITION_WEIGHT, defines, definition_term, filter_mask, fuse
 from assistant.retrieve.lexical import LexicalIndex
-from assistant.retrieve.tokenize import tokenize, tokenizer_signature
+from assistant.retrieve.tokenize import expand_query, tokenize, tokenizer_signature
 
 __all__ = ["RetrievalIndex", "Hit", "BuildStats", "IndexNotFound", "FORMAT_VERSION", "SUBDIR"]
 
@@ -49,6 +50,7 @@ SUBDIR = "retrieval"
 MANIFEST = "manifest.json"
 CHUNKS = "chunks.jsonl"
 CONTEXTS = "contexts.json"
+SPANS = "spans.json"
 BM25_DIR = "bm25"
 LINES_DIR = "bm25_lines"
 LINE_OWNER = "line_owner.npy"
@@ -56,11 +58,15 @@ FAISS_FILE = "dense.faiss"
 # Candidates taken from each ranking before fusion (enough for filters and the top_k cut).
 CANDIDATES = 100
 QUERY_CACHE = 64
-# Extra rankings fused with BM25 and dense (weights relative to settings' bm25/dense weights).
-# Tuned on tests/qa/dev.jsonl with the department filter (bench/retrieval.py): recall@5 0.857
-# (BM25 + dense) → 0.886 with both; alone each helps less. Table-row questions gain most.
-COVERAGE_WEIGHT = 0.5  # chunks ordered by the share of the query's IDF mass they contain
-LINE_WEIGHT = 1.0  # chunks ordered by their best-matching line (BM25 over single lines/rows)
+# Extra rankings fused with BM25 and dense (weights relative to settings' bm25/dense weights), and
+# the factor applied to settings.retrieval.dense_weight. Measured with bench/retrieval.py on
+# tests/qa/dev.jsonl (35 questions with evidence, department filter): e5-small ranks table chunks
+# poorly (dense alone R@5 0.69 vs BM25 0.91), and at full weight its rank pulls a chunk that every
+# lexical ranking puts first out of the top 5 (hybrid 0.91); at half weight with the line and
+# coverage rankings at 1.5 / 1.0 hybrid reaches 0.97 (0.94 with any of dense 0.3-0.5, line 1.0-1.5).
+COVERAGE_WEIGHT = 1.0  # chunks ordered by the share of the query's IDF mass they contain
+LINE_WEIGHT = 1.5  # chunks ordered by their best-matching line (BM25 over single lines/rows)
+DENSE_FACTOR = 0.5
 
 log = logging.getLogger(__name__)
 
@@ -115,9 +121,9 @@ def _report_key(doc: Document, report: Report) -> dict[str, Any]:
 class _Progress:
     """A one-line progress counter on a TTY; silent otherwise."""
 
-    def __init__(self, enabled: bool, stream: TextIO = sys.stderr) -> None:
+    def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
         self.enabled = enabled
-        self.stream = stream
+        self.stream = stream if stream is not None else sys.stderr  # the current one, not import time's
         self.done = 0
         self.total = 0
         self.label = ""
@@ -168,6 +174,21 @@ def _line_units(chunks: list[Chunk], contexts: list[str]) -> tuple[list[str], li
     return units, owner
 
 
+def _report_tokens(key: dict[str, Any]) -> list[str]:
+    """Tokens naming a report (department and its aliases, year, 预算/决算), each once.
+
+    They are added to every chunk's BM25 tokens, so a question naming the department ("普陀区政府办
+    …") prefers that report's passages even without a department filter; with the filter set the
+    names are stripped from the query (``_strip_filtered``) and these tokens are inert.
+    """
+    parts = [*key.get("names", [])]
+    if key.get("year"):
+        parts.append(f"{key['year']}年")
+    if key.get("kind"):
+        parts.append(str(key["kind"]))
+    return list(dict.fromkeys(tokenize(" ".join(parts))))
+
+
 def _swap_in(tmp: Path, final: Path) -> None:
     """Replace ``final`` by ``tmp``: two renames, the old copy removed afterwards."""
     old = final.with_name(f".{final.name}.old-{os.getpid()}")
@@ -204,6 +225,8 @@ class RetrievalIndex:
         self._sentence_cache: dict[int, list[tuple[str, frozenset[str]]]] = {}
         self._dense_failed = False
         self._lock = threading.Lock()
+        self._spans: list[list[Any]] | None = None
+        self._doc_chunks: dict[str, list[int]] | None = None
 
     # ------------------------------------------------------------------ build
 
@@ -266,12 +289,14 @@ class RetrievalIndex:
         # chunking is cheap and deterministic: redo it for every file (metadata may have changed)
         chunks: list[Chunk] = []
         contexts: list[str] = []
+        spans: list[list[Any]] = []
         per_doc: dict[str, int] = {}
         for doc, report in sorted(docs, key=lambda dr: dr[0].doc):
             pairs = chunk_document_with_context(doc, report, settings.chunking.size, settings.chunking.overlap)
             per_doc[doc.doc] = len(pairs)
-            chunks.extend(c for c, _ in pairs)
-            contexts.extend(x for _, x in pairs)
+            chunks.extend(c for c, _, _ in pairs)
+            contexts.extend(x for _, x, _ in pairs)
+            spans.extend([list(u) for u in us] for _, _, us in pairs)
         stats.chunks = len(chunks)
 
         index_dir.mkdir(parents=True, exist_ok=True)
@@ -283,9 +308,12 @@ class RetrievalIndex:
                 for c in chunks:
                     f.write(c.model_dump_json() + "\n")
             (tmp / CONTEXTS).write_text(json.dumps(contexts, ensure_ascii=False), encoding="utf-8")
+            (tmp / SPANS).write_text(json.dumps(spans, ensure_ascii=False), encoding="utf-8")
 
             texts = [embed_text(c, x) for c, x in zip(chunks, contexts, strict=True)]
-            token_lists = [tokenize(t) for t in texts]
+            report_tokens = {name: _report_tokens(key) for name, key in files.items()}
+            # BM25 text: the indexed text plus, once each, the tokens naming the chunk's report
+            token_lists = [tokenize(t) + report_tokens.get(c.doc, []) for c, t in zip(chunks, texts, strict=True)]
             if chunks:
                 LexicalIndex.build(token_lists).save(tmp / BM25_DIR)
                 # line-level BM25: a question answered by one table row or sentence finds it even
@@ -364,6 +392,27 @@ class RetrievalIndex:
                 dense = None
         return cls(directory, settings, manifest, chunks, lexical, dense, encoder, lines)
 
+    def chunks_of(self, doc: str) -> list[int]:
+        """Positions of the chunks of ``doc``, in document order."""
+        if self._doc_chunks is None:
+            by: dict[str, list[int]] = {}
+            for i, c in enumerate(self.chunks):
+                by.setdefault(c.doc, []).append(i)
+            self._doc_chunks = by
+        return self._doc_chunks.get(doc, [])
+
+    def spans(self, idx: int) -> list[tuple[int, int, int, int | None, str]]:
+        """The sentences / rows / headings of chunk ``idx`` with their lines: (line_start, line_end,
+        paragraph number, page, text). Read from spans.json on first use."""
+        if self._spans is None:
+            try:
+                self._spans = json.loads((self.directory / SPANS).read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                self._spans = []
+        if idx >= len(self._spans):
+            return []
+        return [(int(a), int(b), int(p), pg, str(t)) for a, b, p, pg, t in self._spans[idx]]
+
     @property
     def has_dense(self) -> bool:
         """True when searches use embeddings (the index has them and the model works)."""
@@ -427,7 +476,13 @@ class RetrievalIndex:
         use_dense = mode in ("hybrid", "dense") and self.has_dense
         pending = self._pool().submit(self._encode_query, text) if use_dense else None
         q_tokens = tokenize(text)
-        bm25, coverage = self.lexical.score(q_tokens)
+        # the lexicon's canonical names for colloquial terms (出国经费 → 因公出国（境）费) join the query;
+        # coverage stays that of the better of the two forms, so expansion never fails the gate
+        expansion = [t for name in expand_query(text) for t in tokenize(name) if t not in q_tokens]
+        bm25, coverage = self.lexical.score(q_tokens + expansion)
+        if expansion:
+            coverage = np.maximum(coverage, self.lexical.score(q_tokens)[1])
+        q_tokens = q_tokens + expansion
         bm25_ranked: list[int] = []
         if mode != "dense":
             cand = np.flatnonzero(bm25 > 0)
@@ -451,7 +506,7 @@ class RetrievalIndex:
             bm25_ranked = []
 
         r = self.settings.retrieval
-        rankings = [(bm25_ranked, r.bm25_weight), (dense_ranked, r.dense_weight)]
+        rankings = [(bm25_ranked, r.bm25_weight), (dense_ranked, r.dense_weight * DENSE_FACTOR)]
         extra_lexical = mode in ("hybrid", "lexical")
         if LINE_WEIGHT and self.lines is not None and extra_lexical:
             rankings.append((self._line_ranking(q_tokens, mask), LINE_WEIGHT))

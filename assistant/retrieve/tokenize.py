@@ -24,7 +24,9 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-__all__ = ["tokenize", "fold", "configure", "domain_terms", "stopwords", "tokenizer_signature"]
+__all__ = [
+    "tokenize", "fold", "configure", "domain_terms", "stopwords", "tokenizer_signature", "expand_query",
+]
 
 # Domain words that must stay whole (jieba's dictionary splits most of them); the lexicon's metric
 # terms are added to these when assistant.parse.lexicon is available.
@@ -41,7 +43,7 @@ EXTRA_TERMS: tuple[str, ...] = (
     "培训费", "委托业务费", "物业管理费", "职业年金", "养老保险", "彩票公益金", "执行率",
 )
 # Bump when the token rules change: the index manifest stores it, a change forces a rebuild.
-TOKENIZER_VERSION = 2
+TOKENIZER_VERSION = 3
 
 _THOUSANDS = re.compile(r"(?<=\d)[,，](?=\d{3}(?!\d))")
 _SPACE_BETWEEN_CJK = re.compile(r"(?<=[\u3400-\u9fff])\s+(?=[\u3400-\u9fff])")
@@ -100,8 +102,11 @@ def domain_terms() -> tuple[str, ...]:
 
 
 def tokenizer_signature() -> str:
-    """Identifies the token rules (version, user dictionary, stopwords) for the index manifest."""
-    h = hashlib.sha256(f"v{TOKENIZER_VERSION}".encode())
+    """Identifies the indexing rules (token rules and user dictionary, stopwords, and the chunker's
+    rules version) for the index manifest: a change makes the next build re-chunk and re-index."""
+    from assistant.retrieve.chunking import CHUNKER_VERSION
+
+    h = hashlib.sha256(f"v{TOKENIZER_VERSION}/c{CHUNKER_VERSION}".encode())
     for t in domain_terms():
         h.update(b"\x00" + t.encode())
     h.update(b"\x01")
@@ -141,6 +146,16 @@ def _get_tokenizer() -> Any:
 
 def tokenize(text: str) -> list[str]:
     """Tokens of ``text`` for BM25: folded, jieba search-mode words, no stopwords or punctuation."""
+    return list(_tokenize_cached(text))
+
+
+@lru_cache(maxsize=200_000)
+def _tokenize_cached(text: str) -> tuple[str, ...]:
+    # Reports repeat whole lines and passages (名词解释, 职能, table headers): segment each text once.
+    return tuple(_tokenize(text))
+
+
+def _tokenize(text: str) -> list[str]:
     folded = fold(text)
     if not folded.strip():
         return []
@@ -174,3 +189,39 @@ def _inner_terms(tok: str, terms: frozenset[str]) -> list[str]:
         for j in range(i + 4, n + 1)
         if (j - i) < n and tok[i:j] in terms
     ]
+
+
+@lru_cache(maxsize=1)
+def _synonyms() -> tuple[tuple[str, str], ...]:
+    """(normalised term, canonical metric) of the lexicon, longest first; empty without the lexicon."""
+    try:
+        from assistant.parse.lexicon import all_terms
+    except ImportError:
+        return ()
+    return tuple((t, c) for t, c in all_terms() if len(t) >= 2)
+
+
+@lru_cache(maxsize=256)
+def expand_query(text: str) -> tuple[str, ...]:
+    """Canonical metric names for the lexicon synonyms in ``text`` (出国经费 → 因公出国（境）费,
+    招待费 → 公务接待费), longest match first, terms not overlapping; names already in the text are
+    not repeated. Used to add the report's own wording to a colloquial query."""
+    try:
+        from assistant.parse.lexicon import normalize_label
+    except ImportError:
+        return ()
+    q = normalize_label(text)
+    taken = [False] * len(q)
+    out: list[str] = []
+    for term, canonical in _synonyms():
+        start = q.find(term)
+        while start >= 0:
+            end = start + len(term)
+            if not any(taken[start:end]):
+                for i in range(start, end):
+                    taken[i] = True
+                name = normalize_label(canonical)
+                if name not in q and canonical not in out:
+                    out.append(canonical)
+            start = q.find(term, end)
+    return tuple(out)

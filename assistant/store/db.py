@@ -291,16 +291,26 @@ def open_store(index_dir: Path, verify: bool = True) -> sqlite3.Connection:
                 time.sleep(0.1)
                 continue
             raise StoreError(f"no index at {index_dir}: run `assistant index` first")
+        seen = _manifest_stamp(index_dir)
         try:
             con = _open_checked(index_dir, path, verify)
         except StoreError:
-            if build_running(index_dir) and time.monotonic() < deadline:
+            # A build that committed while we were checking (and may already have released its
+            # lock) leaves a new manifest: check again against it.
+            if (build_running(index_dir) or _manifest_stamp(index_dir) != seen) and time.monotonic() < deadline:
                 time.sleep(0.1)
                 continue
             raise
         if con is not None:
             return con
         # the file was swapped while it was being checked: check the new one
+
+
+def _manifest_stamp(index_dir: Path) -> list[int] | None:
+    try:
+        return file_stamp(index_dir / MANIFEST_NAME)
+    except OSError:
+        return None
 
 
 def _open_checked(index_dir: Path, path: Path, verify: bool) -> sqlite3.Connection | None:
