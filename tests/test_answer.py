@@ -197,3 +197,9 @@ def test_share_follow_up_uses_the_earlier_metric_as_the_part(engine) -> None:
     ask(engine, "固原市医保局2020年基本支出是多少", s)
     a = ask(engine, "占本年支出合计多少？", s)
     assert a.kind == "computed" and has_value(a, "40.92", "%")
+
+
+def test_change_carries_the_reports_own_reason(engine) -> None:
+    a = ask(engine, "仁和区医保局2020年公务接待费比上年增加多少")
+    assert has_value(a, "0.24", "万元", doc=DOC003)
+    assert any("主要原因是本年度主要接待" in c.snippet for c in a.citations)

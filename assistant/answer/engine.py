@@ -228,7 +228,14 @@ class Engine:
                 for f in ch[:2]:
                     values.append(value_of(f))
                     citations.append(citation_of(f))
-                    lines.append(f"  比上年增减：{money_text(f.value, f.unit)}（{where(f)}）")
+                    lines.append(f"  {f.qualifier}：{money_text(f.value, f.unit)}（{where(f)}）")
+                # The report's own explanation of the change (主要原因是…), when it gives one.
+                from assistant.answer.passages import supporting_passage
+
+                why = supporting_passage(self, r.doc, (ch[0] if ch else best).line, q.metric or best.metric)
+                if why is not None:
+                    citations.append(why)
+                    lines.append(f"  原因：{why.snippet}")
         if not values:
             return self._not_found(q, self._coverage(q))
         text = "\n".join(lines)
