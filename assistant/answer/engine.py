@@ -6,6 +6,7 @@ numeric go to retrieval (loaded lazily, so numeric answers never wait for the em
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +14,7 @@ from assistant.answer.compose import citation_of, fmt, money_text, round2, value
 from assistant.answer.session import Session
 from assistant.answer.understand import Vocabulary, understand
 from assistant.config import Settings
-from assistant.models import Answer, Fact, Query, Report
+from assistant.models import Answer, AnswerValue, Fact, Query, Report
 from assistant.parse.lexicon import COMPONENTS
 from assistant.store.db import load_reports, open_store, query_facts
 
@@ -297,42 +298,55 @@ class Engine:
         key = lambda f: (0 if "column_uncertain" in f.flags else 1, 1 if f.source == "table" else 0, -f.line)  # noqa: E731
         return (max(budget, key=key) if budget else None, max(final, key=key) if final else None)
 
-    def _rate(self, q: Query, reports: list[Report]) -> Answer:
+    def _over_pairs(self, q: Query, reports: list[Report],
+                    step: Callable[[Report, Fact, Fact], tuple[AnswerValue, str, str] | None]) -> Answer | None:
+        """A computed answer from each report's (预算数, 决算数) pair of the metric; None when no pair.
+
+        ``step(report, budget, final)`` gives (value, derivation, sentence) or None to skip the report.
+        """
         values, cits, lines, der = [], [], [], []
         for r in reports:
             b, f = self._pair(q, r, q.metric)
-            if b is None or f is None or not b.value:
+            if b is None or f is None:
                 continue
-            rate = round2(f.value_yuan / b.value_yuan * 100) if b.value_yuan and f.value_yuan is not None \
-                else round2(f.value / b.value * 100)
-            values.append(value_of(f, rate, unit="%", metric=f"{q.metric}执行率", qualifier="执行率"))
+            out = step(r, b, f)
+            if out is None:
+                continue
+            values.append(out[0])
             cits += [citation_of(f), citation_of(b)]
-            der.append(f"执行率 = 决算数 {fmt(f.value)}{f.unit}（{where(f)}） ÷ 预算数 {fmt(b.value)}{b.unit}"
-                       f"（{where(b)}） × 100% = {rate}%")
-            lines.append(f"{r.department}{r.year}年{q.metric}预算执行率为{rate}%（决算数{money_text(f.value, f.unit)}"
-                         f" ÷ 预算数{money_text(b.value, b.unit)}）。")
+            der.append(out[1])
+            lines.append(out[2])
         if not values:
-            return self._not_found(q, "没有同时找到预算数和决算数")
+            return None
         return Answer(question=q.text, kind="computed", text="\n".join(lines), values=values, citations=cits,
                       derivation=der)
 
+    def _rate(self, q: Query, reports: list[Report]) -> Answer:
+        def step(r: Report, b: Fact, f: Fact) -> tuple[AnswerValue, str, str] | None:
+            if not b.value:
+                return None
+            rate = round2(f.value_yuan / b.value_yuan * 100) if b.value_yuan and f.value_yuan is not None \
+                else round2(f.value / b.value * 100)
+            return (value_of(f, rate, unit="%", metric=f"{q.metric}执行率", qualifier="执行率"),
+                    f"执行率 = 决算数 {fmt(f.value)}{f.unit}（{where(f)}） ÷ 预算数 {fmt(b.value)}{b.unit}"
+                    f"（{where(b)}） × 100% = {rate}%",
+                    f"{r.department}{r.year}年{q.metric}预算执行率为{rate}%（决算数{money_text(f.value, f.unit)}"
+                    f" ÷ 预算数{money_text(b.value, b.unit)}）。")
+
+        return self._over_pairs(q, reports, step) or self._not_found(q, "没有同时找到预算数和决算数")
+
     def _budget_gap(self, q: Query, reports: list[Report]) -> Answer:
-        values, cits, lines, der = [], [], [], []
-        for r in reports:
-            b, f = self._pair(q, r, q.metric)
-            if b is None or f is None or b.unit != f.unit:
-                continue
+        def step(r: Report, b: Fact, f: Fact) -> tuple[AnswerValue, str, str] | None:
+            if b.unit != f.unit:
+                return None
             gap = b.value - f.value
-            values.append(value_of(f, gap, metric=f"{q.metric}预算与决算之差", qualifier="差额"))
-            cits += [citation_of(b), citation_of(f)]
-            der.append(f"差额 = 预算数 {fmt(b.value)}{b.unit}（{where(b)}） − 决算数 {fmt(f.value)}{f.unit}（{where(f)}）"
-                       f" = {fmt(gap)}{f.unit}")
-            lines.append(f"{r.department}{r.year}年{q.metric}决算数比预算数{'少' if gap >= 0 else '多'}"
-                         f"{money_text(abs(gap), f.unit)}（预算{fmt(b.value)}{b.unit}，决算{fmt(f.value)}{f.unit}）。")
-        if not values:
-            return self._value(q, reports)
-        return Answer(question=q.text, kind="computed", text="\n".join(lines), values=values, citations=cits,
-                      derivation=der)
+            return (value_of(f, gap, metric=f"{q.metric}预算与决算之差", qualifier="差额"),
+                    f"差额 = 预算数 {fmt(b.value)}{b.unit}（{where(b)}） − 决算数 {fmt(f.value)}{f.unit}（{where(f)}）"
+                    f" = {fmt(gap)}{f.unit}",
+                    f"{r.department}{r.year}年{q.metric}决算数比预算数{'少' if gap >= 0 else '多'}"
+                    f"{money_text(abs(gap), f.unit)}（预算{fmt(b.value)}{b.unit}，决算{fmt(f.value)}{f.unit}）。")
+
+        return self._over_pairs(q, reports, step) or self._value(q, reports)
 
     def _share(self, q: Query, reports: list[Report]) -> Answer:
         terms = q.metric_terms

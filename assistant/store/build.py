@@ -107,15 +107,6 @@ def corpus_files(settings: Settings) -> tuple[list[Path], list[tuple[str, str]]]
     return sorted(dict.fromkeys(files), key=lambda p: (p.name, str(p))), skipped
 
 
-def file_sha256(path: Path) -> str:
-    """Content hash of a file."""
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def parser_version() -> str:
     """Hash of the ingest and parse code: facts parsed by other code are parsed again."""
     h = hashlib.sha256()
@@ -214,7 +205,7 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, log)
         pending: list = []  # per file in order: (report, facts, n_tables, warnings), a Path to parse, or None
         for path in files:
             try:
-                sha = file_sha256(path)
+                sha = sha256_file(path)
             except OSError as e:
                 result.skipped.append((path.name, f"cannot read: {e.strerror}"))
                 continue
@@ -453,7 +444,7 @@ def check_index(settings: Settings) -> int:
     indexed_shas = set(prev.values())
     for name, p in on_disk.items():
         try:
-            sha = file_sha256(p)
+            sha = sha256_file(p)
         except OSError as e:
             print(f"cannot read: {name} ({e.strerror})")
             problems += 1
