@@ -157,9 +157,8 @@ class Engine:
 
     def _column_facts(self, column: str, docs: list[str]) -> list[Fact]:
         """The department-level figure of a column (基本支出 …): its value in a table's 合计 row."""
-        rows = [f for f in query_facts(self.con, docs=docs) if f.qualifier == column and f.code is None
-                and f.label.replace(" ", "") in TOTAL_LABELS]
-        return rows
+        return [f for f in query_facts(self.con, docs=docs, qualifier=column)
+                if f.code is None and f.label.replace(" ", "") in TOTAL_LABELS]
 
     def _candidates(self, q: Query, r: Report, metric: str | None = None) -> list[Fact]:
         metric = metric or q.metric

@@ -68,15 +68,10 @@ def _parse_region(doc_name: str, lines: list[SourceLine], start: int, stop: int,
     header_lines: list[SourceLine] = []
     body: list[SourceLine] = []
     in_body = False
-    prev: SourceLine | None = None
     for ln in lines[start + 1 : stop]:
         text = ln.text.strip()
         if not text:
             continue
-        if not in_body:
-            prev_line, prev = prev, ln
-        else:
-            prev_line = None
         if END_RE.match(text):
             break
         if not in_body:
@@ -84,9 +79,11 @@ def _parse_region(doc_name: str, lines: list[SourceLine], start: int, stop: int,
                 unit = m.group(1)
             if table_no is None and (m := TABLE_NO_RE.search(text)) and len(text) < 12:
                 table_no = re.sub(r"\s+", "", m.group(1))
+                header_lines.append(ln)
                 continue
             if _is_data_line(text) and not HEADER_HINT_RE.search(text):
                 in_body = True
+                prev_line = header_lines[-1] if header_lines else None  # the line right before
                 if prev_line is not None and re.fullmatch(r"[\u4e00-\u9fff]{2,12}", prev_line.text.strip()) \
                         and not re.search(r"合计|科目|项目|编码|名称|单位|类|款", prev_line.text):
                     # The start of a label wrapped around the first data row.

@@ -351,9 +351,14 @@ def load_reports(con: sqlite3.Connection) -> list[Report]:
 
 
 def query_facts(con: sqlite3.Connection, *, doc: str | None = None, metric: str | None = None,
-                year: int | None = None, docs: list[str] | None = None, like: bool = False) -> list[Fact]:
-    """Facts filtered by document, metric (exact, or substring of metric/label with ``like``) and year."""
+                year: int | None = None, docs: list[str] | None = None, like: bool = False,
+                qualifier: str | None = None) -> list[Fact]:
+    """Facts filtered by document, metric (exact, or substring of metric/label with ``like``), year and
+    qualifier (column)."""
     where, args = [], []
+    if qualifier is not None:
+        where.append("qualifier = ?")
+        args.append(qualifier)
     if doc:
         where.append("doc LIKE ?")
         args.append(f"%{doc}%")
