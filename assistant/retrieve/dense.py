@@ -66,9 +66,10 @@ class ModelEncoder:
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Query embeddings (the model's query prompt applied by model.py)."""
-        from assistant.retrieve.model import encode_queries
+        from assistant.retrieve.model import encode_queries, query_twin
 
-        return np.asarray(encode_queries(self.model(), texts), dtype=np.float32)
+        model = query_twin(self.model()) if self.settings.embedding.quantize_queries else self.model()
+        return np.asarray(encode_queries(model, texts), dtype=np.float32)
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         """Passage embeddings, in batches of settings.embedding.batch_size."""
