@@ -8,9 +8,10 @@ from decimal import Decimal
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from assistant.answer.understand import Vocabulary, understand
+from assistant.answer.understand import understand
 from assistant.ingest.normalize import format_number, normalize_text, parse_number
 from assistant.parse.rows import split_segments
+from assistant.store.vocabulary import Vocabulary
 
 # text that looks like report lines: CJK, full-width forms, digits, separators, tabs, odd controls
 REPORTISH = st.text(

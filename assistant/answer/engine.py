@@ -12,11 +12,12 @@ from typing import Any
 
 from assistant.answer.compose import citation_of, fmt, money_text, round2, value_of, where
 from assistant.answer.session import Session
-from assistant.answer.understand import Vocabulary, understand
+from assistant.answer.understand import understand
 from assistant.config import Settings
 from assistant.models import Answer, AnswerValue, Fact, Query, Report
 from assistant.parse.lexicon import COMPONENTS
 from assistant.store.db import load_reports, open_store, query_facts
+from assistant.store.vocabulary import open_vocabulary
 
 TOTAL_LABELS = ("合计", "总计")
 # For a metric named as a column (基本支出 …), the row whose column holds the department's total.
@@ -29,20 +30,39 @@ class Engine:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.con = open_store(settings.index_dir)
-        self._reports = load_reports(self.con)
-        self.by_doc = {r.doc: r for r in self._reports}
-        aliases: dict[str, list[str]] = {}
-        for alias, dept in self.con.execute("SELECT alias, department FROM aliases ORDER BY alias, department"):
-            aliases.setdefault(alias, []).append(dept)
-        labels = list(self.con.execute("SELECT metric, label FROM labels ORDER BY metric, label"))
-        self.vocab = Vocabulary.build(aliases, labels)
+        # Nothing is loaded up front (reports, names): opening costs the same for 7 reports as for 5,000.
+        self.vocab = open_vocabulary(self.con)
+        self._all: list[Report] | None = None
+        self._by_doc: dict[str, Report | None] = {}
+        self._n_reports: int | None = None
         self._retrieval: Any = None
         self.retrieval_note: str | None = None
 
     # ----- public API -----
     def reports(self) -> list[Report]:
         """Reports in the index."""
-        return list(self._reports)
+        if self._all is None:
+            self._all = load_reports(self.con)
+            self._by_doc.update((r.doc, r) for r in self._all)
+        return list(self._all)
+
+    def report(self, doc: str) -> Report | None:
+        """The report of file ``doc``, or None."""
+        if doc not in self._by_doc:
+            found = load_reports(self.con, docs=[doc])
+            self._by_doc[doc] = found[0] if found else None
+        return self._by_doc[doc]
+
+    def _reports_of(self, departments: list[str]) -> list[Report]:
+        """Reports of ``departments`` (all reports when none is named), in file-name order."""
+        if not departments:
+            return self.reports()
+        return load_reports(self.con, departments=departments)
+
+    def _report_count(self) -> int:
+        if self._n_reports is None:
+            self._n_reports = self.con.execute("SELECT count(*) FROM reports").fetchone()[0]
+        return self._n_reports
 
     def facts(self, metric: str | None = None, doc: str | None = None, year: int | None = None) -> list[Fact]:
         """Facts by metric (substring of metric or label), document and year."""
@@ -50,11 +70,11 @@ class Engine:
 
     def department_names(self) -> list[str]:
         """Department names and aliases, for completion."""
-        return sorted(self.vocab.aliases)
+        return self.vocab.department_names()
 
     def metric_names(self) -> list[str]:
         """Metric names known to the store and the lexicon."""
-        return sorted({m for _, m in self.vocab.metric_terms})
+        return self.vocab.metric_names()
 
     def ask(self, question: str, session: Session | None = None) -> Answer:
         """Answer one question; updates ``session`` for follow-ups."""
@@ -132,7 +152,7 @@ class Engine:
         return self._value(q, reports)
 
     def _reports_for(self, q: Query) -> list[Report]:
-        reps = [r for r in self._reports if not q.departments or r.department in q.departments]
+        reps = self._reports_of(q.departments)
         if q.kind:
             reps = [r for r in reps if r.kind == q.kind]
         if q.year is not None:
@@ -457,7 +477,7 @@ class Engine:
     def _rank(self, q: Query, reports: list[Report]) -> Answer:
         rows: list[tuple[Decimal, Fact, Report]] = []
         # One query for every department's facts of the metric (not one per report).
-        every = query_facts(self.con, metric=q.metric, docs=None if len(reports) == len(self._reports)
+        every = query_facts(self.con, metric=q.metric, docs=None if len(reports) == self._report_count()
                             else [r.doc for r in reports])
         by_doc: dict[str, list[Fact]] = {}
         for f in every:
@@ -486,7 +506,7 @@ class Engine:
 
     # ----- not found and retrieval -----
     def _coverage(self, q: Query) -> str:
-        reps = [r for r in self._reports if not q.departments or r.department in q.departments]
+        reps = self._reports_of(q.departments)
         have = "；".join(f"{r.department} {r.year}年{r.kind or ''}" for r in reps) or "无"
         return f"语料中相关的报告有：{have}"
 

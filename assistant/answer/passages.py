@@ -55,7 +55,8 @@ def retrieval_answer(engine: Engine, q: Query) -> Answer:
     citations = []
     for h in hits:
         c = h.chunk
-        dept = engine.by_doc[c.doc].department if c.doc in engine.by_doc else ""
+        rep = engine.report(c.doc)
+        dept = rep.department if rep else ""
         page = f"第{c.page}页" if c.page else ""
         head = f"【{dept}｜{c.section}】" if c.section else f"【{dept}】"
         body = "\n".join(f"» {s}" for s in h.highlights) if h.highlights else c.text

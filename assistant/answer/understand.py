@@ -7,12 +7,11 @@ is the departments and their aliases, the lexicon's metric terms and every row l
 from __future__ import annotations
 
 import re
-import unicodedata
-from dataclasses import dataclass, field
 from typing import Any
 
 from assistant.models import Query
-from assistant.parse.lexicon import COUNT_VARIANTS, all_terms, normalize_label
+from assistant.parse.lexicon import COUNT_VARIANTS
+from assistant.store.vocabulary import StoreVocabulary, Vocabulary, fold
 
 YEAR_RE = re.compile(r"(?<!\d)(20\d{2}|\d{2})\s*年")
 OTHER_DEPT_RE = re.compile(r"[\u4e00-\u9fff]{2,12}?(局|部|办公室|委员会|厅|中心|政府办|院)")
@@ -33,41 +32,6 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
 TEXT_QUESTION_RE = re.compile(r"什么是|是什么|职责|职能|机构设置|名词解释|为什么|原因|怎么|如何|包括哪些单位|哪些单位|绩效目标|问题")
 
 
-@dataclass
-class Vocabulary:
-    """Everything a question can name: departments (alias → canonical) and metric terms.
-
-    Names are folded once here and looked up by the substrings of a question, so understanding a
-    question costs the same with 7 reports as with 5,000.
-    """
-
-    aliases: dict[str, list[str]]  # alias -> departments (several for a shared alias such as 医保局)
-    metric_terms: list[tuple[str, str]] = field(default_factory=list)  # (normalised term, metric), longest first
-    folded_aliases: dict[str, list[str]] = field(default_factory=dict)  # folded alias -> departments
-    term_index: dict[str, str] = field(default_factory=dict)  # folded term -> metric
-
-    def __post_init__(self) -> None:
-        for alias, depts in self.aliases.items():
-            a = fold(alias)
-            if a:
-                bucket = self.folded_aliases.setdefault(a, [])
-                bucket.extend(d for d in depts if d not in bucket)
-        for term, metric in self.metric_terms:
-            self.term_index.setdefault(term, metric)
-
-    @classmethod
-    def build(cls, aliases: dict[str, list[str]], labels: list[tuple[str, str]]) -> Vocabulary:
-        """From the store's aliases and its (metric, label) pairs plus the lexicon."""
-        terms: dict[str, str] = dict(all_terms())
-        for metric, label in labels:
-            for t in (normalize_label(label), normalize_label(metric)):
-                t = re.sub(r"^[一二三四五六七八九十]+、|^\(?[一二三四五六七八九十\d]+\)|^\d+\.", "", t)
-                if len(t) >= 2:
-                    terms.setdefault(t, metric)
-        ordered = sorted(terms.items(), key=lambda tm: (-len(tm[0]), tm[0]))
-        return cls(aliases=aliases, metric_terms=ordered)
-
-
 def longest_matches(text: str, index: dict[str, Any], max_len: int = 40) -> list[tuple[int, str]]:
     """Non-overlapping (position, key) of ``index`` keys in ``text``: longest first, then leftmost."""
     found = []
@@ -85,18 +49,14 @@ def longest_matches(text: str, index: dict[str, Any], max_len: int = 40) -> list
     return sorted(out)
 
 
-def fold(text: str) -> str:
-    """NFKC width folding (２０２１ → 2021), quotes removed, spaces collapsed: the matching form."""
-    return normalize_label(unicodedata.normalize("NFKC", text))
-
-
-def understand(question: str, vocab: Vocabulary) -> Query:
+def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
     """Parse a question into a Query (departments, year, metric, qualifier, operation)."""
     q = fold(question)[:500]
     depts: list[str] = []
     rest = q
-    for _, a in sorted(longest_matches(q, vocab.folded_aliases), key=lambda m: (-len(m[1]), m[0])):
-        for dept in vocab.folded_aliases[a]:
+    aliases = vocab.aliases_in(q)
+    for _, a in sorted(longest_matches(q, aliases), key=lambda m: (-len(m[1]), m[0])):
+        for dept in aliases[a]:
             if dept not in depts:
                 depts.append(dept)
         rest = rest.replace(a, "□")
@@ -115,11 +75,12 @@ def understand(question: str, vocab: Vocabulary) -> Query:
     unit_m = re.search(r"(人次|批次|辆|团组)", rest)
     masked = re.sub(r"(多少|几)(人次|批次|辆|个|团组)", lambda m: "□" * len(m.group(0)), rest)
     seen_terms: set[str] = set()
-    for pos, term in longest_matches(masked, vocab.term_index):
+    term_index = vocab.terms_in(q)  # masking only hides parts of q, so its terms are among these
+    for pos, term in longest_matches(masked, term_index):
         if term in seen_terms:  # a metric named twice counts once
             continue
         seen_terms.add(term)
-        metrics.append((pos, term, vocab.term_index[term]))
+        metrics.append((pos, term, term_index[term]))
     for pos, term, _ in metrics:
         masked = masked[:pos] + "□" * len(term) + masked[pos + len(term):]
     metrics.sort()
@@ -164,7 +125,7 @@ def understand(question: str, vocab: Vocabulary) -> Query:
                  qualifier=qualifier, column=column, operation=operation, mentions_other=mentions_other)
 
 
-def _partial_metrics(rest: str, vocab: Vocabulary) -> list[str]:
+def _partial_metrics(rest: str, vocab: Vocabulary | StoreVocabulary) -> list[str]:
     """Metrics named by part of their name (其中政府性基金呢 → 政府性基金预算财政拨款支出/收入): every
     metric with a term containing the question's residual words, shortest term first. The engine
     chooses among them with the conversation's context."""
@@ -173,7 +134,7 @@ def _partial_metrics(rest: str, vocab: Vocabulary) -> list[str]:
     core = re.sub(r"\d{2,4}年度?", "", core)
     if len(core) < 2 or core in QUALIFIER_WORDS:
         return []
-    hits = sorted(((t, m) for t, m in vocab.metric_terms if core in t), key=lambda tm: (len(tm[0]), tm[0]))
+    hits = sorted(vocab.terms_containing(core), key=lambda tm: (len(tm[0]), tm[0]))
     out: list[str] = []
     for _, m in hits:
         if m not in out:

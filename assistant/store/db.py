@@ -345,9 +345,18 @@ def _open_checked(index_dir: Path, path: Path, verify: bool) -> sqlite3.Connecti
     return con
 
 
-def load_reports(con: sqlite3.Connection) -> list[Report]:
-    """All reports, in file-name order."""
-    return [Report.model_validate_json(r[0]) for r in con.execute("SELECT json FROM reports ORDER BY doc")]
+def load_reports(con: sqlite3.Connection, *, departments: list[str] | None = None,
+                 docs: list[str] | None = None) -> list[Report]:
+    """Reports in file-name order: all, or those of ``departments`` / with file names ``docs``."""
+    where, args = [], []
+    if departments is not None:
+        where.append(f"json_extract(json, '$.department') IN ({','.join('?' * len(departments))})")
+        args += departments
+    if docs is not None:
+        where.append(f"doc IN ({','.join('?' * len(docs))})")
+        args += docs
+    sql = "SELECT json FROM reports" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY doc"
+    return [Report.model_validate_json(r[0]) for r in con.execute(sql, args)]
 
 
 def query_facts(con: sqlite3.Connection, *, doc: str | None = None, metric: str | None = None,

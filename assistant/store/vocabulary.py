@@ -1,0 +1,164 @@
+"""What a question can name: department aliases and metric terms, folded for matching.
+
+Derived from the fact store (its ``aliases`` and ``labels`` tables) plus the metric lexicon. The
+build writes it into the store (table ``terms``) so that opening the store costs the same with 7
+reports as with 5,000: a question looks up only its own substrings (StoreVocabulary). Stores written
+before the table existed get the same vocabulary built in memory (Vocabulary).
+"""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterable
+
+from assistant.parse.lexicon import all_terms, normalize_label
+
+# Ordinals a row label starts with (一、 （二） 3.): not part of the name a question uses.
+_LABEL_ORDINAL_RE = re.compile(r"^[一二三四五六七八九十]+、|^\(?[一二三四五六七八九十\d]+\)|^\d+\.")
+MAX_TERM = 40  # longest name looked up in a question
+_TERMS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS terms (term TEXT NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL,
+                                  rank INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS terms_by_term ON terms (term, kind);
+CREATE INDEX IF NOT EXISTS reports_by_department ON reports (json_extract(json, '$.department'));
+"""
+
+
+def fold(text: str) -> str:
+    """The matching form of a name or question: NFKC width folding (２０２１ → 2021), quotes and
+    whitespace removed."""
+    return normalize_label(text)
+
+
+def substrings(text: str, max_len: int = MAX_TERM) -> set[str]:
+    """Every substring of ``text`` of 2 to ``max_len`` characters: the names it could contain."""
+    n = len(text)
+    return {text[i:j] for i in range(n) for j in range(i + 2, min(n, i + max_len) + 1)}
+
+
+def fold_vocabulary(aliases: dict[str, list[str]], labels: Iterable[tuple[str, str]]
+                    ) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """(folded alias → departments, folded term → metric) from raw aliases and (metric, label) pairs.
+
+    Lexicon terms win over row labels; among labels the first (metric, label) in sorted order wins,
+    so the result does not depend on the order reports were indexed in.
+    """
+    folded: dict[str, list[str]] = {}
+    for alias in sorted(aliases):
+        a = fold(alias)
+        if a:
+            bucket = folded.setdefault(a, [])
+            bucket.extend(d for d in aliases[alias] if d not in bucket)
+    terms: dict[str, str] = dict(all_terms())
+    for metric, label in sorted(labels):
+        for t in (normalize_label(label), normalize_label(metric)):
+            t = _LABEL_ORDINAL_RE.sub("", t)
+            if len(t) >= 2:
+                terms.setdefault(t, metric)
+    return folded, terms
+
+
+class Vocabulary:
+    """The whole vocabulary in memory (tests, and stores without a ``terms`` table)."""
+
+    def __init__(self, folded_aliases: dict[str, list[str]], term_index: dict[str, str],
+                 aliases: dict[str, list[str]] | None = None) -> None:
+        self.folded_aliases = folded_aliases
+        self.term_index = term_index
+        self.aliases = aliases if aliases is not None else folded_aliases
+
+    @classmethod
+    def build(cls, aliases: dict[str, list[str]], labels: Iterable[tuple[str, str]]) -> Vocabulary:
+        """From raw aliases (alias → departments) and (metric, label) pairs plus the lexicon."""
+        folded, terms = fold_vocabulary(aliases, labels)
+        return cls(folded, terms, aliases)
+
+    def aliases_in(self, text: str) -> dict[str, list[str]]:
+        """Folded aliases that occur in ``text`` (already folded), with their departments."""
+        return {s: self.folded_aliases[s] for s in substrings(text) if s in self.folded_aliases}
+
+    def terms_in(self, text: str) -> dict[str, str]:
+        """Metric terms that occur in ``text`` (already folded), with their metric."""
+        return {s: self.term_index[s] for s in substrings(text) if s in self.term_index}
+
+    def terms_containing(self, core: str) -> list[tuple[str, str]]:
+        """(term, metric) of every term that contains ``core``."""
+        return [(t, m) for t, m in self.term_index.items() if core in t]
+
+    def department_names(self) -> list[str]:
+        """Every alias and department name, sorted (for completion)."""
+        return sorted(self.aliases)
+
+    def metric_names(self) -> list[str]:
+        """Every metric a term names, sorted."""
+        return sorted(set(self.term_index.values()))
+
+
+class StoreVocabulary:
+    """The vocabulary as written in the store: lookups by SQL, nothing loaded up front."""
+
+    def __init__(self, con: sqlite3.Connection) -> None:
+        self.con = con
+
+    def _lookup(self, kind: str, keys: set[str]) -> list[tuple[str, str]]:
+        if not keys:
+            return []
+        # Sorted keys and ORDER BY: the same rows in the same order every time.
+        ordered = sorted(keys)
+        rows: list[tuple[str, str]] = []
+        for i in range(0, len(ordered), 900):  # stay under SQLite's bound-parameter limit
+            part = ordered[i:i + 900]
+            rows += self.con.execute(
+                f"SELECT term, target FROM terms WHERE kind = ? AND term IN ({','.join('?' * len(part))}) "
+                "ORDER BY term, rank", (kind, *part)).fetchall()
+        return rows
+
+    def aliases_in(self, text: str) -> dict[str, list[str]]:
+        """Folded aliases that occur in ``text`` (already folded), with their departments."""
+        out: dict[str, list[str]] = {}
+        for term, dept in self._lookup("alias", substrings(text)):
+            out.setdefault(term, []).append(dept)
+        return out
+
+    def terms_in(self, text: str) -> dict[str, str]:
+        """Metric terms that occur in ``text`` (already folded), with their metric."""
+        return dict(self._lookup("term", substrings(text)))
+
+    def terms_containing(self, core: str) -> list[tuple[str, str]]:
+        """(term, metric) of every term that contains ``core``."""
+        return list(self.con.execute(
+            "SELECT term, target FROM terms WHERE kind = 'term' AND instr(term, ?) > 0 ORDER BY term", (core,)))
+
+    def department_names(self) -> list[str]:
+        """Every alias and department name, sorted (for completion)."""
+        return [r[0] for r in self.con.execute(
+            "SELECT alias FROM aliases UNION SELECT department FROM aliases ORDER BY 1")]
+
+    def metric_names(self) -> list[str]:
+        """Every metric a term names, sorted."""
+        return [r[0] for r in self.con.execute("SELECT DISTINCT target FROM terms WHERE kind = 'term' ORDER BY 1")]
+
+
+def write_vocabulary(con: sqlite3.Connection) -> None:
+    """Fill the ``terms`` table from the store's aliases and labels, and index reports by department
+    (call after the last report is written)."""
+    aliases: dict[str, list[str]] = {}
+    for alias, dept in con.execute("SELECT alias, department FROM aliases ORDER BY alias, department"):
+        aliases.setdefault(alias, []).append(dept)
+    folded, terms = fold_vocabulary(aliases, con.execute("SELECT metric, label FROM labels"))
+    con.executescript(_TERMS_SCHEMA)
+    con.execute("DELETE FROM terms")
+    con.executemany("INSERT INTO terms VALUES (?, 'alias', ?, ?)",
+                    ((a, d, i) for a, depts in folded.items() for i, d in enumerate(depts)))
+    con.executemany("INSERT INTO terms VALUES (?, 'term', ?, 0)", terms.items())
+
+
+def open_vocabulary(con: sqlite3.Connection) -> Vocabulary | StoreVocabulary:
+    """The store's vocabulary: by SQL when the build wrote it, else built in memory."""
+    if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'terms'").fetchone():
+        return StoreVocabulary(con)
+    aliases: dict[str, list[str]] = {}
+    for alias, dept in con.execute("SELECT alias, department FROM aliases ORDER BY alias, department"):
+        aliases.setdefault(alias, []).append(dept)
+    return Vocabulary.build(aliases, con.execute("SELECT metric, label FROM labels"))
