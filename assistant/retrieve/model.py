@@ -302,8 +302,9 @@ def query_twin(model: SentenceTransformer) -> SentenceTransformer:
     """An int8 (dynamically quantised) copy of ``model`` for encoding questions; cached per model.
 
     Why: a question is one short sequence, and on this class of CPU its forward pass is all small
-    fp32 matmuls (~45 ms of the ~50 ms budget of a retrieval answer). int8 weights make it ~1.5× faster
-    while the vectors stay within cosine ~0.98 of fp32, which leaves recall unchanged (bench/retrieval.py).
+    fp32 matmuls (~45 ms of the ~50 ms budget of a retrieval answer). int8 weights make it ~1.5× faster;
+    the vectors stay within cosine ~0.98 of fp32, which costs one dev item of recall@5 (0.971 → 0.943,
+    bench/retrieval.py), hence opt-in ([embedding] quantize_queries).
     Passages are still embedded in fp32, so the index does not depend on this choice. The word embedding
     table (250k × 384, most of the model's memory) and the tokenizer are shared with ``model``.
     Falls back to ``model`` itself where the int8 kernels are unavailable.
