@@ -203,3 +203,30 @@ def test_change_carries_the_reports_own_reason(engine) -> None:
     a = ask(engine, "仁和区医保局2020年公务接待费比上年增加多少")
     assert has_value(a, "0.24", "万元", doc=DOC003)
     assert any("主要原因是本年度主要接待" in c.snippet for c in a.citations)
+
+
+PUTUO_BUDGET = "上海市普陀区人民政府办公室25年预算.pdf"
+SHEGONG = "中共上海市普陀区委社会工作部 2024 年度部门决算.pdf"
+
+
+def test_expenditure_total_is_not_read_from_the_income_table(engine) -> None:
+    # 收入表 and 支出表 both end in a 合计 row of 91,016,775.35: the answer must cite the 支出 one.
+    a = ask(engine, "普陀区政府办2025年支出预算总计")
+    assert has_value(a, "91016775.35", "元", qualifier="本年支出合计", doc=PUTUO_BUDGET)
+    assert [v.citation.line for v in a.values] == [157]
+    assert "收入" not in a.text
+
+
+def test_final_against_its_own_budget_is_the_budget_gap(engine) -> None:
+    a = ask(engine, "区社工部2024年一般公共预算财政拨款支出决算比年初预算增加多少")
+    assert a.kind == "computed"
+    assert has_value(a, "13.20", "万元", qualifier="差额", doc=SHEGONG)
+    assert "预算321.02万元" in a.text and "决算307.82万元" in a.text
+    b = ask(engine, "峨山县医保局2021年三公经费决算与预算相比节约了多少")
+    assert has_value(b, "194.00", "元", qualifier="差额", doc=DOC000)
+
+
+def test_change_not_stated_says_so(engine) -> None:
+    a = ask(engine, "峨山县医保局2021年三公经费比上年增加多少")
+    assert has_value(a, "5406.00", "元", qualifier="决算数", doc=DOC000)
+    assert "没有找到这一项与上年相比的增减数" in a.text

@@ -249,6 +249,8 @@ class Engine:
                     values.append(value_of(f))
                     citations.append(citation_of(f))
                     lines.append(f"  {f.qualifier}：{money_text(f.value, f.unit)}（{where(f)}）")
+                if not ch:
+                    lines.append("  报告中没有找到这一项与上年相比的增减数。")
                 # The report's own explanation of the change (主要原因是…), when it gives one.
                 from assistant.answer.passages import supporting_passage
 
@@ -265,7 +267,10 @@ class Engine:
 
     def _precise(self, q: Query, r: Report, best: Fact) -> Fact:
         """A table fact stating the same amount more precisely than a rounded narrative figure
-        (1,159.81万元 in a sentence, 11,598,130.25元 in 公开01表), when one is related to the query."""
+        (1,159.81万元 in a sentence, 11,598,130.25元 in 公开01表), when one is related to the query.
+
+        A bare 合计/总计 row is related only through its column: "合计" is part of 本年支出合计, but the
+        收入表's 合计 row is not the expenditure total even when the amounts agree."""
         if best.source != "narrative" or best.value_yuan is None or best.unit != "万元":
             return best
         exp = best.value.as_tuple().exponent
@@ -274,7 +279,8 @@ class Engine:
         related = [f for f in query_facts(self.con, docs=[r.doc]) if f.source == "table" and f.value_yuan is not None
                    and "column_uncertain" not in f.flags and f.unit == "元"
                    and abs(f.value_yuan - best.value_yuan) <= quantum / 2
-                   and (metric in f.label or metric in f.metric or f.metric in metric or f.qualifier == metric)]
+                   and (f.qualifier == metric or (f.metric not in TOTAL_LABELS and (
+                       metric in f.label or metric in f.metric or f.metric in metric)))]
         return min(related, key=lambda f: (f.code is not None, f.line)) if related else best
 
     def _sentence(self, r: Report, best: Fact, others: list[Fact]) -> str:
