@@ -230,3 +230,13 @@ def test_change_not_stated_says_so(engine) -> None:
     a = ask(engine, "峨山县医保局2021年三公经费比上年增加多少")
     assert has_value(a, "5406.00", "元", qualifier="决算数", doc=DOC000)
     assert "没有找到这一项与上年相比的增减数" in a.text
+
+
+def test_function_code_item_is_read_in_the_expenditure_table(engine) -> None:
+    # 行政运行 (2101501) is listed in 000's 收入决算表 (2,562,097.52) and 支出决算表 (2,552,792.43).
+    a = ask(engine, "峨山县医保局2021年行政运行")
+    assert has_value(a, "2552792.43", "元", qualifier="本年支出合计", doc=DOC000)
+    assert [v.citation.line for v in a.values] == [183]
+    # Asked for income, the 收入表 answers.
+    b = ask(engine, "峨山县医保局2021年行政运行的财政拨款收入是多少")
+    assert has_value(b, "2478447.48", "元", qualifier="财政拨款收入", doc=DOC000)

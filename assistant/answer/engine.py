@@ -194,6 +194,7 @@ class Engine:
     def _best(self, q: Query, r: Report, facts: list[Fact]) -> list[Fact]:
         """Facts ordered from the best answer to the worst for this query."""
         want = q.qualifier or ("决算数" if r.kind == "决算" else "预算数" if r.kind == "预算" else None)
+        asks_income = "收入" in q.text
 
         def score(f: Fact) -> tuple[int, ...]:
             qual = f.qualifier or ""
@@ -211,8 +212,10 @@ class Engine:
             exact = 1 if f.metric == q.metric else 0
             nocode = 1 if not f.code else 0
             table = 1 if f.source == "table" else 0
-            # An expenditure item is read in an expenditure table, not in the 收入表 by function code.
-            flow = 0 if (f.metric.endswith("支出") and "收入" in qual) else 1
+            # An expenditure item (…支出, or a function-classification code 2xx) is read in an expenditure
+            # table, not in the 收入表 that lists income by the same codes, unless income is asked for.
+            spent = f.metric.endswith("支出") or (f.code or "").startswith("2")
+            flow = 0 if (spent and "收入" in qual and not asks_income) else 1
             return (year_ok, flow, side, exact, clean, nocode, table, -f.line)
 
         return sorted(facts, key=score, reverse=True)
