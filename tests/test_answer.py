@@ -240,3 +240,16 @@ def test_function_code_item_is_read_in_the_expenditure_table(engine) -> None:
     # Asked for income, the 收入表 answers.
     b = ask(engine, "峨山县医保局2021年行政运行的财政拨款收入是多少")
     assert has_value(b, "2478447.48", "元", qualifier="财政拨款收入", doc=DOC000)
+
+
+def test_which_of_two_is_larger_with_the_metric_between(engine) -> None:
+    a = ask(engine, "区社工部和普陀区政府办哪个三公经费多")
+    assert a.kind == "computed"
+    assert a.text.startswith("上海市普陀区人民政府办公室2025年三公经费最高：867.50万元")
+    # A 2025 budget against a 2024 final account: the answer says they are not alike.
+    assert "注意：比较的数字年度或口径不同（2024年、2025年；决算数、预算数）" in a.text
+    b = ask(engine, "区社工部和普陀区政府办哪个三公经费少？")
+    assert b.text.startswith("中共上海市普陀区委社会工作部2024年三公经费最低：0万元")
+    # 哪个…多少 asks for the amounts, not for a ranking.
+    c = ask(engine, "哪个医保局三公经费多少")
+    assert c.kind == "lookup" and has_value(c, "5406.00", "元", doc=DOC000)

@@ -505,7 +505,15 @@ class Engine:
         rows.sort(key=lambda t: (t[0], t[2].doc), reverse=q.operation != "rank_min")
         top = rows[0]
         word = "最低" if q.operation == "rank_min" else "最高"
-        lines = [f"{top[2].department}{top[1].year}年{q.metric}{word}：{money_text(top[1].value, top[1].unit)}。", "各部门："]
+        lines = [f"{top[2].department}{top[1].year}年{q.metric}{word}：{money_text(top[1].value, top[1].unit)}。"]
+        # A budget is not a final account, and one year is not another: say when the figures differ so.
+        quals = sorted({f.qualifier or "" for _, f, _ in rows} - {""})
+        years = sorted({f.year for _, f, _ in rows if f.year})
+        if len(quals) > 1 or len(years) > 1:
+            what = "；".join(x for x in ["、".join(f"{y}年" for y in years) if len(years) > 1 else "",
+                                          "、".join(quals) if len(quals) > 1 else ""] if x)
+            lines.append(f"注意：比较的数字年度或口径不同（{what}），仅供参考。")
+        lines.append("各部门：")
         for _, f, r in rows:
             lines.append(f"  {r.department} {f.year}年 {f.qualifier or ''} {money_text(f.value, f.unit)}（{where(f)}）")
         values = [value_of(f) for _, f, _ in rows]
