@@ -253,3 +253,16 @@ def test_which_of_two_is_larger_with_the_metric_between(engine) -> None:
     # 哪个…多少 asks for the amounts, not for a ranking.
     c = ask(engine, "哪个医保局三公经费多少")
     assert c.kind == "lookup" and has_value(c, "5406.00", "元", doc=DOC000)
+
+
+def test_definition_not_in_the_conversations_report_comes_from_the_others(engine) -> None:
+    s = Session()
+    assert ask(engine, "固原市医保局2021年三公经费多少", s).kind == "not_found"
+    a = ask(engine, "什么是机关运行经费", s)  # carries 固原 and 2021 over; 004 has no such entry
+    assert a.kind == "retrieval"
+    assert a.text.startswith("（固原市医疗保障局2021年的报告中没有找到，以下来自其他报告。）")
+    assert a.citations and all(c.doc != "004_a15be56197084065.txt" for c in a.citations)
+    assert any("机关运行经费：" in c.snippet for c in a.citations)
+    # Named in the question, the department is not dropped.
+    b = ask(engine, "固原市医保局的职责是什么", Session())
+    assert all(c.doc == "004_a15be56197084065.txt" for c in b.citations)

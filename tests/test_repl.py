@@ -448,3 +448,23 @@ def test_text_helpers() -> None:
     )
     assert shorten("峨山彝族自治县医疗保障局", 10) == "峨山彝族…"
     assert shorten("a  b\nc", 10) == "a b c"
+
+
+# --- piped input -------------------------------------------------------------------------------
+def test_piped_lines_give_a_plain_transcript_and_slash_commands_work() -> None:
+    import io
+
+    from assistant.repl.app import ChatApp
+
+    buffer = io.StringIO()
+    engine = FakeEngine()
+    app = ChatApp(engine, plain=True, console=make_console(buffer, plain=True, width=100))
+    status = app.run_lines(["峨山县医保局2021年三公经费是多少\n", "\n", "/help\n", "/quit\n", "这一行不会被问到\n"])
+    out = buffer.getvalue()
+    assert status == 0
+    assert "问> 峨山县医保局2021年三公经费是多少" in out
+    assert "“三公”经费支出决算数为5,406.00元" in out
+    assert ":sources" in out  # /help listed the commands
+    assert "这一行不会被问到" not in out and len(engine.sessions) == 1  # /quit ended the loop
+    assert app._prompt_session is None  # no terminal UI was built for piped input
+    assert split_command("/use 峨山") == (":use", "峨山")

@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from assistant.models import Answer, Citation, Query
+from assistant.store.vocabulary import fold
 
 if TYPE_CHECKING:
     from assistant.answer.engine import Engine
@@ -39,19 +40,31 @@ def retrieval_answer(engine: Engine, q: Query) -> Answer:
     if index is None:
         return Answer(question=q.text, kind="not_found", text="检索索引不可用：请先运行 `assistant index`。")
     term = definition_term(q.text)
-    hits = index.search(q.text, departments=q.departments or None, year=q.year, top_k=20 if term else None)
-    if term:
-        # A definition question: the 名词解释 entries ("X：指…"), one per report, come first.
-        pattern = re.compile(re.escape(term) + r"[：:]")
-        defs = [h for h in hits if pattern.search(_unquote(h.chunk.text))]
-        seen: set[str] = set()
-        defs = [h for h in defs if not (h.chunk.doc in seen or seen.add(h.chunk.doc))]
-        hits = defs[:5] or hits[:2]
+    # The filters as asked, then wider: a year the department has no report for, and a department
+    # the conversation carried over (not named in this question) must not hide a passage that exists.
+    attempts = [(q.departments or None, q.year)]
+    if q.year is not None:
+        attempts.append((q.departments or None, None))
+    if q.departments and not engine.vocab.aliases_in(fold(q.text)):
+        attempts.append((None, None))
+    hits: list = []
+    fallback: tuple[list, tuple[list[str] | None, int | None]] | None = None
+    for departments, year in attempts:
+        found, exact = _passages(index, q.text, term, departments, year)
+        if found and exact:
+            hits = found
+            break
+        if found and fallback is None:  # a definition question without its 名词解释 entry here
+            fallback = (found, (departments, year))
     else:
-        hits = hits[:2]
+        if fallback is not None:
+            hits, (departments, year) = fallback
     if not hits:
         return Answer(question=q.text, kind="not_found", text="在报告中没有找到与这个问题相关的段落。")
     lines = []
+    if (departments, year) != attempts[0]:
+        scope = "".join(x for x in ["、".join(q.departments), f"{q.year}年" if q.year else ""] if x)
+        lines.append(f"（{scope}的报告中没有找到，以下来自{'其他年份的报告' if departments else '其他报告'}。）")
     citations = []
     for h in hits:
         c = h.chunk
@@ -64,6 +77,37 @@ def retrieval_answer(engine: Engine, q: Query) -> Answer:
         citations.append(Citation(doc=c.doc, line_start=c.line_start, line_end=c.line_end, page=c.page,
                                   snippet=c.text))
     return Answer(question=q.text, kind="retrieval", text="\n\n".join(lines), citations=citations)
+
+
+# What a question asks about → the titles of the standard outline's sections that answer it
+# (第一部分 部门概况: 一、主要职能 二、机构设置 …; 名词解释; 绩效自评 …).
+SECTION_INTENTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    (re.compile(r"职责|职能|主要工作|主要任务|负责什么|干什么"), re.compile(r"职责|职能|部门概况|基本情况|主要任务")),
+    (re.compile(r"机构设置|内设机构|下属单位|哪些单位|单位构成|部门构成"),
+     re.compile(r"机构设置|内设机构|单位构成|部门构成|决算单位|预算单位")),
+    (re.compile(r"绩效目标|绩效评价|绩效自评"), re.compile(r"绩效")),
+    (re.compile(r"存在的?问题|整改|改进措施"), re.compile(r"问题|整改|改进")),
+)
+
+
+def _passages(index: Any, text: str, term: str | None, departments: list[str] | None, year: int | None
+              ) -> tuple[list, bool]:
+    """The hits to show, and whether they answer the question's form: for a definition question its
+    名词解释 entries (one per report); for a question about duties, structure … the hits in the
+    sections of the report's outline that hold them, first."""
+    hits = index.search(text, departments=departments, year=year, top_k=20)
+    if term:
+        pattern = re.compile(re.escape(term) + r"[：:]")
+        defs = [h for h in hits if pattern.search(_unquote(h.chunk.text))]
+        seen: set[str] = set()
+        defs = [h for h in defs if not (h.chunk.doc in seen or seen.add(h.chunk.doc))]
+        return (defs[:5], True) if defs else (hits[:2], False)
+    for asked, section in SECTION_INTENTS:
+        if asked.search(text):
+            # Stable: within each group the fused ranking stands.
+            hits = sorted(hits, key=lambda h: not section.search(h.chunk.section or ""))
+            break
+    return hits[:2], True
 
 
 def _unquote(text: str) -> str:

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -68,10 +70,22 @@ class ChatApp:
         self.show_json = False
         self.last_answer: Answer | None = None
         self.running = True
-        monochrome = plain or not color
+        self._prompt_args = (input, output, history, plain or not color)
+        self._prompt_session: PromptSession[str] | None = None
+
+    @property
+    def prompt_session(self) -> PromptSession[str]:
+        """The prompt-toolkit session, made on first use (a piped session never needs one)."""
+        if self._prompt_session is None:
+            self._prompt_session = self._make_prompt_session(*self._prompt_args)
+        return self._prompt_session
+
+    def _make_prompt_session(self, input: Input | None, output: Output | None, history: History | None,
+                             monochrome: bool) -> PromptSession[str]:
+        engine = self.engine
         # Refresh the toolbar only when the engine can report progress (a model loading behind the prompt).
         has_notes = hasattr(engine, "retrieval_loading") or hasattr(engine, "status_note")
-        self.prompt_session: PromptSession[str] = PromptSession(
+        return PromptSession(
             message=[("class:prompt", PROMPT)],
             history=history if history is not None else InMemoryHistory(),
             auto_suggest=AutoSuggestFromHistory(),
@@ -106,10 +120,7 @@ class ChatApp:
 
     def run(self) -> int:
         """Read and handle lines until Ctrl-D or :quit; returns the exit status (0)."""
-        self.renderer.note("报告助手：直接输入问题。:help 查看命令，Ctrl-D 退出。")
-        note = engine_note(self.engine)
-        if note:
-            self.renderer.note(note)
+        self._greet()
         while self.running:
             try:
                 text = self.prompt_session.prompt()
@@ -118,6 +129,25 @@ class ChatApp:
             except EOFError:  # Ctrl-D
                 break
             self.handle_text(text)
+        return 0
+
+    def _greet(self) -> None:
+        self.renderer.note("报告助手：直接输入问题。:help 查看命令，Ctrl-D 退出。")
+        note = engine_note(self.engine)
+        if note:
+            self.renderer.note(note)
+
+    def run_lines(self, lines: Iterable[str]) -> int:
+        """The loop for piped input (``assistant chat < questions.txt``): no prompt, no toolbar; each
+        line is echoed before its answer so the transcript reads like a conversation."""
+        self._greet()
+        for raw in lines:
+            line = raw.strip()
+            if not self.running:
+                break
+            if line:
+                self.renderer.info(f"{PROMPT}{line}")
+                self.handle_line(line)
         return 0
 
     def handle_text(self, text: str) -> None:
@@ -193,6 +223,8 @@ def run_chat(settings: Settings, plain: bool = False) -> int:
     from assistant.answer.engine import Engine
 
     engine = Engine(settings)
+    if not sys.stdin.isatty():  # piped questions: a plain transcript, not a terminal UI
+        return ChatApp(engine, plain=True).run_lines(sys.stdin)
     app = ChatApp(engine, plain=plain, history=history_for(settings), color=settings.repl.color)
     return app.run()
 

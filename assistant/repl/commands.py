@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from assistant.repl.app import ChatApp
 
 Handler = Callable[["ChatApp", str], None]
-PREFIXES = (":", "：")  # a Chinese IME types the full-width colon
+# A Chinese IME types the full-width colon; many CLIs use /help, /quit, so the slash works too.
+PREFIXES = (":", "：", "/")
 
 
 @dataclass(frozen=True)
@@ -78,9 +79,9 @@ def is_command(line: str) -> bool:
 
 
 def split_command(line: str) -> tuple[str, str]:
-    """``":use 峨山县医保局"`` → ``(":use", "峨山县医保局")``; the full-width colon is folded."""
+    """``":use 峨山县医保局"`` → ``(":use", "峨山县医保局")``; the full-width colon and / are folded."""
     text = line.strip()
-    if text.startswith("："):
+    if text.startswith(("：", "/")):
         text = ":" + text[1:]
     name, _, arg = text.partition(" ")
     return name.lower(), arg.strip()
