@@ -151,6 +151,7 @@ class Query(Record):
         "value", "change", "share", "rate", "sum", "difference", "compare", "rank_max", "rank_min", "list", "text"
     ] = "value"
     mentions_other: bool = False  # named a department/year the corpus does not have
+    relative_year: str | None = None  # 去年 / 今年 …: resolved against the reports' own year by the engine
 
 
 class Citation(Record):

@@ -266,3 +266,23 @@ def test_definition_not_in_the_conversations_report_comes_from_the_others(engine
     # Named in the question, the department is not dropped.
     b = ask(engine, "固原市医保局的职责是什么", Session())
     assert all(c.doc == "004_a15be56197084065.txt" for c in b.citations)
+
+
+def test_relative_years_are_the_reports_own(engine) -> None:
+    a = ask(engine, "普陀区政府办上年一般公共预算财政拨款支出")
+    # 2025 report: 上年 = 2024, from the stated change (9,101.68 + 2,389.52).
+    assert a.text.startswith("（“上年”按报告年度2025年理解为2024年。）")
+    assert a.kind == "computed" and has_value(a, "11491.20", "万元", doc=PUTUO_BUDGET)
+    b = ask(engine, "峨山县医保局去年三公经费多少")
+    assert b.kind == "not_found" and not b.values and "2020年" in b.text
+    c = ask(engine, "峨山县医保局今年的三公经费预算")
+    assert has_value(c, "5600.00", "元", qualifier="预算数", doc=DOC000)
+
+
+def test_part_of_a_column_total_and_change_wording(engine) -> None:
+    a = ask(engine, "大城县医保局2021年基本支出中人员经费")
+    assert has_value(a, "363.27", "万元", qualifier="预算数") and len(a.values) == 1
+    # 比上年减少多少 asks for the change against last year, not the budget gap.
+    b = ask(engine, "峨山县医保局2021年公务接待费比上年减少多少")
+    assert has_value(b, "-0.04", "万元", qualifier="比上年增减", doc=DOC000)
+    assert "差额" not in b.text

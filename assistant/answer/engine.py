@@ -12,7 +12,7 @@ from typing import Any
 
 from assistant.answer.compose import citation_of, fmt, money_text, round2, value_of, where
 from assistant.answer.session import Session
-from assistant.answer.understand import understand
+from assistant.answer.understand import RELATIVE_YEARS, understand
 from assistant.config import Settings
 from assistant.models import Answer, AnswerValue, Fact, Query, Report
 from assistant.parse.lexicon import COMPONENTS
@@ -83,7 +83,10 @@ class Engine:
         if not text or not any(ch.isalnum() for ch in text):
             return Answer(question=question, kind="clarify", text="请输入一个问题，例如：峨山县医保局2021年三公经费是多少？")
         query = self._with_context(understand(text, self.vocab), session)
+        query, note = self._resolve_relative_year(query)
         answer = self._answer(query)
+        if note:
+            answer = answer.model_copy(update={"text": f"{note}\n{answer.text}"})
         session.last_query, session.last_answer = query, answer
         if query.departments:
             session.departments = query.departments
@@ -92,6 +95,18 @@ class Engine:
         if query.metric:
             session.metric = query.metric
         return answer
+
+    def _resolve_relative_year(self, q: Query) -> tuple[Query, str | None]:
+        """去年/今年 against the year of the department's reports (the latest, when they cover several)."""
+        if q.relative_year is None or q.year is not None:
+            return q, None
+        years = sorted({r.year for r in self._reports_of(q.departments) if r.year is not None})
+        if not years:
+            return q, None
+        base = years[-1]
+        year = base + RELATIVE_YEARS[q.relative_year]
+        note = f"（“{q.relative_year}”按报告年度{base}年理解为{year}年。）"
+        return q.model_copy(update={"year": year}), note
 
     # ----- understanding with context -----
     def _with_context(self, query: Query, session: Session) -> Query:

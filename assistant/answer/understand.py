@@ -27,13 +27,18 @@ OPERATIONS: tuple[tuple[str, str], ...] = (
     # (?<!多): 哪个…多少 asks for amounts, not for the smallest.
     (r"哪个.{0,30}(最低|最少|最小)|(最低|最少|最小)的?是哪|(哪个|谁)(更)?(少|低|小)"
      r"|(哪个|谁).{0,30}(更|较)?(?<!多)(少|低|小)(一些|些)?[？?！!。]*$", "rank_min"),
-    (r"比.{0,12}(少了|多了|少|多|差)多少|相差|差额|差了多少", "difference"),
+    # (?!上年…): 比上年减少多少 is a change; (?<![减增]): 减少多少 is not 少 + 多少.
+    (r"比(?!上一?年|去年|前年).{0,12}(?<![减增])(少了|多了|少|多|差)多少|相差|差额|差了多少", "difference"),
     # 决算 against its own budget (比年初预算增加多少, 与预算相比减少了多少): the budget gap, not last year.
     (r"(比|较|与|同)(年初|调整)?预算(数)?(相比|比较)?.{0,4}(增加|减少|增长|下降|超|节约|节省|多|少)", "difference"),
     (r"(增长|增加|减少|下降|变化|增减).{0,6}(多少|了多少|几|情况)|比上年|同比|较上年", "change"),
     (r"各项|分别|有哪些|包括哪些|明细|构成|由哪些", "list"),
     (r"(一共|合计|总共|加起来|之和|总和)", "sum"),  # checked on the question without its metric names
 )
+# Years named relative to the report (the rule: 去年 = the year before the report's year).
+RELATIVE_YEARS = {"今年": 0, "本年度": 0, "当年": 0, "去年": -1, "上年": -1, "上一年": -1, "上年度": -1, "前年": -2}
+# 比上年 / 较上年 are comparisons, not the year asked about; metric names (本年支出合计) are masked first.
+RELATIVE_YEAR_RE = re.compile(r"(?<![比较与同])(上一年|上年度|本年度|今年|去年|上年|当年|前年)")
 TEXT_QUESTION_RE = re.compile(r"什么是|是什么|职责|职能|机构设置|名词解释|为什么|原因|怎么|如何|包括哪些单位|哪些单位|绩效目标|问题")
 
 
@@ -120,6 +125,15 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
             primary = metric
     if primary is None and column is not None:
         primary, column = column, None
+    relative_year = None
+    if year is None and len(years) == 0:
+        m = RELATIVE_YEAR_RE.search(masked)
+        relative_year = m.group(1) if m else None
+    if column is not None and primary in COLUMN_TERMS:
+        # 基本支出中人员经费: a part of the column's total (人员经费 ⊂ 基本支出), not a cell of that column.
+        pos, term = next((p, t) for p, t, m in metrics if m == column)
+        if re.match(r"的?(其)?中", masked[pos + len(term):]):
+            column = None
     if operation == "value" and not metrics and TEXT_QUESTION_RE.search(rest):
         operation = "text"
     elif TEXT_QUESTION_RE.search(rest) and re.search(r"什么是|是什么|职责|职能|哪些单位|原因|为什么", rest):
@@ -127,7 +141,8 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
     if primary is None and operation == "value":
         metric_names = _partial_metrics(rest, vocab)
     return Query(text=question, departments=depts, year=year, kind=kind, metric=primary, metric_terms=metric_names,
-                 qualifier=qualifier, column=column, operation=operation, mentions_other=mentions_other)
+                 qualifier=qualifier, column=column, operation=operation, mentions_other=mentions_other,
+                 relative_year=relative_year)
 
 
 def _partial_metrics(rest: str, vocab: Vocabulary | StoreVocabulary) -> list[str]:
