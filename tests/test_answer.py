@@ -286,3 +286,14 @@ def test_part_of_a_column_total_and_change_wording(engine) -> None:
     b = ask(engine, "峨山县医保局2021年公务接待费比上年减少多少")
     assert has_value(b, "-0.04", "万元", qualifier="比上年增减", doc=DOC000)
     assert "差额" not in b.text
+
+
+def test_duties_and_structure_come_from_their_sections(engine) -> None:
+    a = ask(engine, "峨山县医保局的主要职责是什么")
+    assert a.kind == "retrieval"
+    first = a.citations[0]
+    assert (first.doc, first.line_start) == (DOC000, 597)  # 一、部门基本情况 > （一）部门概况
+    assert "履行拟定全县医疗保险" in a.text
+    b = ask(engine, "区社工部的机构设置")
+    assert b.citations[0].doc == SHEGONG and "部门决算单位构成" in b.text
+    assert "上海市普陀区社会工作发展服务中心" in b.text

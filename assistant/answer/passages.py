@@ -15,6 +15,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from assistant.models import Answer, Citation, Query
+from assistant.retrieve.fusion import definition_term
 from assistant.store.vocabulary import fold
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ def retrieval_answer(engine: Engine, q: Query) -> Answer:
     if index is None:
         return Answer(question=q.text, kind="not_found", text="检索索引不可用：请先运行 `assistant index`。")
     term = definition_term(q.text)
+    if term and (engine.vocab.aliases_in(fold(term)) or any(asked.search(term) for asked, _ in SECTION_INTENTS)):
+        term = None  # 峨山县医保局的主要职责是什么 asks for a section of a report, not for a defined term
     # The filters as asked, then wider: a year the department has no report for, and a department
     # the conversation carried over (not named in this question) must not hide a passage that exists.
     attempts = [(q.departments or None, q.year)]
@@ -50,7 +53,9 @@ def retrieval_answer(engine: Engine, q: Query) -> Answer:
     hits: list = []
     fallback: tuple[list, tuple[list[str] | None, int | None]] | None = None
     for departments, year in attempts:
-        found, exact = _passages(index, q.text, term, departments, year)
+        docs = [r.doc for r in engine._reports_of(departments) if year is None or r.year == year] \
+            if departments else []
+        found, exact = _passages(index, q.text, term, departments, year, docs)
         if found and exact:
             hits = found
             break
@@ -90,11 +95,12 @@ SECTION_INTENTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
 )
 
 
-def _passages(index: Any, text: str, term: str | None, departments: list[str] | None, year: int | None
-              ) -> tuple[list, bool]:
+def _passages(index: Any, text: str, term: str | None, departments: list[str] | None, year: int | None,
+              docs: list[str]) -> tuple[list, bool]:
     """The hits to show, and whether they answer the question's form: for a definition question its
     名词解释 entries (one per report); for a question about duties, structure … the hits in the
-    sections of the report's outline that hold them, first."""
+    sections of the report's outline that hold them, first — and when the ranking found none there,
+    the opening passage of that section in each report of ``docs`` (the filtered reports)."""
     hits = index.search(text, departments=departments, year=year, top_k=20)
     if term:
         pattern = re.compile(re.escape(term) + r"[：:]")
@@ -106,22 +112,28 @@ def _passages(index: Any, text: str, term: str | None, departments: list[str] | 
         if asked.search(text):
             # Stable: within each group the fused ranking stands.
             hits = sorted(hits, key=lambda h: not section.search(h.chunk.section or ""))
+            if not (hits and section.search(hits[0].chunk.section or "")):
+                hits = _section_openings(index, docs, section) + hits
             break
     return hits[:2], True
 
 
+def _section_openings(index: Any, docs: list[str], section: re.Pattern[str]) -> list:
+    """The first chunk of the first section matching ``section`` in each of ``docs``, as hits."""
+    from assistant.retrieve.index import Hit
+
+    out = []
+    for doc in docs:
+        for i in index.chunks_of(doc):
+            chunk = index.chunks[i]
+            if section.search(chunk.section or ""):
+                out.append(Hit(chunk=chunk, score=0.0, bm25_score=0.0))
+                break
+    return out
+
+
 def _unquote(text: str) -> str:
     return re.sub(r"[“”\"‘’'「」]", "", text)
-
-
-def definition_term(question: str) -> str | None:
-    """X of "什么是X？" / "X是什么？" / "X的含义", without quotes; None for other questions."""
-    q = _unquote(question).strip().rstrip("？?。 ")
-    m = re.search(r"什么(?:是|叫)(.+)$", q) or re.search(r"^(.+?)(?:是什么|是指什么|的含义|的定义|指什么)", q)
-    if not m:
-        return None
-    term = m.group(1).strip()
-    return term if 2 <= len(term) <= 20 else None
 
 
 # ----------------------------------------------------------------------------- supporting passages
