@@ -297,3 +297,21 @@ def test_duties_and_structure_come_from_their_sections(engine) -> None:
     b = ask(engine, "区社工部的机构设置")
     assert b.citations[0].doc == SHEGONG and "部门决算单位构成" in b.text
     assert "上海市普陀区社会工作发展服务中心" in b.text
+
+
+def test_share_of_a_part_named_after_its_whole(engine) -> None:
+    # "B中A占比" is A ÷ B, as "A占B的比例" is.
+    a = ask(engine, "峨山县医保局2021年财政拨款支出中基本支出占比")
+    b = ask(engine, "峨山县医保局2021年基本支出占财政拨款支出的比例")
+    assert has_value(a, "28.64", "%", qualifier="占比") and has_value(b, "28.64", "%", qualifier="占比")
+    # A missing denominator is named, not the numerator that was found.
+    c = ask(engine, "峨山县医保局2021年三公经费占一般公共预算财政拨款支出的比例")
+    assert c.kind == "not_found" and "需要的一般公共预算财政拨款支出没有找到" in c.text
+
+
+def test_a_name_several_departments_share_is_not_a_department(engine) -> None:
+    a = ask(engine, "医保局2021年三公经费")
+    assert a.text.startswith("未指定部门，按各部门分别列出：")
+    assert {v.citation.doc for v in a.values} >= {DOC000, "001_8ee0239607d3cbd9.txt"}
+    b = ask(engine, "峨山县医保局和昭化区医保局2021年三公经费")
+    assert not b.text.startswith("未指定部门") and len(b.values) == 2

@@ -17,7 +17,7 @@ from assistant.config import Settings
 from assistant.models import Answer, AnswerValue, Fact, Query, Report
 from assistant.parse.lexicon import COMPONENTS
 from assistant.store.db import load_reports, open_store, query_facts
-from assistant.store.vocabulary import open_vocabulary
+from assistant.store.vocabulary import fold, open_vocabulary
 
 TOTAL_LABELS = ("合计", "总计")
 # For a metric named as a column (基本支出 …), the row whose column holds the department's total.
@@ -95,6 +95,13 @@ class Engine:
         if query.metric:
             session.metric = query.metric
         return answer
+
+    def _department_unspecified(self, q: Query) -> bool:
+        """No department named, or only a name several share (医保局 → five bureaus)."""
+        if not q.departments:
+            return True
+        named = self.vocab.aliases_in(fold(q.text))
+        return bool(named) and all(len(depts) > 1 for depts in named.values())
 
     def _resolve_relative_year(self, q: Query) -> tuple[Query, str | None]:
         """去年/今年 against the year of the department's reports (the latest, when they cover several)."""
@@ -279,7 +286,7 @@ class Engine:
         if not values:
             return self._not_found(q, self._coverage(q))
         text = "\n".join(lines)
-        if len(reports) > 1 and not q.departments:
+        if len({r.department for r in reports}) > 1 and self._department_unspecified(q):
             text = "未指定部门，按各部门分别列出：\n" + text
         return Answer(question=q.text, kind=kind, text=text, values=values, citations=citations, derivation=derivation)
 
@@ -398,11 +405,13 @@ class Engine:
         if den_metric in ("支出预算", "本年支出合计", "支出总计") or "支出" in den_metric and "总" in den_metric:
             den_metric = EXPENSE_TOTAL
         values, cits, lines, der = [], [], [], []
+        missing: set[str] = set()
         for r in reports:
             num = self._best(q, r, self._candidates(q, r, num_metric))
             den = self._best(q.model_copy(update={"column": None}), r, self._candidates(
                 q.model_copy(update={"column": None}), r, den_metric))
             if not num or not den:
+                missing.update(m for m, found in ((num_metric or "", num), (den_metric, den)) if not found)
                 continue
             n, d = num[0], den[0]
             ny, dy = n.value_yuan or n.value, d.value_yuan or d.value
@@ -416,7 +425,8 @@ class Engine:
             lines.append(f"{r.department}{r.year}年{num_metric}占{den_metric}的{share}%（{money_text(n.value, n.unit)}"
                          f" ÷ {money_text(d.value, d.unit)}）。")
         if not values:
-            return self._not_found(q, "没有找到计算占比所需的两个数字")
+            lacking = "、".join(sorted(missing)) or "两个数字"
+            return self._not_found(q.model_copy(update={"metric": None}), f"计算占比需要的{lacking}没有找到")
         return Answer(question=q.text, kind="computed", text="\n".join(lines), values=values, citations=cits,
                       derivation=der)
 

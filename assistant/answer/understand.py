@@ -114,6 +114,11 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
     kind = None
     if re.search(r"决算", rest) and operation not in ("rate", "difference"):
         kind = "决算"
+    if operation == "share" and len(metrics) >= 2:
+        pos, term, _ = metrics[0]
+        if re.match(r"的?(其)?中", masked[pos + len(term):]):
+            # 财政拨款支出中基本支出占比: the first named is the whole, the part comes after 中.
+            metrics = [*metrics[1:], metrics[0]]
     metric_names = [m for _, _, m in metrics]
     primary = None
     column = None
