@@ -315,3 +315,8 @@ def test_a_name_several_departments_share_is_not_a_department(engine) -> None:
     assert {v.citation.doc for v in a.values} >= {DOC000, "001_8ee0239607d3cbd9.txt"}
     b = ask(engine, "峨山县医保局和昭化区医保局2021年三公经费")
     assert not b.text.startswith("未指定部门") and len(b.values) == 2
+
+
+def test_sum_asked_with_heji(engine) -> None:
+    a = ask(engine, "区社工部2024年工资福利支出和商品和服务支出合计")
+    assert a.kind == "computed" and has_value(a, "105.59", "万元", doc=SHEGONG)

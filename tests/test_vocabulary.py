@@ -73,3 +73,13 @@ def test_open_vocabulary_prefers_the_table(vocabularies, built_settings) -> None
     plan = " ".join(str(r) for r in con.execute(
         "EXPLAIN QUERY PLAN SELECT json FROM reports WHERE json_extract(json, '$.department') IN (?)", ("x",)))
     assert "reports_by_department" in plan
+
+
+def test_generic_row_labels_are_not_metric_names(vocabularies) -> None:
+    memory, stored, _ = vocabularies
+    for word in ("合计", "小计", "总计"):
+        assert word not in memory.term_index
+        assert stored.terms_in(word) == {}
+    # …so 合计 in a question still asks for a sum.
+    q = understand("区社工部2024年工资福利支出和商品和服务支出合计", stored)
+    assert q.operation == "sum" and q.metric_terms[:2] == ["工资福利支出", "商品和服务支出"]

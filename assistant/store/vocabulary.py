@@ -17,6 +17,9 @@ from assistant.parse.lexicon import all_terms, normalize_label
 # Ordinals a row label starts with (一、 （二） 3.): not part of the name a question uses.
 _LABEL_ORDINAL_RE = re.compile(r"^[一二三四五六七八九十]+、|^\(?[一二三四五六七八九十\d]+\)|^\d+\.")
 MAX_TERM = 40  # longest name looked up in a question
+# Row labels that name no metric of their own (the 合计 row of the 三公 table is not "三公经费" to a
+# question that says 合计): they stay words of the question (合计 → a sum).
+GENERIC_LABELS = frozenset({"合计", "小计", "总计", "共计", "其中", "项目", "金额", "科目", "科目名称"})
 _TERMS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS terms (term TEXT NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL,
                                   rank INTEGER NOT NULL);
@@ -54,7 +57,7 @@ def fold_vocabulary(aliases: dict[str, list[str]], labels: Iterable[tuple[str, s
     for metric, label in sorted(labels):
         for t in (normalize_label(label), normalize_label(metric)):
             t = _LABEL_ORDINAL_RE.sub("", t)
-            if len(t) >= 2:
+            if len(t) >= 2 and t not in GENERIC_LABELS:
                 terms.setdefault(t, metric)
     return folded, terms
 
