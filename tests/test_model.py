@@ -185,6 +185,15 @@ def test_ranking_sangong(st_model) -> None:
     assert s_sangong > s_row
 
 
+def test_one_question_skips_encode_but_gets_the_same_vector(st_model) -> None:
+    assert M._mean_pooled(st_model)
+    for q in (QUERY, "峨山县医疗保障局2021年三公经费是多少", "What is the budget?"):
+        direct = M.encode_queries(st_model, [q])
+        via_st = M._encode(st_model, [q], "query", 32)
+        assert direct.dtype == np.float32 and direct.shape == (1, 384)
+        np.testing.assert_allclose(direct, via_st, atol=1e-6)
+
+
 def test_query_twin_is_int8_close_and_keeps_the_ranking(st_model) -> None:
     import torch
 
