@@ -26,8 +26,9 @@ def _corpus(root: Path) -> Path:
     return write_config(root, [root / "corpus"], root / "index")
 
 
-def _dump(index: Path) -> dict[str, list]:
-    """Every table of facts.sqlite except the corpus file stamps, rows in a fixed order."""
+def _dump(index: Path, ids: bool = False) -> dict[str, list]:
+    """Every table of facts.sqlite except the corpus file stamps, rows in a fixed order: facts as
+    readers see them (ORDER BY doc, line, id), with their ids only if ``ids``."""
     con = sqlite3.connect(f"file:{index / 'facts.sqlite'}?mode=ro", uri=True)
     try:
         return {
@@ -35,7 +36,7 @@ def _dump(index: Path) -> dict[str, list]:
             "reports": con.execute("SELECT * FROM reports ORDER BY doc").fetchall(),
             "aliases": con.execute("SELECT * FROM aliases ORDER BY alias, department").fetchall(),
             "labels": con.execute("SELECT * FROM labels ORDER BY metric, label").fetchall(),
-            "facts": con.execute("SELECT * FROM facts ORDER BY id").fetchall(),  # ids included
+            "facts": [r if ids else r[1:] for r in con.execute("SELECT * FROM facts ORDER BY doc, line, id")],
             "indexes": con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name").fetchall(),
         }
     finally:
@@ -76,9 +77,9 @@ def test_only_the_changed_report_is_parsed_and_the_store_is_a_full_builds(tmp_pa
     # unchanged files keep their recorded stamp: only the changed one (and the new store) is hashed
     assert [n for n in counted["hashed"] if n != "facts.sqlite"] == [CHANGED]
     after = _dump(tmp_path / "inc" / "index")
-    assert [f for f in after["facts"] if f[1] != CHANGED] == [f for f in before["facts"] if f[1] != CHANGED]
+    assert [f for f in after["facts"] if f[0] != CHANGED] == [f for f in before["facts"] if f[0] != CHANGED]
 
-    # the same corpus built from scratch: the same store, row for row (ids included)
+    # the same corpus built from scratch: the same store, row for row
     shutil.copytree(tmp_path / "inc" / "corpus", tmp_path / "full" / "corpus")
     full = _build(write_config(tmp_path / "full", [tmp_path / "full" / "corpus"], tmp_path / "full" / "index"))
     assert sorted(full.indexed) == TXT
@@ -126,4 +127,23 @@ def test_a_removed_report_leaves_the_store(tmp_path):
     result = _build(cfg)
     assert not result.indexed and CHANGED not in result.reused
     facts = _dump(tmp_path / "index")["facts"]
-    assert facts and all(f[1] != CHANGED for f in facts)
+    assert facts and all(f[0] != CHANGED for f in facts)
+
+
+def test_mostly_changed_corpus_copies_the_rest_into_a_fresh_store(tmp_path, counted):
+    # 3 of 5 changed: a fresh store with the 2 others copied in by SQL; facts numbered as in a full build
+    cfg = _corpus(tmp_path / "inc")
+    _build(cfg)
+    changed = TXT[:3]
+    for name in changed:
+        with (tmp_path / "inc" / "corpus" / name).open("a", encoding="utf-8") as fh:
+            fh.write("\n附注：本行为测试追加。\n")
+    counted["parsed"].clear()
+    result = _build(cfg)
+    assert sorted(result.indexed) == changed and sorted(result.reused) == TXT[3:]
+    assert sorted(counted["parsed"]) == changed
+    shutil.copytree(tmp_path / "inc" / "corpus", tmp_path / "full" / "corpus")
+    _build(write_config(tmp_path / "full", [tmp_path / "full" / "corpus"], tmp_path / "full" / "index"))
+    after, fresh = _dump(tmp_path / "inc" / "index", ids=True), _dump(tmp_path / "full" / "index", ids=True)
+    for table in ("facts", "labels", "aliases", "indexes", "meta"):
+        assert after[table] == fresh[table], table

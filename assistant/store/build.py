@@ -39,10 +39,14 @@ from assistant.store.db import (
     copy_report,
     create_indexes,
     create_store,
+    drop_reports,
     fact_rows,
     file_stamp,
     open_store,
+    open_store_copy,
     read_manifest,
+    set_duplicates,
+    set_meta,
     sha256_file,
     source_stamp,
     tree_checksums,
@@ -301,22 +305,36 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retr
     loaded: list[tuple[Document, Report]] = []
     reused: list[tuple[Path, Report]] = []  # for the retrieval index (it may have to load them again)
     manifest_reports: dict[str, str] = {}
-    with phase("store write"):
-        con = create_store(facts_tmp, indexes=False)
+    keep = {p.doc for p in pending if isinstance(p, _Reuse)}
+    # Mostly unchanged: start from a copy of the previous store (indexes included) and replace the
+    # changed reports. Mostly new: a fresh store, unchanged reports copied in by SQL, indexes built
+    # at the end. Readers see the same either way (facts are read ORDER BY doc, line, id).
+    patch = len(keep) >= len(pending) - len(keep) and len(keep) > 0
+    if patch:
+        with phase("reuse copy"):
+            shutil.copyfile(index_dir / DB_NAME, facts_tmp)  # verified by _previous (open_store)
+            con = open_store_copy(facts_tmp)
+            drop_reports(con, set(prev.reports) - keep)
+            n_old = dict(con.execute("SELECT doc, count(*) FROM facts GROUP BY doc").fetchall())
+    else:
+        with phase("store write"):
+            con = create_store(facts_tmp, indexes=False)
     try:
-        if any(isinstance(p, _Reuse) for p in pending):
+        if keep and not patch:
             # read-only: nothing this build does can touch the store it is replacing
             con.execute("ATTACH DATABASE ? AS old", ((index_dir / DB_NAME).resolve().as_uri() + "?mode=ro",))
         parsed = _parse_all(pending, keep_docs=retrieval)
         try:
-            # Reports go into the store in file order (copied or parsed), so the facts get the ids a
-            # full build would give them.
+            # Reports go into the store in file order (copied or parsed), so a fresh store numbers
+            # the facts as a full build would.
             for item in pending:
-                dups = result.duplicates.get(item.doc if isinstance(item, _Reuse) else item.name, [])
                 if isinstance(item, _Reuse):
                     sha, report_json, n_tables, warnings_json = prev.reports[item.doc]
                     with phase("reuse copy"):
-                        n = copy_report(con, "old", item.doc, dups)
+                        if patch:
+                            n = n_old.get(item.doc, 0)
+                        else:
+                            n = copy_report(con, "old", item.doc, result.duplicates.get(item.doc, []))
                         meta = json.loads(report_json)
                         if retrieval:
                             reused.append((item.path, Report.model_validate_json(report_json)))
@@ -332,7 +350,8 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retr
                     continue
                 report = outcome.report
                 with phase("store write"):
-                    write_report_rows(con, report, outcome.rows, outcome.n_tables, outcome.warnings, dups)
+                    write_report_rows(con, report, outcome.rows, outcome.n_tables, outcome.warnings,
+                                      result.duplicates.get(report.doc, []))
                 if outcome.doc is not None:
                     loaded.append((outcome.doc, report))
                 result.indexed.append(path.name)
@@ -343,15 +362,17 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retr
         finally:
             parsed.close()  # stops the workers early when the build failed
         with phase("store write"):
-            con.execute("INSERT INTO meta VALUES ('parser_version', ?)", (version,))
+            if patch:
+                set_duplicates(con, result.duplicates)  # a copy of any report may have come or gone
+            set_meta(con, "parser_version", version)
             # corpus file stamps, so the next build need not hash unchanged files (see _source_sha)
-            con.execute("INSERT INTO meta VALUES ('source_stamps', ?)",
-                        (json.dumps(stamps, ensure_ascii=False, sort_keys=True),))
+            set_meta(con, "source_stamps", json.dumps(stamps, ensure_ascii=False, sort_keys=True))
             con.commit()
-        if len(con.execute("PRAGMA database_list").fetchall()) > 1:
+        if keep and not patch:
             con.execute("DETACH DATABASE old")
-        with phase("indexes"):
-            create_indexes(con)  # after the bulk insert: one sort per index
+        if not patch:
+            with phase("indexes"):
+                create_indexes(con)  # after the bulk insert: one sort per index
     finally:
         con.close()
     with phase("fsync + store hash"):

@@ -76,23 +76,73 @@ def row_to_fact(row: sqlite3.Row | tuple[object, ...]) -> Fact:
     return Fact.model_validate(d)
 
 
-def create_store(path: Path, indexes: bool = True) -> sqlite3.Connection:
-    """A new, empty store at ``path`` (which must not exist yet), tables created and committed.
-
-    Tuned for a bulk write into a new file that its caller fsyncs before anyone reads it (a build's
-    staging store): no rollback journal, no syncs. With ``indexes=False`` the facts indexes are left
-    out; the caller creates them after its inserts with create_indexes (one sort instead of
-    updating three b-trees per row).
-    """
+def _staging_connect(path: Path) -> sqlite3.Connection:
+    # A staging store is written by one connection and fsynced by the build before it is swapped
+    # in: no rollback journal, no syncs; a large cache keeps index sorts in memory.
     con = sqlite3.connect(path)
     con.execute("PRAGMA journal_mode = OFF")
     con.execute("PRAGMA synchronous = OFF")
     con.execute("PRAGMA temp_store = MEMORY")
-    con.execute("PRAGMA cache_size = -65536")  # 64 MiB: the index sorts stay in memory
+    con.execute("PRAGMA cache_size = -65536")  # KiB
+    return con
+
+
+def create_store(path: Path, indexes: bool = True) -> sqlite3.Connection:
+    """A new, empty store at ``path`` (which must not exist yet), tables created and committed.
+
+    Tuned for a bulk write into a new file that its caller fsyncs before anyone reads it (a build's
+    staging store). With ``indexes=False`` the facts indexes are left out; the caller creates them
+    after its inserts with create_indexes (one sort instead of updating three b-trees per row).
+    """
+    con = _staging_connect(path)
     con.executescript(SCHEMA_TABLES + (SCHEMA_INDEXES if indexes else ""))
     con.execute("INSERT INTO meta VALUES ('format_version', ?)", (FORMAT_VERSION,))
     con.commit()
     return con
+
+
+def open_store_copy(path: Path) -> sqlite3.Connection:
+    """A connection for updating ``path``, a private copy of a verified store (see create_store)."""
+    return _staging_connect(path)
+
+
+def drop_reports(con: sqlite3.Connection, docs: Iterable[str]) -> None:
+    """Delete reports ``docs`` with their facts, and the labels and aliases no other report has."""
+    docs = sorted(set(docs))
+    if not docs:
+        return
+    marks = ", ".join("?" * len(docs))
+    pairs = con.execute(f"SELECT DISTINCT metric, label FROM facts WHERE doc IN ({marks})", docs).fetchall()
+    departments = {json.loads(r[0]).get("department") for r in con.execute(
+        f"SELECT json FROM reports WHERE doc IN ({marks})", docs)} - {None, ""}
+    con.executemany("DELETE FROM facts WHERE doc = ?", [(d,) for d in docs])
+    con.executemany("DELETE FROM reports WHERE doc = ?", [(d,) for d in docs])
+    if len(pairs) > 5000:  # most of the store: recompute (a scan of every fact)
+        con.execute("DELETE FROM labels")
+        con.execute("INSERT INTO labels SELECT DISTINCT metric, label FROM facts ORDER BY metric, label")
+    else:  # a label stays while a fact has it (facts_by_metric finds one quickly)
+        gone = [p for p in pairs
+                if con.execute("SELECT 1 FROM facts WHERE metric = ? AND label = ? LIMIT 1", p).fetchone() is None]
+        con.executemany("DELETE FROM labels WHERE metric = ? AND label = ?", gone)
+    if departments:  # the aliases of these departments, from the reports that are left
+        con.executemany("DELETE FROM aliases WHERE department = ?", [(d,) for d in sorted(departments)])
+        for (report_json,) in con.execute("SELECT json FROM reports ORDER BY doc").fetchall():
+            meta = json.loads(report_json)
+            if meta.get("department") in departments:
+                con.executemany("INSERT OR IGNORE INTO aliases VALUES (?, ?)",
+                                [(a, meta["department"]) for a in sorted({meta["department"], *meta.get("aliases", [])})])
+
+
+def set_duplicates(con: sqlite3.Connection, duplicates: dict[str, list[str]]) -> None:
+    """Record the duplicates of every report in the store (doc -> file names; absent = none)."""
+    docs = [r[0] for r in con.execute("SELECT doc FROM reports")]
+    con.executemany("UPDATE reports SET duplicates = ? WHERE doc = ?",
+                    [(json.dumps(duplicates.get(d, []), ensure_ascii=False), d) for d in docs])
+
+
+def set_meta(con: sqlite3.Connection, key: str, value: str) -> None:
+    """Set one meta value."""
+    con.execute("INSERT OR REPLACE INTO meta VALUES (?, ?)", (key, value))
 
 
 def create_indexes(con: sqlite3.Connection) -> None:
