@@ -49,7 +49,6 @@ from assistant.store.db import (
     set_meta,
     sha256_file,
     source_stamp,
-    tree_checksums,
     tree_stamps,
     write_json_atomic,
     write_report_rows,
@@ -402,7 +401,7 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retr
             "facts": {"file": DB_NAME, "sha256": facts_sha, "size": facts_tmp.stat().st_size,
                       "stamp": file_stamp(facts_tmp)},
             "retrieval_stamps": tree_stamps(staged_retrieval) if has_retrieval else None,
-            "retrieval": tree_checksums(staged_retrieval) if has_retrieval else None,
+            "retrieval": _retrieval_checksums(staged_retrieval, index_dir) if has_retrieval else None,
             "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         write_json_atomic(index_dir / NEXT_MANIFEST_NAME, manifest)
@@ -421,9 +420,10 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retr
     return result
 
 
-# Files to parse before a process pool pays for its start-up: the workers are forked from this
-# process with the parser already imported, so that is a few milliseconds; one report takes ~0.1 s.
-PARALLEL_FROM = 4
+# Files to parse before a process pool pays: every worker warms up once (regexes, pydantic schemas:
+# ~0.3 s) and the machine is often shared; measured on 2 busy cores, serial parsing was still as fast
+# at 12 files (bench/build_phases.py, see the build report).
+PARALLEL_FROM = 8
 
 
 def parse_file(path: Path) -> tuple[Document, ParsedReport] | str:
@@ -499,6 +499,22 @@ def _swap_dir(new: Path, final: Path) -> None:
         os.replace(final, old)
     os.replace(new, final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _retrieval_checksums(staged: Path, index_dir: Path) -> dict[str, str]:
+    """tree_checksums of the staged retrieval index; a file hard-linked from the current index with
+    the stamp the committed manifest recorded for it keeps the recorded checksum (as readers trust
+    it, see db.retrieval_digest) instead of being read again."""
+    try:
+        m = read_manifest(index_dir / MANIFEST_NAME) or {}
+    except StoreError:
+        m = {}
+    old_stamps, old_sums = m.get("retrieval_stamps") or {}, m.get("retrieval") or {}
+    out = {}
+    for rel, stamp in tree_stamps(staged).items():
+        known = old_sums.get(rel) if old_stamps.get(rel) == stamp else None
+        out[rel] = known if isinstance(known, str) else sha256_file(staged / rel)
+    return out
 
 
 def _remove_dir(final: Path) -> None:
