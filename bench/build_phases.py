@@ -23,6 +23,7 @@ import cProfile
 import inspect
 import io
 import pstats
+import resource
 import tempfile
 import time
 from collections import defaultdict
@@ -90,9 +91,16 @@ def _wrapped_build(settings) -> tuple[object, dict[str, float]]:  # noqa: ANN001
     return res, dict(times)
 
 
+def _cpu() -> tuple[float, float]:
+    """CPU seconds (user + system) of this process and of its reaped children (the parse workers)."""
+    me, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime, kids.ru_utime + kids.ru_stime
+
+
 def run(settings, profile: int) -> tuple[float, object, dict[str, float]]:  # noqa: ANN001
     from assistant.store.build import build_index
 
+    cpu0 = _cpu()
     prof = cProfile.Profile() if profile else None
     if prof:
         prof.enable()
@@ -103,6 +111,9 @@ def run(settings, profile: int) -> tuple[float, object, dict[str, float]]:  # no
     else:
         res, timings = _wrapped_build(settings)
     secs = time.perf_counter() - t
+    cpu1 = _cpu()
+    timings["(CPU: this process)"] = cpu1[0] - cpu0[0]
+    timings["(CPU: parse workers)"] = cpu1[1] - cpu0[1]
     if prof:
         prof.disable()
         out = io.StringIO()

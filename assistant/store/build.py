@@ -268,7 +268,7 @@ class _Parsed:
     warnings: list[str]
 
 
-def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retrieval: bool,  # noqa: PLR0915
+def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retrieval: bool,
            log) -> BuildResult:  # noqa: ANN001
     result = BuildResult()
     phase = _Phases(result.timings)
@@ -301,6 +301,60 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retr
                 pending.append(path)  # parsed below, in parallel when there are many
 
     facts_tmp = staging / DB_NAME
+    loaded, reused, manifest_reports = _write_store(facts_tmp, index_dir, prev, pending, stamps, version, retrieval,
+                                                    result, phase, log)
+    with phase("fsync + store hash"):
+        with facts_tmp.open("rb+") as fh:
+            os.fsync(fh.fileno())
+    _kill_point("after_parse")
+
+    staged_retrieval = staging / RETRIEVAL_SUBDIR
+    retrieval_changed = False
+    if retrieval:
+        with phase("retrieval"):
+            retrieval_changed = bool(_build_retrieval(settings, staging, loaded, reused, embed, log))
+    _kill_point("after_retrieval_build")
+    with phase("fsync + store hash"):
+        facts_sha = sha256_file(facts_tmp)
+    with phase("manifest + swap"):
+        # No staged retrieval index (facts only, or it could not be built): the manifest records
+        # none and the current one is deleted before the facts swap, so it is never served against
+        # facts it does not describe.
+        has_retrieval = staged_retrieval.is_dir()
+        manifest = {
+            "manifest_format": MANIFEST_FORMAT,
+            "format_version": FORMAT_VERSION,
+            "parser_version": version,
+            "reports": manifest_reports,
+            "duplicates": result.duplicates,
+            "facts": {"file": DB_NAME, "sha256": facts_sha, "size": facts_tmp.stat().st_size,
+                      "stamp": file_stamp(facts_tmp)},
+            "retrieval_stamps": tree_stamps(staged_retrieval) if has_retrieval else None,
+            "retrieval": _retrieval_checksums(staged_retrieval, index_dir) if has_retrieval else None,
+            "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        }
+        write_json_atomic(index_dir / NEXT_MANIFEST_NAME, manifest)
+        _kill_point("before_retrieval_swap")
+        if not has_retrieval:
+            _remove_dir(index_dir / RETRIEVAL_SUBDIR)
+        elif retrieval_changed:
+            _swap_dir(staged_retrieval, index_dir / RETRIEVAL_SUBDIR)
+        _kill_point("after_retrieval_swap")
+        _kill_point("before_facts_swap")
+        os.replace(facts_tmp, index_dir / DB_NAME)
+        _kill_point("after_facts_swap")
+        os.replace(index_dir / NEXT_MANIFEST_NAME, index_dir / MANIFEST_NAME)
+        _fsync_dir(index_dir)
+    _kill_point("after_manifest")
+    return result
+
+
+def _write_store(facts_tmp: Path, index_dir: Path, prev: _Previous, pending: list[_Reuse | Path],
+                 stamps: dict[str, list], version: str, retrieval: bool, result: BuildResult, phase: _Phases,
+                 log) -> tuple[list[tuple[Document, Report]], list[tuple[Path, Report]], dict[str, str]]:  # noqa: ANN001
+    """Write the new store to ``facts_tmp``: reports copied from the previous store or parsed (in
+    file order); returns the parsed (Document, Report) pairs (Documents only with ``retrieval``),
+    the reused (path, Report) pairs (only with ``retrieval``) and doc -> sha256 for the manifest."""
     loaded: list[tuple[Document, Report]] = []
     reused: list[tuple[Path, Report]] = []  # for the retrieval index (it may have to load them again)
     manifest_reports: dict[str, str] = {}
@@ -374,50 +428,7 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retr
                 create_indexes(con)  # after the bulk insert: one sort per index
     finally:
         con.close()
-    with phase("fsync + store hash"):
-        with facts_tmp.open("rb+") as fh:
-            os.fsync(fh.fileno())
-    _kill_point("after_parse")
-
-    staged_retrieval = staging / RETRIEVAL_SUBDIR
-    retrieval_changed = False
-    if retrieval:
-        with phase("retrieval"):
-            retrieval_changed = bool(_build_retrieval(settings, staging, loaded, reused, embed, log))
-    _kill_point("after_retrieval_build")
-    with phase("fsync + store hash"):
-        facts_sha = sha256_file(facts_tmp)
-    with phase("manifest + swap"):
-        # No staged retrieval index (facts only, or it could not be built): the manifest records
-        # none and the current one is deleted before the facts swap, so it is never served against
-        # facts it does not describe.
-        has_retrieval = staged_retrieval.is_dir()
-        manifest = {
-            "manifest_format": MANIFEST_FORMAT,
-            "format_version": FORMAT_VERSION,
-            "parser_version": version,
-            "reports": manifest_reports,
-            "duplicates": result.duplicates,
-            "facts": {"file": DB_NAME, "sha256": facts_sha, "size": facts_tmp.stat().st_size,
-                      "stamp": file_stamp(facts_tmp)},
-            "retrieval_stamps": tree_stamps(staged_retrieval) if has_retrieval else None,
-            "retrieval": _retrieval_checksums(staged_retrieval, index_dir) if has_retrieval else None,
-            "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
-        }
-        write_json_atomic(index_dir / NEXT_MANIFEST_NAME, manifest)
-        _kill_point("before_retrieval_swap")
-        if not has_retrieval:
-            _remove_dir(index_dir / RETRIEVAL_SUBDIR)
-        elif retrieval_changed:
-            _swap_dir(staged_retrieval, index_dir / RETRIEVAL_SUBDIR)
-        _kill_point("after_retrieval_swap")
-        _kill_point("before_facts_swap")
-        os.replace(facts_tmp, index_dir / DB_NAME)
-        _kill_point("after_facts_swap")
-        os.replace(index_dir / NEXT_MANIFEST_NAME, index_dir / MANIFEST_NAME)
-        _fsync_dir(index_dir)
-    _kill_point("after_manifest")
-    return result
+    return loaded, reused, manifest_reports
 
 
 # Files to parse before a process pool pays: every worker warms up once (regexes, pydantic schemas:
