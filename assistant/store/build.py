@@ -612,13 +612,14 @@ def _print_report(log, doc: str, meta: dict, n_tables: int, n_facts: int, warnin
         log(f"  warning: {w}")
 
 
-def run_index(settings: Settings, check: bool = False, embed: bool = True) -> int:
+def run_index(settings: Settings, check: bool = False, embed: bool = True, retrieval: bool = True) -> int:
     """CLI body of `assistant index`; exit 0 when everything was indexed, 1 when files were skipped
-    (or --check found differences), 2 when the index could not be built."""
+    (or --check found differences), 2 when the index could not be built. ``retrieval=False``: the
+    fact store only (see build_index)."""
     if check:
         return check_index(settings)
     try:
-        result = build_index(settings, embed=embed)
+        result = build_index(settings, embed=embed, retrieval=retrieval)
     except StoreError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
