@@ -13,7 +13,7 @@ EXIT_OK, EXIT_NOT_ANSWERED, EXIT_USAGE = 0, 1, 2
 def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.store.build import run_index
 
-    return run_index(settings, check=args.check, embed=not args.no_embed)
+    return run_index(settings, check=args.check, embed=not args.no_embed, retrieval=not args.facts_only)
 
 
 def _cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
@@ -56,6 +56,8 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("index", help="build or update the index of the corpus")
     s.add_argument("--check", action="store_true", help="verify the index against the corpus without rebuilding")
     s.add_argument("--no-embed", action="store_true", help="facts and lexical index only (no embedding model)")
+    s.add_argument("--facts-only", action="store_true",
+                   help="the fact store only: numeric questions work, text questions need a full `assistant index`")
     s.set_defaults(func=_cmd_index)
 
     s = sub.add_parser("facts", help="list parsed facts")

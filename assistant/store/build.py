@@ -53,6 +53,7 @@ from assistant.store.db import (
     write_json_atomic,
     write_report_rows,
 )
+from assistant.store.vocabulary import write_vocabulary
 
 SUPPORTED = {".txt", ".md", ".pdf", ".docx"}
 
@@ -426,6 +427,9 @@ def _write_store(facts_tmp: Path, index_dir: Path, prev: _Previous, pending: lis
         if not patch:
             with phase("indexes"):
                 create_indexes(con)  # after the bulk insert: one sort per index
+        with phase("vocabulary"):
+            write_vocabulary(con)  # what questions can name, looked up without loading (store/vocabulary.py)
+            con.commit()
     finally:
         con.close()
     return loaded, reused, manifest_reports
