@@ -83,3 +83,9 @@ def test_generic_row_labels_are_not_metric_names(vocabularies) -> None:
     # …so 合计 in a question still asks for a sum.
     q = understand("区社工部2024年工资福利支出和商品和服务支出合计", stored)
     assert q.operation == "sum" and q.metric_terms[:2] == ["工资福利支出", "商品和服务支出"]
+
+
+def test_a_built_index_is_opened_without_loading_names(engine) -> None:
+    # The build wrote the terms table: the engine looks names up, it does not load them.
+    assert isinstance(engine.vocab, StoreVocabulary)
+    assert engine._all is None or len(engine._all) == 7
