@@ -23,6 +23,7 @@ _FOLD.update({cp: cp - 0xFEE0 for cp in range(ord("Ａ"), ord("Ｚ") + 1)})
 _FOLD.update({cp: cp - 0xFEE0 for cp in range(ord("ａ"), ord("ｚ") + 1)})
 _FOLD[0x3000] = 0x20  # ideographic space
 _FOLD[0xA0] = 0x20  # no-break space
+_FOLDABLE = re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(_FOLD)) + "]")
 
 _FW_COMMA_IN_NUMBER = re.compile(r"(?<=\d)，(?=\d{3}(?!\d))")
 _BOOKMARK = re.compile(r"\[bookmark:\s*[^\]]*\]")
@@ -37,6 +38,9 @@ _NUM_TOKEN = re.compile(r"[0-9.:：]+")
 _YEAR_QUAD = re.compile(r"(?<!\d)((?:19|20)\d\d)\1{3}(?!\d)")
 # 2x/3x doubling is common in real Chinese (人人, 常常), so only a run of >=3 consecutive CJK chars
 # each repeated exactly k times counts.
+_DOUBLED_CHARS = r"[\u3400-\u9fff（）：:，。、；“”]"
+_ADJACENT_PAIR = re.compile("(" + _DOUBLED_CHARS + r")\1")
+_DIGITS_ONLY = re.compile(r"[0-9.:：]+")
 _CJK_DOUBLED = {
     k: re.compile(r"(?:([\u3400-\u9fff（）：:，。、；“”])\1{" + str(k - 1) + r"}(?!\1)){3,}") for k in (2, 3)
 }
@@ -77,14 +81,19 @@ def _collapse_num_token(tok: str) -> str:
 
 def _collapse_bold(line: str) -> str:
     """Collapse 4x glyph repetition when a CJK unit proves the line is affected."""
-    line = _YEAR_QUAD.sub(r"\1", line)
+    if len(line) >= 16:  # a year drawn 4 times is 16 digits
+        line = _YEAR_QUAD.sub(r"\1", line)
+    # A unit with a CJK character repeated 4 times needs some character 4 times; most lines (short
+    # labels, numbers) have too few repeated characters, so the costly span search is skipped
+    if len(line) - len(set(line)) < 3 or not _CJK.search(line):
+        return _collapse_doubled(line)
     spans = _exact_quad_spans(line)
     if not any(_CJK.search(u) for _, _, u in spans):
         return _collapse_doubled(line)
     out: list[str] = []
     last = 0
     for start, end, unit in spans:
-        if re.fullmatch(r"[0-9.:：]+", unit):
+        if _DIGITS_ONLY.fullmatch(unit):
             continue  # digits handled token-wise below, so 10000 is never touched
         out.append(line[last:start])
         out.append(unit)
@@ -96,15 +105,26 @@ def _collapse_bold(line: str) -> str:
 
 def _collapse_doubled(line: str) -> str:
     """Collapse 2x/3x doubled CJK runs (主主要要职职能能 → 主要职能)."""
+    if not _ADJACENT_PAIR.search(line):
+        return line  # both patterns need two equal adjacent characters
     for k, rx in _CJK_DOUBLED.items():
         line = rx.sub(lambda m, k=k: m.group(0)[::k], line)
     return line
 
 
 def _normalize_once(text: str) -> str:
-    text = _BOOKMARK.sub("", text)
-    text = text.translate(_FOLD)
-    text = _FW_COMMA_IN_NUMBER.sub(",", text)
+    # each step is skipped when a cheap test shows it cannot change the text
+    if "[bookmark:" in text:
+        text = _BOOKMARK.sub("", text)
+    if _FOLDABLE.search(text):
+        text = text.translate(_FOLD)
+    if "，" in text:
+        text = _FW_COMMA_IN_NUMBER.sub(",", text)
+    if "\n" not in text:
+        text = _collapse_bold(text)
+        if "  " in text:
+            text = _SPACES.sub(" ", text)
+        return text.strip(" ")
     text = "\n".join(_collapse_bold(line) for line in text.split("\n"))
     text = _SPACES.sub(" ", text)
     return "\n".join(line.strip(" ") for line in text.split("\n"))
