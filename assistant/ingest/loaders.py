@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from assistant.ingest.normalize import normalize_text
+from assistant.ingest.normalize import normalize_lines, normalize_text
 from assistant.models import Cell, Document, SourceLine
 
 __all__ = ["IngestError", "load_document", "decode_text", "SUPPORTED_SUFFIXES"]
@@ -101,9 +101,10 @@ def _looks_binary(text: str) -> bool:
     """Many control characters (other than tab/newline/CR/FF) or private-use glyphs mean binary."""
     if not text:
         return False
+    # each distinct character is classified once, then counted (a text has few distinct characters)
     bad = sum(
-        1
-        for ch in text
+        text.count(ch)
+        for ch in set(text)
         if (unicodedata.category(ch) in ("Cc", "Co", "Cn") and ch not in "\t\n\r\f\v") or ch == "\ufffd"
     )
     return bad / len(text) > 0.02
@@ -159,7 +160,7 @@ def _text_lines(text: str) -> tuple[list[SourceLine], list[str]]:
     parts = text.split("\n")
     if parts and parts[-1] == "":
         parts.pop()  # the final newline does not start a line
-    out = []
+    raws = []
     long_lines: list[int] = []
     for i, part in enumerate(parts, 1):
         raw = part[:-1] if part.endswith("\r") else part
@@ -167,7 +168,9 @@ def _text_lines(text: str) -> tuple[list[SourceLine], list[str]]:
         if len(raw) > MAX_LINE_CHARS:
             long_lines.append(i)
             raw = raw[:MAX_LINE_CHARS]
-        out.append(SourceLine(line=i, text=normalize_text(raw), raw=raw))
+        raws.append(raw)
+    texts = normalize_lines(raws)  # = normalize_text of each line, in one pass over the document
+    out = [SourceLine(line=i, text=text, raw=raw) for i, (text, raw) in enumerate(zip(texts, raws, strict=True), 1)]
     warnings = []
     if long_lines:
         shown = ", ".join(map(str, long_lines[:5])) + (" …" if len(long_lines) > 5 else "")

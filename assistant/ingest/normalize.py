@@ -9,9 +9,10 @@ the rewrite steps are applied until a fixpoint is reached.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from decimal import Decimal, InvalidOperation
 
-__all__ = ["normalize_text", "parse_number", "format_number"]
+__all__ = ["normalize_text", "normalize_lines", "parse_number", "format_number"]
 
 # Full-width forms folded to ASCII. Chinese sentence punctuation (。、；“”‘’！？《》) is kept, and so
 # is the full-width comma ，: in prose it separates list items ("10，20"), so it is folded only
@@ -36,14 +37,23 @@ _QUAD = re.compile(r"(.{1,24}?)\1{3}", re.S)
 _NUM_TOKEN = re.compile(r"[0-9.:：]+")
 # A 4-digit year drawn 4 times: strong evidence even on a line without CJK doubling.
 _YEAR_QUAD = re.compile(r"(?<!\d)((?:19|20)\d\d)\1{3}(?!\d)")
+_DIGITS_ONLY = re.compile(r"[0-9.:：]+")
 # 2x/3x doubling is common in real Chinese (人人, 常常), so only a run of >=3 consecutive CJK chars
 # each repeated exactly k times counts.
 _DOUBLED_CHARS = r"[\u3400-\u9fff（）：:，。、；“”]"
-_ADJACENT_PAIR = re.compile("(" + _DOUBLED_CHARS + r")\1")
-_DIGITS_ONLY = re.compile(r"[0-9.:：]+")
 _CJK_DOUBLED = {
-    k: re.compile(r"(?:([\u3400-\u9fff（）：:，。、；“”])\1{" + str(k - 1) + r"}(?!\1)){3,}") for k in (2, 3)
+    k: re.compile(r"(?:(" + _DOUBLED_CHARS + r")\1{" + str(k - 1) + r"}(?!\1)){3,}") for k in (2, 3)
 }
+_ADJACENT_PAIR = re.compile("(" + _DOUBLED_CHARS + r")\1")  # what both _CJK_DOUBLED patterns need
+# Anything in a line that one normalisation pass could change, except a bold unit with a CJK
+# character (see _cjk_quad_lines): a line with none of these is already normal.
+_MAYBE_CHANGED = re.compile(
+    r"\[bookmark:|" + _FOLDABLE.pattern + r"|，|  |^ | $|" + _YEAR_QUAD.pattern  # the year is group 1
+    + "|(" + _DOUBLED_CHARS + r")\2",
+    re.M,
+)
+# Longest bold unit _QUAD looks for.
+_QUAD_MAX_UNIT = 24
 
 
 def _exact_quad_spans(line: str) -> list[tuple[int, int, str]]:
@@ -79,13 +89,19 @@ def _collapse_num_token(tok: str) -> str:
     return tok
 
 
-def _collapse_bold(line: str) -> str:
-    """Collapse 4x glyph repetition when a CJK unit proves the line is affected."""
+def _collapse_bold(line: str, cjk_quad: bool = True) -> str:
+    """Collapse 4x glyph repetition when a CJK unit proves the line is affected.
+
+    ``cjk_quad=False``: the caller knows no CJK character of ``line`` recurs 3 times at one distance
+    of 1..24 (so no unit with a CJK character is repeated 4 times).
+    """
     if len(line) >= 16:  # a year drawn 4 times is 16 digits
-        line = _YEAR_QUAD.sub(r"\1", line)
+        collapsed = _YEAR_QUAD.sub(r"\1", line)
+        if collapsed != line:
+            line, cjk_quad = collapsed, True  # distances changed: what the caller knew no longer holds
     # A unit with a CJK character repeated 4 times needs some character 4 times; most lines (short
     # labels, numbers) have too few repeated characters, so the costly span search is skipped
-    if len(line) - len(set(line)) < 3 or not _CJK.search(line):
+    if not cjk_quad or len(line) - len(set(line)) < 3 or not _CJK.search(line):
         return _collapse_doubled(line)
     spans = _exact_quad_spans(line)
     if not any(_CJK.search(u) for _, _, u in spans):
@@ -112,16 +128,19 @@ def _collapse_doubled(line: str) -> str:
     return line
 
 
-def _normalize_once(text: str) -> str:
-    # each step is skipped when a cheap test shows it cannot change the text
+def _normalize_once(text: str, cjk_quad: bool = True) -> str:
+    # each step is skipped when a cheap test shows it cannot change the text. ``cjk_quad=False``:
+    # see _collapse_bold; folding and the comma keep every CJK character where it is, removing a
+    # bookmark does not
     if "[bookmark:" in text:
         text = _BOOKMARK.sub("", text)
+        cjk_quad = True
     if _FOLDABLE.search(text):
         text = text.translate(_FOLD)
     if "，" in text:
         text = _FW_COMMA_IN_NUMBER.sub(",", text)
     if "\n" not in text:
-        text = _collapse_bold(text)
+        text = _collapse_bold(text, cjk_quad)
         if "  " in text:
             text = _SPACES.sub(" ", text)
         return text.strip(" ")
@@ -144,6 +163,57 @@ def normalize_text(raw: str) -> str:
     while text != prev:
         prev, text = text, _normalize_once(text)
     return text
+
+
+def normalize_lines(lines: list[str]) -> list[str]:
+    """``[normalize_text(s) for s in lines]``, much faster on the lines of a document.
+
+    Most lines of a report are already normal. Each pass scans the lines not yet at their fixpoint
+    together to find those a pass could change and those that may hold a bold CJK unit; only the
+    former are rewritten, and the costly bold-unit search runs only on the latter.
+    """
+    if any("\n" in s for s in lines):
+        return [normalize_text(s) for s in lines]  # the shared scan needs one line per text line
+    out = list(lines)
+    todo = list(range(len(lines)))
+    while todo:
+        texts = [out[i] for i in todo]
+        joined = "\n".join(texts)
+        starts = [0]
+        for s in texts[:-1]:
+            starts.append(starts[-1] + len(s) + 1)
+        quads = _cjk_quad_lines(joined, starts)
+        maybe = {bisect_right(starts, m.start()) - 1 for m in _MAYBE_CHANGED.finditer(joined)} | quads
+        changed = []
+        for j in sorted(maybe):
+            text = _normalize_once(texts[j], j in quads)
+            if text != texts[j]:
+                out[todo[j]] = text
+                changed.append(todo[j])
+        todo = changed  # every changing pass after the first shortens a line, so this terminates
+    return out
+
+
+def _cjk_quad_lines(joined: str, starts: list[int]) -> set[int]:
+    """Indexes of the lines where a CJK character recurs 3 times at one distance of 1..24.
+
+    A unit of _QUAD with a CJK character needs that (the character in each of the 4 copies), so the
+    other lines have no bold unit for _collapse_bold to remove. Vectorised over the whole text.
+    """
+    import numpy as np
+
+    a = np.frombuffer(joined.encode("utf-32-le"), dtype="<u4")
+    n = len(a)
+    hit = np.zeros(n, dtype=bool)
+    cjk = (a >= 0x3400) & (a <= 0x9FFF)
+    for k in range(1, _QUAD_MAX_UNIT + 1):
+        m = n - 3 * k
+        if m <= 0:
+            break
+        head = a[:m]
+        hit[:m] |= cjk[:m] & (head == a[k : k + m]) & (head == a[2 * k : 2 * k + m]) & (head == a[3 * k :])
+    # a hit spanning a line break only costs a needless check of its line
+    return {bisect_right(starts, int(p)) - 1 for p in np.flatnonzero(hit)}
 
 
 _NUM_RE = re.compile(r"[+-]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?|[+-]?\.\d+")

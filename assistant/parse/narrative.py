@@ -23,6 +23,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
+from itertools import chain
 
 from assistant.models import Document, Fact, Report
 from assistant.parse.lexicon import (
@@ -53,7 +54,7 @@ _QUOTE_CHARS = frozenset("“”\"‘’「」『』")
 _SENTENCE_END = frozenset("。!?！？")
 _SENTENCE_END_RE = re.compile("[。!?！？]")
 # A character _sentences must look at one by one: a quote (dropped) or whitespace (dropped or kept).
-_SPECIAL_RE = re.compile("[\\s“”\"‘’「」『』]")
+_SPECIAL_RE = re.compile("[\\s" + re.escape("".join(sorted(_QUOTE_CHARS))) + "]")
 _NON_SPACE_RE = re.compile(r"\S")  # \s is str.isspace()
 _BOUNDARY_RE = re.compile("[，；;。!?！？、,]")
 _OPEN_BRACKET_RE = re.compile("[《【〔\\[]")
@@ -231,23 +232,31 @@ def _sentences(para: str, lines: list[int], pages: list[int | None]) -> Iterator
                 yield para[start:end], _Where(lines[start:end], pages[start:end]), para[start:end].strip()
             start = end
             continue
-        kept: list[str] = []
-        idx: list[int] = []
-        for i in range(start, end):
-            ch = para[i]
-            if ch in _QUOTE_CHARS:
-                continue
-            if ch.isspace():
-                m = _NON_SPACE_RE.search(para, i + 1)
-                nxt = m.group() if m else ""
-                if not (kept and kept[-1].isdigit() and nxt.isdigit()):
-                    continue  # spaces only matter between two numbers
-                ch = " "
-            kept.append(ch)
-            idx.append(i)
-        if kept:
-            yield ("".join(kept), _Where([lines[i] for i in idx], [pages[i] for i in idx]),
-                   para[start:end].strip())
+        # quotes dropped; a space kept (as " ") only between two numbers
+        pieces: list[str] = []
+        spans: list[tuple[int, int]] = []  # the para ranges the pieces come from
+        last = ""  # last kept character
+        pos = start
+        for m in _SPECIAL_RE.finditer(para, start, end):
+            i = m.start()
+            if pos < i:
+                pieces.append(para[pos:i])
+                spans.append((pos, i))
+                last = para[i - 1]
+            pos = i + 1
+            if para[i].isspace() and last.isdigit():
+                nm = _NON_SPACE_RE.search(para, i + 1)
+                if nm is not None and nm.group().isdigit():
+                    pieces.append(" ")
+                    spans.append((i, i + 1))
+                    last = " "
+        if pos < end:
+            pieces.append(para[pos:end])
+            spans.append((pos, end))
+        if pieces:
+            where = _Where(list(chain.from_iterable(lines[a:b] for a, b in spans)),
+                           list(chain.from_iterable(pages[a:b] for a, b in spans)))
+            yield "".join(pieces), where, para[start:end].strip()
         start = end
 
 
