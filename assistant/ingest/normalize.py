@@ -183,7 +183,14 @@ def normalize_lines(lines: list[str]) -> list[str]:
         for s in texts[:-1]:
             starts.append(starts[-1] + len(s) + 1)
         quads = _cjk_quad_lines(joined, starts)
-        maybe = {bisect_right(starts, m.start()) - 1 for m in _MAYBE_CHANGED.finditer(joined)} | quads
+        maybe = set(quads)
+        pos = 0
+        while (m := _MAYBE_CHANGED.search(joined, pos)) is not None:
+            j = bisect_right(starts, m.start()) - 1
+            maybe.add(j)
+            if j + 1 == len(starts):
+                break
+            pos = starts[j + 1]  # one hit is enough: go on at the next line
         changed = []
         for j in sorted(maybe):
             text = _normalize_once(texts[j], j in quads)

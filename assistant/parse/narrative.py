@@ -113,6 +113,7 @@ _PAREN_ITEM_RE = re.compile(r"\((?:类|款|项)\)")
 _PATH_ITEM_RE = re.compile(r"(?:[^，。；;、:\s]+?-)+([^，。；;、:\s-]+?)科目")
 _CONDITIONAL_RE = re.compile(r"(?:和?(?:收入|支出|收支))*的")
 _NONE_RE = re.compile(r"(?:无|没有)(?:财政拨款)?")
+_DIGIT_RE = re.compile(r"\d")  # what _NUMBER_RE needs
 _FUNDING_PREFIXES = ("一般公共预算", "财政拨款", "政府性基金", "国有资本经营")
 _SCOPE_RE = re.compile(r"政府性基金|国有资本经营")
 _ACQUIRE_RE = re.compile(r"购置|新增|处置|购买|拟")
@@ -436,6 +437,10 @@ def _sentence_facts(report: Report, text: str, where: _Where, display: str,
                     topic: _Match | None) -> tuple[list[Fact], list[tuple[str, int, str]], _Match | None]:
     """Facts of one sentence, the metrics it says are absent (无…), and the topic it leaves set."""
     items = _item_matches(text)
+    numbers = [(nm, hit) for nm in _NUMBER_RE.finditer(text) if (hit := _unit_at(text, nm.end())) is not None]
+    if not numbers and not _NONE_RE.search(text):
+        # no number with a unit and no 无…: no facts, only the topic (most sentences)
+        return [], [], next((m for m in reversed(items) if m.label), topic)
     matches = sorted(items + _term_matches(text, items), key=lambda m: m.start)
     bounds = _boundaries(text, matches)
     scopes = [m.start() for m in _SCOPE_RE.finditer(text) if not any(t.start <= m.start() < t.end for t in matches)]
@@ -443,12 +448,8 @@ def _sentence_facts(report: Report, text: str, where: _Where, display: str,
     facts: list[Fact] = []
     prev: _Prev | None = None
     prev_end = 0
-    for nm in _NUMBER_RE.finditer(text):
-        start, end = nm.span()
-        unit_hit = _unit_at(text, end)
-        if unit_hit is None:
-            continue
-        unit, unit_end = unit_hit
+    for nm, (unit, unit_end) in numbers:
+        start = nm.start()
         last_prev, prev = prev, None  # only the number right before may lend its metric
         k = bisect_left(bounds, start)  # bounds are ascending: bounds[k - 1] is the last one before start
         clause_start = bounds[k - 1] + 1 if k else 0
@@ -594,6 +595,8 @@ def extract_narrative_facts(doc: Document, report: Report) -> list[Fact]:
     facts: list[Fact] = []
     absent: list[tuple[str, int, str, _Where, str, str]] = []
     for para, lines, pages in _paragraphs(doc):
+        if not _DIGIT_RE.search(para) and "无" not in para and "没" not in para:
+            continue  # no number and no 无/没有 (not even once quotes are dropped): nothing to find
         topic: _Match | None = None
         for text, where, display in _sentences(para, lines, pages):
             found, nones, topic = _sentence_facts(report, text, where, display, topic)
