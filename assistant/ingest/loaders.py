@@ -12,8 +12,11 @@ import hashlib
 import unicodedata
 import zipfile
 from collections.abc import Iterator
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from pydantic import TypeAdapter
 
 from assistant.ingest.normalize import normalize_lines, normalize_text
 from assistant.models import Cell, Document, SourceLine
@@ -154,6 +157,11 @@ def decode_text(data: bytes, path: Path | str = "<bytes>") -> tuple[str, str]:
     raise IngestError(path, "undecodable text (neither UTF-8, UTF-16 nor GB18030/GBK)")
 
 
+@lru_cache(maxsize=1)
+def _source_lines() -> TypeAdapter[list[SourceLine]]:
+    return TypeAdapter(list[SourceLine])
+
+
 def _text_lines(text: str) -> tuple[list[SourceLine], list[str]]:
     # split on \n only: str.splitlines also splits on \x0c, \x1c, \u2028 …, shifting line numbers
     # away from what editors and `grep -n` show
@@ -170,7 +178,10 @@ def _text_lines(text: str) -> tuple[list[SourceLine], list[str]]:
             raw = raw[:MAX_LINE_CHARS]
         raws.append(raw)
     texts = normalize_lines(raws)  # = normalize_text of each line, in one pass over the document
-    out = [SourceLine(line=i, text=text, raw=raw) for i, (text, raw) in enumerate(zip(texts, raws, strict=True), 1)]
+    # validated as one list: a third cheaper than one SourceLine(...) call per line
+    out = _source_lines().validate_python(
+        [{"line": i, "text": text, "raw": raw} for i, (text, raw) in enumerate(zip(texts, raws, strict=True), 1)]
+    )
     warnings = []
     if long_lines:
         shown = ", ".join(map(str, long_lines[:5])) + (" …" if len(long_lines) > 5 else "")

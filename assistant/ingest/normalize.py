@@ -48,7 +48,8 @@ _ADJACENT_PAIR = re.compile("(" + _DOUBLED_CHARS + r")\1")  # what both _CJK_DOU
 # Anything in a line that one normalisation pass could change, except a bold unit with a CJK
 # character (see _cjk_quad_lines): a line with none of these is already normal.
 _MAYBE_CHANGED = re.compile(
-    r"\[bookmark:|" + _FOLDABLE.pattern + r"|，|  |^ | $|" + _YEAR_QUAD.pattern  # the year is group 1
+    r"\[bookmark:|" + _FOLDABLE.pattern + "|" + _FW_COMMA_IN_NUMBER.pattern + r"|  |^ | $|"
+    + _YEAR_QUAD.pattern  # the year is group 1
     + "|(" + _DOUBLED_CHARS + r")\2",
     re.M,
 )
