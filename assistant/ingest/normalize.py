@@ -47,10 +47,10 @@ _CJK_DOUBLED = {
 _ADJACENT_PAIR = re.compile("(" + _DOUBLED_CHARS + r")\1")  # what both _CJK_DOUBLED patterns need
 # Anything in a line that one normalisation pass could change, except a bold unit with a CJK
 # character (see _cjk_quad_lines): a line with none of these is already normal.
+# (Each alternative starts with a literal or a class so the scan fails fast at most positions: the
+# comma of _FW_COMMA_IN_NUMBER before its lookbehind; 16 digits for a _YEAR_QUAD, a superset.)
 _MAYBE_CHANGED = re.compile(
-    r"\[bookmark:|" + _FOLDABLE.pattern + "|" + _FW_COMMA_IN_NUMBER.pattern + r"|  |^ | $|"
-    + _YEAR_QUAD.pattern  # the year is group 1
-    + "|(" + _DOUBLED_CHARS + r")\2",
+    r"\[bookmark:|" + _FOLDABLE.pattern + r"|，(?<=\d，)(?=\d{3}(?!\d))|  |^ | $|\d{16}|(" + _DOUBLED_CHARS + r")\1",
     re.M,
 )
 # Longest bold unit _QUAD looks for.
