@@ -89,7 +89,7 @@ _LABELS = (
 _LABEL_SAME_LINE = re.compile(
     r"(?:^|[^\u4e00-\u9fff])(" + "|".join(_LABELS) + r")\s*[:：]?\s*(" + _CJK_RUN + r"{3,40})(?=\s|$)"
 )
-_LABEL_TAILS = tuple(sorted({label[-2:] for label in _LABELS}))  # 部门, 单位: in every label
+_LABEL_HINT = re.compile("|".join(sorted({label[-2:] for label in _LABELS})))  # 部门|单位: in every label
 _CJK_NAME = re.compile(_CJK_RUN + r"{4,40}")
 _LABEL_ONLY = re.compile(r"^\s*(" + "|".join(_LABELS) + r")\s*[:：]?\s*$")
 # A title: "<department> 2021 年部门预算…", "<department> 2024 年度部门决算", "<dept> 部门决算".
@@ -137,7 +137,7 @@ def _labelled_departments(doc: Document) -> Counter[str]:
     found: Counter[str] = Counter()
     texts = [sl.text for sl in doc.lines]
     for i, text in enumerate(texts):
-        if not any(tail in text for tail in _LABEL_TAILS):
+        if not _LABEL_HINT.search(text):
             continue  # no label can match (most lines)
         for m in _LABEL_SAME_LINE.finditer(text):
             name = _clean_name(m.group(2))

@@ -184,14 +184,14 @@ def _is_title(text: str) -> bool:
     return len(body) <= 20 or (body != text and bool(_TITLE_END_RE.search(body)))
 
 
-def _paragraphs(doc: Document) -> Iterator[tuple[str, list[int], list[int | None]]]:
+def _paragraphs(doc: Document) -> Iterator[tuple[str, list[tuple[int, int | None, int]]]]:
     """Consecutive prose lines joined; headings, titles and table rows break paragraphs.
 
-    A paragraph is its text with, for every character, the line and page it came from.
+    A paragraph is its text and the (line, page, number of characters) of its pieces, in order
+    (see _origins).
     """
     parts: list[str] = []
-    lines: list[int] = []
-    pages: list[int | None] = []
+    pieces: list[tuple[int, int | None, int]] = []
     for sl in doc.lines:
         text = sl.text.strip()
         if not text:
@@ -200,25 +200,33 @@ def _paragraphs(doc: Document) -> Iterator[tuple[str, list[int], list[int | None
             continue  # a page number between two halves of a sentence
         if _is_table_line(text):
             if parts:
-                yield "".join(parts), lines, pages
-            parts, lines, pages = [], [], []
+                yield "".join(parts), pieces
+            parts, pieces = [], []
             continue
         title = _is_title(text)
         if (title or _HEADING_RE.match(text)) and parts:
-            yield "".join(parts), lines, pages
-            parts, lines, pages = [], [], []
+            yield "".join(parts), pieces
+            parts, pieces = [], []
         if parts and parts[-1][-1].isdigit() and text[0].isdigit():
             parts.append(" ")  # never glue two numbers across a line break
-            lines.append(sl.line)
-            pages.append(sl.page)
+            pieces.append((sl.line, sl.page, 1))
         parts.append(text)
-        lines.extend([sl.line] * len(text))
-        pages.extend([sl.page] * len(text))
+        pieces.append((sl.line, sl.page, len(text)))
         if title:
-            yield "".join(parts), lines, pages
-            parts, lines, pages = [], [], []
+            yield "".join(parts), pieces
+            parts, pieces = [], []
     if parts:
-        yield "".join(parts), lines, pages
+        yield "".join(parts), pieces
+
+
+def _origins(pieces: list[tuple[int, int | None, int]]) -> tuple[list[int], list[int | None]]:
+    """The line and the page of every character of a paragraph."""
+    lines: list[int] = []
+    pages: list[int | None] = []
+    for line, page, n in pieces:
+        lines.extend([line] * n)
+        pages.extend([page] * n)
+    return lines, pages
 
 
 def _sentences(para: str, lines: list[int], pages: list[int | None]) -> Iterator[tuple[str, _Where, str]]:
@@ -598,11 +606,11 @@ def extract_narrative_facts(doc: Document, report: Report) -> list[Fact]:
     """
     facts: list[Fact] = []
     absent: list[tuple[str, int, str, _Where, str, str]] = []
-    for para, lines, pages in _paragraphs(doc):
+    for para, pieces in _paragraphs(doc):
         if not _DIGIT_RE.search(para) and "无" not in para and "没" not in para:
             continue  # no number and no 无/没有 (not even once quotes are dropped): nothing to find
         topic: _Match | None = None
-        for text, where, display in _sentences(para, lines, pages):
+        for text, where, display in _sentences(para, *_origins(pieces)):
             found, nones, topic = _sentence_facts(report, text, where, display, topic)
             facts.extend(found)
             absent.extend((metric, pos, label, where, display, text) for metric, pos, label in nones)
