@@ -37,7 +37,6 @@ _QUAD = re.compile(r"(.{1,24}?)\1{3}", re.S)
 _NUM_TOKEN = re.compile(r"[0-9.:：]+")
 # A 4-digit year drawn 4 times: strong evidence even on a line without CJK doubling.
 _YEAR_QUAD = re.compile(r"(?<!\d)((?:19|20)\d\d)\1{3}(?!\d)")
-_DIGITS_ONLY = re.compile(r"[0-9.:：]+")
 # 2x/3x doubling is common in real Chinese (人人, 常常), so only a run of >=3 consecutive CJK chars
 # each repeated exactly k times counts.
 _DOUBLED_CHARS = r"[\u3400-\u9fff（）：:，。、；“”]"
@@ -110,7 +109,7 @@ def _collapse_bold(line: str, cjk_quad: bool = True) -> str:
     out: list[str] = []
     last = 0
     for start, end, unit in spans:
-        if _DIGITS_ONLY.fullmatch(unit):
+        if _NUM_TOKEN.fullmatch(unit):
             continue  # digits handled token-wise below, so 10000 is never touched
         out.append(line[last:start])
         out.append(unit)

@@ -52,16 +52,22 @@ NARRATIVE_EXCLUDED_TERMS: frozenset[str] = frozenset({
 
 _QUOTE_CHARS = frozenset("“”\"‘’「」『』")
 _SENTENCE_END = frozenset("。!?！？")
-_SENTENCE_END_RE = re.compile("[。!?！？]")
-# A character _sentences must look at one by one: a quote (dropped) or whitespace (dropped or kept).
-_SPECIAL_RE = re.compile("[\\s" + re.escape("".join(sorted(_QUOTE_CHARS))) + "]")
-_NON_SPACE_RE = re.compile(r"\S")  # \s is str.isspace()
-_BOUNDARY_RE = re.compile("[，；;。!?！？、,]")
-_OPEN_BRACKET_RE = re.compile("[《【〔\\[]")
-_COMPARISON_END_RE = re.compile(r"(?:比|较|与|同比)$")
 _BOUNDARY = frozenset("，；;。!?！？、")
 _OPEN_BRACKETS = "《【〔["
 _CLOSE_BRACKETS = "》】〕]"
+
+
+def _one_of(chars: str | frozenset[str]) -> re.Pattern[str]:
+    return re.compile("[" + re.escape("".join(sorted(chars))) + "]")
+
+
+_SENTENCE_END_RE = _one_of(_SENTENCE_END)
+# A character _sentences must look at one by one: a quote (dropped) or whitespace (dropped or kept).
+_SPECIAL_RE = re.compile("[\\s" + re.escape("".join(sorted(_QUOTE_CHARS))) + "]")
+_NON_SPACE_RE = re.compile(r"\S")  # \s is str.isspace()
+_BOUNDARY_RE = _one_of(_BOUNDARY | {","})  # a comma is one unless inside a number (see _boundaries)
+_OPEN_BRACKET_RE = _one_of(_OPEN_BRACKETS)
+_COMPARISON_END_RE = re.compile(r"(?:比|较|与|同比)$")
 _HEADING_RE = re.compile(
     r"^(?:第[一二三四五六七八九十\d]+部分|[一二三四五六七八九十]+、|\([一二三四五六七八九十]+\)|"
     r"\d+\s*[、.．](?!\d)|\(\d+\)|[①②③④⑤⑥⑦⑧⑨⑩])\s*"
@@ -246,30 +252,30 @@ def _sentences(para: str, lines: list[int], pages: list[int | None]) -> Iterator
             start = end
             continue
         # quotes dropped; a space kept (as " ") only between two numbers
-        pieces: list[str] = []
-        spans: list[tuple[int, int]] = []  # the para ranges the pieces come from
+        kept: list[str] = []
+        spans: list[tuple[int, int]] = []  # the para range each kept piece comes from
         last = ""  # last kept character
         pos = start
         for m in _SPECIAL_RE.finditer(para, start, end):
             i = m.start()
             if pos < i:
-                pieces.append(para[pos:i])
+                kept.append(para[pos:i])
                 spans.append((pos, i))
                 last = para[i - 1]
             pos = i + 1
             if para[i].isspace() and last.isdigit():
                 nm = _NON_SPACE_RE.search(para, i + 1)
                 if nm is not None and nm.group().isdigit():
-                    pieces.append(" ")
+                    kept.append(" ")
                     spans.append((i, i + 1))
                     last = " "
         if pos < end:
-            pieces.append(para[pos:end])
+            kept.append(para[pos:end])
             spans.append((pos, end))
-        if pieces:
+        if kept:
             where = _Where(list(chain.from_iterable(lines[a:b] for a, b in spans)),
                            list(chain.from_iterable(pages[a:b] for a, b in spans)))
-            yield "".join(pieces), where, para[start:end].strip()
+            yield "".join(kept), where, para[start:end].strip()
         start = end
 
 
