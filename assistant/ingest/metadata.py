@@ -89,6 +89,8 @@ _LABELS = (
 _LABEL_SAME_LINE = re.compile(
     r"(?:^|[^\u4e00-\u9fff])(" + "|".join(_LABELS) + r")\s*[:：]?\s*(" + _CJK_RUN + r"{3,40})(?=\s|$)"
 )
+_LABEL_HINT = re.compile("|".join(sorted({label[-2:] for label in _LABELS})))  # 部门|单位: in every label
+_CJK_NAME = re.compile(_CJK_RUN + r"{4,40}")
 _LABEL_ONLY = re.compile(r"^\s*(" + "|".join(_LABELS) + r")\s*[:：]?\s*$")
 # A title: "<department> 2021 年部门预算…", "<department> 2024 年度部门决算", "<dept> 部门决算".
 _TITLE = re.compile(
@@ -135,6 +137,8 @@ def _labelled_departments(doc: Document) -> Counter[str]:
     found: Counter[str] = Counter()
     texts = [sl.text for sl in doc.lines]
     for i, text in enumerate(texts):
+        if not _LABEL_HINT.search(text):
+            continue  # no label can match (most lines)
         for m in _LABEL_SAME_LINE.finditer(text):
             name = _clean_name(m.group(2))
             if _is_department(name):
@@ -142,7 +146,7 @@ def _labelled_departments(doc: Document) -> Counter[str]:
         if _LABEL_ONLY.match(text):
             nxt = next((t.strip() for t in texts[i + 1 : i + 4] if t.strip()), "")
             name = _clean_name(nxt)
-            if re.fullmatch(_CJK_RUN + r"{4,40}", name) and _is_department(name):
+            if _CJK_NAME.fullmatch(name) and _is_department(name):
                 found[name] += 1
     return found
 

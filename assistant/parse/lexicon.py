@@ -337,15 +337,20 @@ def canonical_metric(label: str) -> str | None:
     return None
 
 
+@lru_cache(maxsize=1024)  # a report writes a handful of units, thousands of times
+def _unit_entry(unit: str) -> tuple[str, Decimal | None] | None:
+    return UNITS.get(normalize_label(unit))
+
+
 def unit_kind(unit: str) -> str | None:
     """Kind of a unit as written ("money", "count", "percent", "area"), or None if unknown."""
-    entry = UNITS.get(normalize_label(unit))
+    entry = _unit_entry(unit)
     return entry[0] if entry else None
 
 
 def to_yuan(value: Decimal, unit: str) -> Decimal | None:
     """Convert a money amount to 元 (万元 ×10,000, 亿元 ×100,000,000); None for non-money units."""
-    entry = UNITS.get(normalize_label(unit))
+    entry = _unit_entry(unit)
     if entry is None or entry[1] is None:
         return None
     return value * entry[1]

@@ -16,6 +16,12 @@ DASH_RE = re.compile(r"^[—\-－–]+$")
 CODE_RE = re.compile(r"^\d{3}(\d{2}){0,2}$")
 # 类 款 项 printed in separate columns: "201 03 01 行政运行".
 SPLIT_CODE_RE = re.compile(r"^(\d{3})[ \t]+(\d{2})(?:[ \t]+(\d{2}))?(?=[ \t]+\D)")
+_GLUED_AMOUNT = re.compile(r"(\d\.\d\d)(?=[^\d\s%])")
+_CODE_AND_LABEL = re.compile(r"^(\d{3}(?:\d{2}){0,2})\s+(\D.*)$")
+_LABEL_AND_AMOUNT = re.compile(r"\S\s+-?[\d,]+(\.\d+)?$")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_SPACES = re.compile(r"\s+")
+_QIZHONG = re.compile(r"^其中[:：]")
 ORDINAL_RE = re.compile(
     r"^\s*(?:[一二三四五六七八九十]+、|（[一二三四五六七八九十\d]+）|\([一二三四五六七八九十\d]+\)|\d+[．.、](?!\d))\s*"
 )
@@ -46,7 +52,7 @@ def to_decimal(tok: str) -> Decimal | None:
 def _tokens(line: str) -> tuple[list[str], bool]:
     """Cells of a line: tab cells (keeping empties) or whitespace tokens; and whether tabs were used."""
     # PDF text can glue an amount to the next label: "91,016,775.35一、一般公共服务支出".
-    line = re.sub(r"(\d\.\d\d)(?=[^\d\s%])", r"\1 ", line.rstrip())
+    line = _GLUED_AMOUNT.sub(r"\1 ", line.rstrip())
     m = SPLIT_CODE_RE.match(line.strip())
     if m:
         code = "".join(g for g in m.groups() if g)
@@ -57,10 +63,10 @@ def _tokens(line: str) -> tuple[list[str], bool]:
         for c in cells:
             # A tab cell "201 一般公共服务支出" holds code and label together; "公用经费合计 127989.14"
             # holds a label and its amount.
-            mm = re.match(r"^(\d{3}(?:\d{2}){0,2})\s+(\D.*)$", c)
+            mm = _CODE_AND_LABEL.match(c)
             if mm:
                 out.extend([mm.group(1), mm.group(2)])
-            elif re.search(r"\S\s+-?[\d,]+(\.\d+)?$", c) and re.search(r"[\u4e00-\u9fff]", c):
+            elif _LABEL_AND_AMOUNT.search(c) and _CJK.search(c):
                 label, _, num = c.rpartition(" ")
                 out.extend([label.strip(), num])
             else:
@@ -137,12 +143,12 @@ def split_segments(line: str, has_row_numbers: bool) -> list[Segment]:
         pending_empty = 0
     flush()
     for s in segs:
-        s.label = re.sub(r"\s+", "", s.label) if re.search(r"[\u4e00-\u9fff]", s.label) else s.label
+        s.label = _SPACES.sub("", s.label) if _CJK.search(s.label) else s.label
     return segs
 
 
 def clean_label(label: str) -> str:
     """The label without ordinals (一、 （一） 1．) and quotes, for matching."""
     out = ORDINAL_RE.sub("", label)
-    out = re.sub(r"^其中[:：]", "", out)
+    out = _QIZHONG.sub("", out)
     return out.replace("“", "").replace("”", "").replace('"', "").strip()

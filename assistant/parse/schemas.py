@@ -54,17 +54,22 @@ SCHEMAS: tuple[TableSchema, ...] = (
 
 # Words of a table title line; a title is short and names one of the schemas.
 TITLE_MAX_LEN = 40
+_SPACES = re.compile(r"\s+")
+_TOC_ENTRY = re.compile(r"^[一二三四五六七八九十]+、")
+_NOT_AMOUNTS = re.compile(r"绩效|指标|自评|目录")
 
 
 def match_schema(title: str) -> TableSchema | None:
     """The schema whose pattern matches a (normalised, space-free) title line, or None."""
-    t = re.sub(r"\s+", "", title)
+    if not title.rstrip().endswith("表"):
+        return None  # most lines: the test below, without removing the spaces first
+    t = _SPACES.sub("", title)
     if len(t) > TITLE_MAX_LEN or not t.endswith("表") or "。" in t or "，" in t:
         return None
     t = t.lstrip("-—•·")
-    if re.match(r"^[一二三四五六七八九十]+、", t):  # a table of contents entry, not a table
+    if _TOC_ENTRY.match(t):  # a table of contents entry, not a table
         return None
-    if re.search(r"绩效|指标|自评|目录", t):  # performance tables have no amounts by column
+    if _NOT_AMOUNTS.search(t):  # performance tables have no amounts by column
         return None
     for schema in SCHEMAS:
         if schema.pattern.search(t):

@@ -21,12 +21,19 @@ TABLE_NO_RE = re.compile(r"(公开\s*\d+\s*表|表\s*\d+)")
 END_RE = re.compile(r"^\s*(注[:：]|注\d|说明[:：]|备注[:：]|第[一二三四五六七八九十]+部分)")
 HEADER_HINT_RE = re.compile(r"栏\s*次|类\s*款\s*项|^\s*项\s*目")
 MAX_TABLE_LINES = 220
+_AMOUNT_THEN_SPACE = re.compile(r"\d[\d,]*\.\d\d\s")
+_SPACES = re.compile(r"\s+")
+_SHORT_CJK = re.compile(r"[\u4e00-\u9fff]{2,12}")
+_HEADER_WORDS = re.compile(r"合计|科目|项目|编码|名称|单位|类|款")
+_DIGITS_AND_SPACES = re.compile(r"[\d\s\t]+")
+_AMOUNT_CELL = re.compile(r"(^|[\s\t])(-?\d{1,3}(,\d{3})+(\.\d+)?|\d+\.\d+|—)([\s\t]|$)")
+_CODE_START = re.compile(r"^\d{3}(\d{2}){0,2}\s+\S")
 
 
 def _is_narrative(text: str) -> bool:
     """A sentence of prose (ends a table region in text exports)."""
     t = text.strip()
-    return len(t) > 45 and ("。" in t or "，" in t) and not re.search(r"\d[\d,]*\.\d\d\s", t)
+    return len(t) > 45 and ("。" in t or "，" in t) and not _AMOUNT_THEN_SPACE.search(t)
 
 
 def find_tables(doc_name: str, lines: list[SourceLine], kind: str | None, exact_tabs: bool = True) -> list[Table]:
@@ -78,14 +85,14 @@ def _parse_region(doc_name: str, lines: list[SourceLine], start: int, stop: int,
             if unit is None and (m := UNIT_RE.search(text)):
                 unit = m.group(1)
             if table_no is None and (m := TABLE_NO_RE.search(text)) and len(text) < 12:
-                table_no = re.sub(r"\s+", "", m.group(1))
+                table_no = _SPACES.sub("", m.group(1))
                 header_lines.append(ln)
                 continue
             if _is_data_line(text) and not HEADER_HINT_RE.search(text):
                 in_body = True
                 prev_line = header_lines[-1] if header_lines else None  # the line right before
-                if prev_line is not None and re.fullmatch(r"[\u4e00-\u9fff]{2,12}", prev_line.text.strip()) \
-                        and not re.search(r"合计|科目|项目|编码|名称|单位|类|款", prev_line.text):
+                if prev_line is not None and _SHORT_CJK.fullmatch(prev_line.text.strip()) \
+                        and not _HEADER_WORDS.search(prev_line.text):
                     # The start of a label wrapped around the first data row.
                     body.append(prev_line)
             else:
@@ -100,7 +107,7 @@ def _parse_region(doc_name: str, lines: list[SourceLine], start: int, stop: int,
     if horizontal is not None:
         last = body[0].line
         return Table(doc=doc_name, table_id=table_no or schema.name, schema_name=schema.name,
-                     title=re.sub(r"\s+", "", title_line.text), unit=unit,
+                     title=_SPACES.sub("", title_line.text), unit=unit,
                      columns=sorted({c for r in horizontal for c in r.columns}), rows=horizontal,
                      line_start=title_line.line, line_end=last)
     rows = _assemble_rows(body, has_row_numbers)
@@ -111,7 +118,7 @@ def _parse_region(doc_name: str, lines: list[SourceLine], start: int, stop: int,
     alt = tuple(c.replace("{q}", q) for c in schema.alt_single_side)
     table_rows, columns, failed = assign_columns(rows, columns_by_side, alt, schema.parts_sum_to_first, hints)
     last = body[-1].line if body else title_line.line
-    return Table(doc=doc_name, table_id=table_id, schema_name=schema.name, title=re.sub(r"\s+", "", title_line.text), unit=unit,
+    return Table(doc=doc_name, table_id=table_id, schema_name=schema.name, title=_SPACES.sub("", title_line.text), unit=unit,
                  columns=columns, rows=table_rows, line_start=title_line.line, line_end=last,
                  failed_checks=failed)
 
@@ -131,7 +138,7 @@ def _horizontal_rows(header: list[SourceLine], body: list[SourceLine]) -> list[T
     if any(v and n is None for v, n in zip(values, nums, strict=True)) or not any(n is not None for n in nums):
         return None
     grid = [[c.strip() for c in ln.text.split("\t")] for ln in header
-            if not re.fullmatch(r"[\d\s\t]+", ln.text)]  # drop the 栏次 line "1 2 3 …"
+            if not _DIGITS_AND_SPACES.fullmatch(ln.text)]  # drop the 栏次 line "1 2 3 …"
     if not grid:
         return None
     rows: list[TableRow] = []
@@ -154,9 +161,7 @@ def _horizontal_rows(header: list[SourceLine], body: list[SourceLine]) -> list[T
 
 
 def _is_data_line(text: str) -> bool:
-    return bool(re.search(r"(^|[\s\t])(-?\d{1,3}(,\d{3})+(\.\d+)?|\d+\.\d+|—)([\s\t]|$)", text)) or bool(
-        re.match(r"^\d{3}(\d{2}){0,2}\s+\S", text)
-    )
+    return bool(_AMOUNT_CELL.search(text)) or bool(_CODE_START.match(text))
 
 
 def _assemble_rows(body: list[SourceLine], has_row_numbers: bool) -> list[tuple[Segment, SourceLine, int]]:
