@@ -221,3 +221,15 @@ def test_handmade_document_wrapped_number_and_unit() -> None:
     got = {(f.metric, str(f.value), f.unit, f.line, f.line_end) for f in extract_narrative_facts(doc, report)}
     assert ("政府采购", "10.05", "万元", 2, 4) in got
     assert ("政府采购货物", "10.05", "万元", 4, 4) in got
+
+
+def test_level_with_last_year_is_a_change_of_zero() -> None:
+    # "（一）因公出国（境）费839万元，与2024年预算持平。" → 比上年增减 0 万元 on that line.
+    f = find(PDF_BUDGET, "因公出国（境）费", "0", "比上年增减", line=262)
+    assert f.unit == "万元" and f.value_yuan == Decimal(0)
+    assert find(PDF_BUDGET, "三公经费", "0", "比上年增减", line=261).unit == "万元"
+    assert find(PDF_BUDGET, "公务接待费", "0", "比上年增减", line=265)
+    # The amount itself is unchanged by it.
+    assert find(PDF_BUDGET, "因公出国（境）费", "839", "预算数", line=262)
+    # 决算数与预算数持平 compares with the budget, not with last year: no 比上年增减 from it.
+    assert not [x for x in facts(F001) if x.qualifier == "比上年增减" and x.line == 78]

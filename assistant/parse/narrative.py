@@ -464,6 +464,7 @@ def _sentence_facts(report: Report, text: str, where: _Where, display: str,
     scopes = [m.start() for m in _SCOPE_RE.finditer(text) if not any(t.start <= m.start() < t.end for t in matches)]
     depths = _bracket_depths(text)
     facts: list[Fact] = []
+    stated: list[tuple[int, Fact]] = []  # (end of the unit, fact) of the amounts found
     prev: _Prev | None = None
     prev_end = 0
     for nm, (unit, unit_end) in numbers:
@@ -580,9 +581,30 @@ def _sentence_facts(report: Report, text: str, where: _Where, display: str,
         prev = _Prev(base, metric, label, unit, ukind, qualifier, unit_end)
         facts.append(_make_fact(report, metric=metric, label=label, qualifier=qualifier, value=value, unit=unit,
                                 year=year, where=where, pos=start, display=display))
+        stated.append((unit_end, facts[-1]))
+    facts += _level_with_last_year(report, text, where, display, stated)
     nones = _stated_absent(text, matches)
     new_topic = next((m for m in reversed(items) if m.label), topic)
     return facts, nones, new_topic
+
+
+# 839万元，与2024年预算持平: no change against last year. 基本持平 (roughly level) states no number.
+_LEVEL_RE = re.compile(r"(?<!基本)与(?:上年|上一年|去年|(?:19|20)\d{2}年度?)(?:同期)?(?:预算|决算)?数?(?:相比)?持平")
+
+
+def _level_with_last_year(report: Report, text: str, where: _Where, display: str,
+                          stated: list[tuple[int, Fact]]) -> list[Fact]:
+    """A change of 0 (比上年增减) for an amount right before "，与上年持平"."""
+    out: list[Fact] = []
+    for lv in _LEVEL_RE.finditer(text):
+        before = [(end, f) for end, f in stated if end <= lv.start() and f.value_yuan is not None
+                  and f.qualifier not in ("比上年增减", "比预算增减")]
+        if not before or not re.fullmatch(r"[，,\s]*", text[before[-1][0]:lv.start()]):
+            continue
+        f = before[-1][1]
+        out.append(_make_fact(report, metric=f.metric, label=f.label, qualifier="比上年增减", value=Decimal(0),
+                              unit=f.unit, year=f.year, where=where, pos=lv.start(), display=display))
+    return out
 
 
 def _stated_absent(text: str, matches: list[_Match]) -> list[tuple[str, int, str]]:
