@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import shutil
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -28,6 +30,8 @@ CACHE_KEYS = "embeddings.json"
 HNSW_M = 32
 HNSW_EF_CONSTRUCTION = 200
 HNSW_EF_SEARCH = 128
+# Up to this many allowed ids a filtered search scores them exactly instead of asking FAISS.
+EXACT_FILTERED = 20_000
 
 
 class Encoder(Protocol):
@@ -158,10 +162,32 @@ class EmbeddingCache:
 
     def subset(self, texts: Sequence[str]) -> EmbeddingCache:
         """A cache holding only the distinct ``texts`` (drops entries of removed chunks)."""
-        keys = list(dict.fromkeys(text_key(t) for t in texts))
-        if not keys:
+        return self.subset_keys([text_key(t) for t in texts])
+
+    def subset_keys(self, keys: Sequence[str]) -> EmbeddingCache:
+        """A cache holding only the distinct ``keys`` (all must be cached), in first-seen order."""
+        distinct = list(dict.fromkeys(keys))
+        if not distinct:
             return EmbeddingCache()
-        return EmbeddingCache(keys, self.vectors[[self._row[k] for k in keys]])
+        return EmbeddingCache(distinct, self.vectors[[self._row[k] for k in distinct]])
+
+    def get_keys(self, keys: Sequence[str]) -> np.ndarray:
+        """Vectors of the texts with these ``keys`` (all must be cached), one row per key."""
+        return self.vectors[[self._row[k] for k in keys]]
+
+    @staticmethod
+    def carry_over(src: Path, dst: Path) -> bool:
+        """Link (or copy) the cache files of ``src`` into ``dst`` without reading them; True when
+        there was a cache. Builds never write into an existing file, so a hard link is safe."""
+        kp, vp = src / CACHE_KEYS, src / CACHE_VECTORS
+        if not (kp.exists() and vp.exists()):
+            return False
+        for p in (kp, vp):
+            try:
+                os.link(p, dst / p.name)
+            except OSError:
+                shutil.copy2(p, dst / p.name)
+        return True
 
 
 class DenseIndex:
@@ -220,6 +246,14 @@ class DenseIndex:
         k = min(k, self.size if allowed is None else len(allowed))
         if k <= 0:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        if allowed is not None and len(allowed) <= EXACT_FILTERED:
+            # a filter leaving few vectors (one department: ~100 of 300k): score exactly those.
+            # FAISS with a selector would scan every vector (flat) or walk a graph mostly filtered
+            # out (HNSW: slow, and it may miss the allowed ones)
+            ids = np.ascontiguousarray(allowed, dtype=np.int64)
+            sims = self.scores_for(q[0], ids)
+            top = np.lexsort((ids, -sims))[:k]
+            return ids[top], sims[top].astype(np.float32)
         params = None
         if allowed is not None:
             sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
