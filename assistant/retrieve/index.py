@@ -233,7 +233,8 @@ class _Lines:
     (its trailing newline included). Opening costs nothing per row; a row is read when used."""
 
     def __init__(self, path: Path) -> None:
-        self.offsets = np.load(path.with_name(_offsets_name(path.name)), allow_pickle=False).astype(np.int64)
+        offsets_path = path.with_name(_offsets_name(path.name))
+        self.offsets = np.load(offsets_path, allow_pickle=False).astype(np.int64)
         size = path.stat().st_size
         if self.offsets.ndim != 1 or not len(self.offsets) or int(self.offsets[-1]) != size:
             raise ValueError(f"{path.name} does not match its offsets")
