@@ -565,7 +565,14 @@ class RetrievalIndex:
                     raise ValueError(f"embedding dimension changed ({dim} → {cache.dim}); delete {final}")
                 dim = cache.dim
                 cache = cache.subset_keys(keys)
-                DenseIndex.build(cache.get_keys(keys), settings.retrieval.approximate_above).save(tmp / FAISS_FILE)
+                previous = None  # an approximate index's trained centroids are reused
+                if stats.chunks > settings.retrieval.approximate_above and (final / FAISS_FILE).exists() and keep_cache:
+                    try:
+                        previous = DenseIndex.load(final / FAISS_FILE)
+                    except RuntimeError:
+                        previous = None
+                vectors = cache.get_keys(keys)
+                DenseIndex.build(vectors, settings.retrieval.approximate_above, previous).save(tmp / FAISS_FILE)
                 stats.embedded = True
                 cache.save(tmp)
                 cache_kept = True
