@@ -9,7 +9,7 @@ scores that *are* comparable across queries instead: the IDF coverage of the que
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -129,14 +129,15 @@ def defines(text: str, section: str, term: str) -> bool:
 def fuse(
     rankings: Sequence[tuple[Sequence[int], float]],
     bm25: np.ndarray,
-    coverage: np.ndarray,
+    coverage: np.ndarray | Mapping[int, float],
     dense: dict[int, float],
     k: int,
     min_score: float = 0.0,
 ) -> list[Fused]:
     """Fuse ``(ranked ids, weight)`` lists, drop chunks failing the relevance gate, best first.
 
-    Ties are broken by index order (deterministic). ``dense`` maps chunk index → cosine for every
+    Ties are broken by index order (deterministic). ``coverage`` gives (at least) every ranked
+    chunk's IDF coverage. ``dense`` maps chunk index → cosine for every
     candidate (empty when there is no dense index). ``min_score`` is an extra floor on the fused
     RRF score (settings.retrieval.min_score).
     """

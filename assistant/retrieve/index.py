@@ -815,10 +815,9 @@ class RetrievalIndex:
         # the lexicon's canonical names for colloquial terms (出国经费 → 因公出国（境）费) join the query;
         # coverage stays that of the better of the two forms, so expansion never fails the gate
         expansion = [t for name in expand_query(text) for t in tokenize(name) if t not in q_tokens]
-        bm25, coverage = self.lexical.score(q_tokens + expansion)
-        if expansion:
-            coverage = np.maximum(coverage, self.lexical.score(q_tokens)[1])
+        core_tokens = q_tokens
         q_tokens = q_tokens + expansion
+        bm25 = self.lexical.scores(q_tokens)
         bm25_ranked: list[int] = []
         if mode != "dense":
             cand = np.flatnonzero(bm25 > 0)
@@ -843,10 +842,19 @@ class RetrievalIndex:
         r = self.settings.retrieval
         rankings = [(bm25_ranked, r.bm25_weight), (dense_ranked, r.dense_weight * DENSE_FACTOR)]
         extra_lexical = mode in ("hybrid", "lexical")
+        line_ranked: list[int] = []
         if LINE_WEIGHT and self.lines is not None and extra_lexical:
-            rankings.append((self._line_ranking(q_tokens, mask), LINE_WEIGHT))
+            line_ranked = self._line_ranking(q_tokens, mask)
+            rankings.append((line_ranked, LINE_WEIGHT))
+        # coverage only of the few hundred ranked chunks (the better of the query with and without
+        # its expansion, so expansion never fails the gate)
+        ranked = np.fromiter(dict.fromkeys(bm25_ranked + dense_ranked + line_ranked), dtype=np.int64)
+        cov = self.lexical.coverage_of(q_tokens, ranked)
+        if expansion:
+            cov = np.maximum(cov, self.lexical.coverage_of(core_tokens, ranked))
+        coverage = dict(zip(ranked.tolist(), cov.tolist(), strict=True))
         if COVERAGE_WEIGHT and bm25_ranked and extra_lexical:
-            by_cov = sorted(bm25_ranked, key=lambda i: (-round(float(coverage[i]), 3), -float(bm25[i]), i))
+            by_cov = sorted(bm25_ranked, key=lambda i: (-round(coverage[i], 3), -float(bm25[i]), i))
             rankings.append((by_cov, COVERAGE_WEIGHT))
         term = definition_term(text)
         if term is not None:
@@ -890,7 +898,7 @@ class RetrievalIndex:
         """Chunks ordered by the BM25 score of their best line (table row / sentence)."""
         assert self.lines is not None
         lex, owner = self.lines
-        scores, _ = lex.score(q_tokens)
+        scores = lex.scores(q_tokens)
         cand = np.flatnonzero(scores > 0)
         if mask is not None:
             cand = cand[mask[owner[cand]]]

@@ -196,6 +196,37 @@ class LexicalIndex:
         df = 0 if tid is None or tid + 1 >= len(self._indptr) else int(self._indptr[tid + 1] - self._indptr[tid])
         return math.log(1.0 + (self.num_docs - df + 0.5) / (df + 0.5))
 
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
+        """BM25 score of every passage for ``query_tokens`` (each distinct token once): one
+        scatter-add per token over its postings, the only work proportional to the corpus."""
+        scores = np.zeros(self.num_docs, dtype=np.float32)
+        for tok in dict.fromkeys(query_tokens):
+            tid = self.vocab.get(tok)
+            if tid is None:
+                continue
+            lo, hi = int(self._indptr[tid]), int(self._indptr[tid + 1])
+            scores[self._indices[lo:hi]] += self._data[lo:hi]
+        return scores
+
+    def coverage_of(self, query_tokens: list[str], ids: np.ndarray) -> np.ndarray:
+        """IDF coverage (as ``score`` computes it) of the passages ``ids`` only: a binary search of
+        each token's postings (sorted by passage) instead of a pass over every passage."""
+        ids = np.asarray(ids, dtype=np.int64)
+        covered = np.zeros(len(ids), dtype=np.float32)
+        total = 0.0
+        for tok in dict.fromkeys(query_tokens):
+            w = self.idf(tok)
+            total += w
+            tid = self.vocab.get(tok)
+            if tid is None or not len(ids):
+                continue
+            posting = self._indices[int(self._indptr[tid]) : int(self._indptr[tid + 1])]
+            pos = np.searchsorted(posting, ids)
+            found = pos < len(posting)
+            found[found] = posting[pos[found]] == ids[found]
+            covered[found] += w
+        return covered / total if total > 0 else covered
+
     def score(self, query_tokens: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """BM25 score and IDF coverage (0..1) of every passage for ``query_tokens``.
 
