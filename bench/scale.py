@@ -392,8 +392,14 @@ def compose_retrieval(settings, reports: list, report_models: list, dense: str =
         chunks = [c for c, _, _ in pairs]
         contexts = [x for _, x, _ in pairs]
         units, owner = ri._line_units(chunks, contexts)
+        templates = []
+        for c in chunks:
+            rest = c.model_dump(mode="json", exclude={"doc", "department", "year", "kind"})
+            body = json.dumps(rest, ensure_ascii=False, separators=(",", ":"))
+            templates.append(("{\x00FIELDS\x00," + body[1:] + "\n").encode())
         src[name] = {
             "chunks": chunks,
+            "row_templates": templates,
             "counts": TermCounts.from_tokens([tokenize(ri.embed_text(c, x)) for c, x in zip(chunks, contexts, strict=True)]),
             "lines": TermCounts.from_tokens([tokenize(u) for u in units]),
             "owner": np.asarray(owner, dtype=np.int64),
@@ -422,8 +428,11 @@ def compose_retrieval(settings, reports: list, report_models: list, dense: str =
     for r in sorted(reports, key=lambda r: r.doc):
         s = src[r.source]
         n = len(s["chunks"])
-        rows = [(c.model_copy(update={"doc": r.doc, "department": r.department, "year": r.year, "kind": r.kind})
-                 .model_dump_json() + "\n").encode() for c in s["chunks"]]
+        # the source's rows with this report's doc/department/year/kind (JSON equivalent to a
+        # model_copy(update=…).model_dump_json() of each chunk, ~10x faster)
+        fields = {"doc": r.doc, "department": r.department, "year": r.year, "kind": r.kind}
+        rows = [row.replace(b"\x00FIELDS\x00", json.dumps(fields, ensure_ascii=False)[1:-1].encode())
+                for row in s["row_templates"]]
         chunk_blocks.append(ri._rows(rows))
         ctx_blocks.append(s["contexts"])
         span_blocks.append(s["spans"])
