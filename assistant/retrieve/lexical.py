@@ -58,19 +58,14 @@ class TermCounts:
         """Counts of ``token_lists`` (one list per passage)."""
         vocab = sorted({t for toks in token_lists for t in toks})
         index = {t: i for i, t in enumerate(vocab)}
-        indptr = np.zeros(len(token_lists) + 1, dtype=np.int64)
-        ids: list[int] = []
-        counts: list[int] = []
-        for r, toks in enumerate(token_lists):
-            tally: dict[int, int] = {}
-            for t in toks:
-                tid = index[t]
-                tally[tid] = tally.get(tid, 0) + 1
-            for tid in sorted(tally):
-                ids.append(tid)
-                counts.append(tally[tid])
-            indptr[r + 1] = len(ids)
-        return cls(vocab, indptr, np.asarray(ids, dtype=np.int32), np.asarray(counts, dtype=np.int32))
+        n, width = len(token_lists), max(len(vocab), 1)
+        lengths = np.fromiter((len(toks) for toks in token_lists), dtype=np.int64, count=n)
+        flat = np.fromiter((index[t] for toks in token_lists for t in toks), dtype=np.int64, count=int(lengths.sum()))
+        # (passage, token) pairs counted with one sort instead of a dict per passage
+        pairs, counts = np.unique(np.repeat(np.arange(n, dtype=np.int64), lengths) * width + flat, return_counts=True)
+        indptr = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(np.bincount(pairs // width, minlength=n), out=indptr[1:])
+        return cls(vocab, indptr, (pairs % width).astype(np.int32), counts.astype(np.int32))
 
     def slice(self, lo: int, hi: int) -> TermCounts:
         """Rows ``lo:hi`` (same vocabulary; views, no copy)."""
