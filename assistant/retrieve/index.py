@@ -114,6 +114,9 @@ class BuildStats(BaseModel):
     up_to_date: bool = False  # nothing to do: the existing index was kept as is
     full_rebuild_reason: str | None = None
     seconds: float = 0.0
+    # seconds per phase: load (changed reports' Documents), chunk (chunk + tokenise them), rows
+    # (chunk/context/span files), bm25 (both BM25 indexes from term counts), dense (embed + FAISS)
+    timings: dict[str, float] = Field(default_factory=dict)
 
 
 def embed_text(chunk: Chunk, context: str = "") -> str:
@@ -526,6 +529,7 @@ class RetrievalIndex:
 
         # one segment per report, in name order: the previous index's rows or freshly chunked ones
         segments: list[_Segment] = []
+        clock = {"load": 0.0, "chunk": 0.0}
         for name in sorted(files):
             key = files[name]
             if prev is not None and prev_docs.get(name) == key and name in prev.ranges:
@@ -533,13 +537,17 @@ class RetrievalIndex:
                 segments.append(_Segment(name, (lo, hi), prev.line_range(lo, hi)))
                 continue
             doc = documents.get(name)
+            t = time.perf_counter()
             if doc is None and load is not None:
                 doc = load(reports[name])
+            clock["load"] += time.perf_counter() - t
             if doc is None:
                 log.warning("retrieval index: %s could not be loaded: left out", name)
                 del files[name]
                 continue
+            t = time.perf_counter()
             segments.append(_Segment(name, new=_chunk_report(doc, reports[name], key, settings)))
+            clock["chunk"] += time.perf_counter() - t
             stats.docs_chunked += 1
         stats.docs = len(files)
         stats.chunks = sum(s.chunks for s in segments)
@@ -549,8 +557,12 @@ class RetrievalIndex:
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir()
         try:
+            t = time.perf_counter()
             keys = RetrievalIndex._write_rows(tmp, segments, prev)
+            clock["rows"] = time.perf_counter() - t
             RetrievalIndex._write_bm25(tmp, segments, prev)
+            clock["bm25"] = time.perf_counter() - t - clock["rows"]
+            t = time.perf_counter()
 
             dim: int | None = old.get("dim") if keep_cache else None
             cache_kept = False
@@ -580,6 +592,8 @@ class RetrievalIndex:
                 # kept for the next build even when this one is BM25-only (files linked, not loaded)
                 cache_kept = EmbeddingCache.carry_over(final, tmp)
 
+            clock["dense"] = time.perf_counter() - t
+            stats.timings = {k: round(v, 3) for k, v in clock.items()}
             per_doc = {s.name: s.chunks for s in segments}
             manifest = {
                 "format": FORMAT_VERSION,

@@ -83,7 +83,9 @@ class TermCounts:
         vocabs: dict[int, tuple[list[str], list[np.ndarray]]] = {}
         for p in parts:
             vocabs.setdefault(id(p.vocab), (p.vocab, []))[1].append(p.ids)
-        used: dict[int, np.ndarray] = {k: np.unique(np.concatenate(ids)) for k, (_, ids) in vocabs.items()}
+        used: dict[int, np.ndarray] = {  # a bincount, not np.unique: linear, no sort or hash of 10M ids
+            k: np.flatnonzero(sum(np.bincount(i, minlength=len(v)) for i in ids)) for k, (v, ids) in vocabs.items()
+        }
         words = sorted({v[i] for k, (v, _) in vocabs.items() for i in used[k].tolist()})
         index = {t: i for i, t in enumerate(words)}
         remap: dict[int, np.ndarray] = {}
@@ -144,20 +146,24 @@ class LexicalIndex:
     @classmethod
     def from_counts(cls, tc: TermCounts) -> LexicalIndex:
         """The BM25 index of the passages ``tc`` counts (vectorised; see the module doc)."""
-        n = tc.rows
+        n, width = tc.rows, len(tc.vocab)
         lengths = np.diff(tc.indptr)
-        row = np.repeat(np.arange(n, dtype=np.int64), lengths)
-        counts = tc.counts.astype(np.float64)
-        dl = np.bincount(row, weights=counts, minlength=n) if n else np.zeros(0)
+        csum = np.zeros(len(tc.counts) + 1, dtype=np.int64)
+        np.cumsum(tc.counts, out=csum[1:])
+        dl = (csum[tc.indptr[1:]] - csum[tc.indptr[:-1]]).astype(np.float64)  # passage lengths in tokens
         avgdl = float(dl.mean()) if n and dl.mean() > 0 else 1.0
-        df = np.bincount(tc.ids, minlength=len(tc.vocab)).astype(np.float64)
-        idf = np.log(1.0 + (n - df + 0.5) / (df + 0.5))
-        tfc = counts / (K1 * ((1 - B) + B * dl[row] / avgdl) + counts)
-        scores = (idf[tc.ids] * tfc).astype(np.float32)
+        df = np.bincount(tc.ids, minlength=width)
+        idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+        # in place, float32: tf / (k1·(1 − b + b·dl/avgdl) + tf) · idf — per-passage norm repeated
+        scores = tc.counts.astype(np.float32)
+        denom = np.repeat((K1 * ((1 - B) + B * dl / avgdl)).astype(np.float32), lengths)
+        denom += scores
+        np.divide(scores, denom, out=scores)
+        scores *= idf[tc.ids]
         from scipy.sparse import csr_matrix  # build time only: searching needs numpy alone
 
         # CSR (passage-major) → CSC (token-major) in linear time, rows ascending within a token
-        csc = csr_matrix((scores, tc.ids, tc.indptr), shape=(n, len(tc.vocab))).tocsc()
+        csc = csr_matrix((scores, tc.ids, tc.indptr), shape=(n, width)).tocsc()
         return cls(tc.vocab, csc.data, csc.indices.astype(np.int32), csc.indptr.astype(np.int64), n, tc)
 
     def save(self, directory: Path) -> None:
