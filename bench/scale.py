@@ -227,7 +227,9 @@ def incremental(settings, reports, embed: bool = False, repeats: int = 3) -> dic
     for k in range(repeats):
         victim = reports[(len(reports) // 2 + k) % len(reports)].path
         with victim.open("a", encoding="utf-8") as fh:
-            fh.write(f"\n第九部分 补充说明\n本单位设立政策宣传长廊{k}号和信息公开栏，便于群众查询。\n")
+            # new text every run (also across calls), so its chunk is new to the embedding cache
+            tag = f"{'甲乙'[embed]}{k}号{time.time_ns() % 100000}"
+            fh.write(f"\n第九部分 补充说明\n本单位设立政策宣传长廊{tag}和信息公开栏，便于群众查询。\n")
         spent: dict = {}
         counter: dict = {}
         logged: list[str] = []
