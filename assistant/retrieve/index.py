@@ -431,6 +431,7 @@ class RetrievalIndex:
         else:  # an index without per-file counts: derive them from the chunks themselves
             self._set_docs_from_chunks()
         self._names_by_department: dict[str, set[str]] | None = None
+        self._doc_pos_map: dict[str, int] | None = None
 
     def _set_docs_from_chunks(self) -> None:
         names = [c.doc for c in self.chunks]
@@ -746,11 +747,9 @@ class RetrievalIndex:
         return np.flatnonzero(self._chunk_doc == d).tolist()
 
     def _doc_pos(self) -> dict[str, int]:
-        found = getattr(self, "_doc_pos_map", None)
-        if found is None:
-            found = {d: i for i, d in enumerate(self._doc_names)}
-            self._doc_pos_map = found
-        return found
+        if self._doc_pos_map is None:
+            self._doc_pos_map = {d: i for i, d in enumerate(self._doc_names)}
+        return self._doc_pos_map
 
     def spans(self, idx: int) -> list[tuple[int, int, int, int | None, str]]:
         """The sentences / rows / headings of chunk ``idx`` with their lines: (line_start, line_end,
