@@ -48,11 +48,13 @@ _DEFINITION_QUERIES = (
     re.compile(r"^(?:请问)?(?:什么是|什么叫|何为|何谓|解释一下|解释)(.+)$"),
     re.compile(r"^(.+?)(?:是什么意思|是什么|指什么|是指什么|指的是什么|的含义|的定义|什么意思)$"),
 )
-_QUOTES = str.maketrans("", "", "“”‘’\"'「」")
+# A regex, not str.translate: translate with a deletion table takes ~100 µs on a chunk of Chinese
+# text (~10 µs here), and defines() strips every candidate chunk of a "什么是X" search.
+_QUOTES = re.compile("[“”‘’\"'「」]")
 
 
 def _strip_quotes(text: str) -> str:
-    return text.translate(_QUOTES)
+    return _QUOTES.sub("", text)
 
 
 @dataclass(frozen=True)
