@@ -851,8 +851,9 @@ NOTES: list[str] = [
     "facts that are identical to parsing the generated file for real.",
     "- N=5000 also uses a composed retrieval index (`compose_retrieval`): each synthetic report has its "
     "source's chunks (text as in the source; doc, department, year, kind its own), the source's BM25 "
-    "term counts plus its own name tokens, written with the index's own writers. Chunking and tokenising "
-    "5000 reports for real would take ≈0.1–0.3 s per report on this machine, over the budget. Posting-list "
+    "term counts plus its own name tokens, written with the index's own writers. Loading, chunking and "
+    "tokenising 5000 reports for real would take 1–2 s per report on this machine (jieba dominates: "
+    "594 of 940 s of a profiled N=500 retrieval build), far over the budget. Posting-list "
     "lengths (what search time depends on) are as in the real build; the vocabulary is smaller (amounts "
     "and names in the text are the sources').",
     "- Warm latency: each question is asked once untimed (first ask; the retrieval kind opens the retrieval "

@@ -338,6 +338,10 @@ class _Previous:
         if pos != int(manifest.get("chunks", -1)):
             raise ValueError("chunk counts do not add up")
         self.owner = np.load(directory / LINE_OWNER, allow_pickle=False) if pos else np.zeros(0, np.int32)
+        # each report's line range, with one vectorised binary search (lines are stored chunk by chunk)
+        names = list(self.ranges)
+        bounds = np.searchsorted(self.owner, [self.ranges[n][0] for n in names] + [pos]).tolist()
+        self.line_ranges = {n: (bounds[i], bounds[i + 1]) for i, n in enumerate(names)}
         self.chunks = _Lines(directory / CHUNKS)
         self.contexts = _Lines(directory / CONTEXTS)
         self.spans = _Lines(directory / SPANS)
@@ -346,9 +350,6 @@ class _Previous:
         self._keys: list[str] | None = None
         self._counts: TermCounts | None = None
         self._line_counts: TermCounts | None = None
-
-    def line_range(self, lo: int, hi: int) -> tuple[int, int]:
-        return int(np.searchsorted(self.owner, lo)), int(np.searchsorted(self.owner, hi))
 
     def keys(self) -> list[str]:
         if self._keys is None:
@@ -535,7 +536,7 @@ class RetrievalIndex:
             key = files[name]
             if prev is not None and prev_docs.get(name) == key and name in prev.ranges:
                 lo, hi = prev.ranges[name]
-                segments.append(_Segment(name, (lo, hi), prev.line_range(lo, hi)))
+                segments.append(_Segment(name, (lo, hi), prev.line_ranges[name]))
                 continue
             doc = documents.get(name)
             t = time.perf_counter()
