@@ -386,11 +386,13 @@ def test_hnsw_above_threshold(small_corpus, tmp_path) -> None:  # noqa: ANN001
 
 
 @pytest.fixture(scope="session")
-def real_index(corpus_docs, request) -> RetrievalIndex:  # noqa: ANN001
+def real_index(corpus_docs, request, tmp_path_factory) -> RetrievalIndex:  # noqa: ANN001
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     settings = Settings(base_dir=str(ROOT))
-    # persistent across runs (incremental): only the first run embeds the corpus
-    index_dir = Path(request.config.cache.mkdir("retrieval-index"))
+    # persistent across runs (incremental): only the first run embeds the corpus; a temporary
+    # directory when pytest runs without its cache (-p no:cacheprovider)
+    cache = getattr(request.config, "cache", None)
+    index_dir = Path(cache.mkdir("retrieval-index")) if cache is not None else tmp_path_factory.mktemp("retrieval-index")
     RetrievalIndex.build(index_dir, list(corpus_docs.values()), settings, progress=False)
     idx = RetrievalIndex.open(index_dir, settings)
     assert idx.has_dense

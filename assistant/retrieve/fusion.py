@@ -9,7 +9,7 @@ scores that *are* comparable across queries instead: the IDF coverage of the que
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,11 +48,13 @@ _DEFINITION_QUERIES = (
     re.compile(r"^(?:请问)?(?:什么是|什么叫|何为|何谓|解释一下|解释)(.+)$"),
     re.compile(r"^(.+?)(?:是什么意思|是什么|指什么|是指什么|指的是什么|的含义|的定义|什么意思)$"),
 )
-_QUOTES = str.maketrans("", "", "“”‘’\"'「」")
+# A regex, not str.translate: translate with a deletion table takes ~100 µs on a chunk of Chinese
+# text (~10 µs here), and defines() strips every candidate chunk of a "什么是X" search.
+_QUOTES = re.compile("[“”‘’\"'「」]")
 
 
 def _strip_quotes(text: str) -> str:
-    return text.translate(_QUOTES)
+    return _QUOTES.sub("", text)
 
 
 @dataclass(frozen=True)
@@ -129,14 +131,15 @@ def defines(text: str, section: str, term: str) -> bool:
 def fuse(
     rankings: Sequence[tuple[Sequence[int], float]],
     bm25: np.ndarray,
-    coverage: np.ndarray,
+    coverage: np.ndarray | Mapping[int, float],
     dense: dict[int, float],
     k: int,
     min_score: float = 0.0,
 ) -> list[Fused]:
     """Fuse ``(ranked ids, weight)`` lists, drop chunks failing the relevance gate, best first.
 
-    Ties are broken by index order (deterministic). ``dense`` maps chunk index → cosine for every
+    Ties are broken by index order (deterministic). ``coverage`` gives (at least) every ranked
+    chunk's IDF coverage. ``dense`` maps chunk index → cosine for every
     candidate (empty when there is no dense index). ``min_score`` is an extra floor on the fused
     RRF score (settings.retrieval.min_score).
     """

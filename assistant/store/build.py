@@ -574,30 +574,40 @@ def _retrieval_up_to_date(staged: Path, settings: Settings, reports: dict[str, s
 
 def _build_retrieval(settings: Settings, staging: Path, loaded: list[tuple[Document, Report]],
                      reused: list[tuple[Path, Report]], embed: bool, log) -> bool:  # noqa: ANN001
-    """Build the retrieval index into ``staging/retrieval``; True when it differs from the current one."""
+    """Build the retrieval index into ``staging/retrieval``; True when it differs from the current one.
+
+    Unchanged reports are not loaded: the retrieval index carries their chunks, BM25 term counts
+    and vectors over from the previous index (RetrievalIndex.build ``cached``). One is loaded only
+    when the previous index cannot serve it (first build, other chunking or tokenizer rules …).
+    """
     try:
         from assistant.retrieve.index import RetrievalIndex
     except ImportError:
         return False
-    from assistant.ingest.loaders import IngestError, load_document
 
     current = settings.index_dir / RETRIEVAL_SUBDIR
     staged = staging / RETRIEVAL_SUBDIR
     if current.is_dir():
-        # the previous index, hard-linked: its manifest and embedding cache make the build incremental
+        # the previous index, hard-linked: its manifest, rows and embedding cache make the build incremental
         shutil.copytree(current, staged, copy_function=_link_or_copy, symlinks=False)
     reports = {d.doc: d.sha256 for d, _ in loaded} | {r.doc: r.sha256 for _, r in reused}
     if not loaded and _retrieval_up_to_date(staged, settings, reports, embed):
         log("retrieval: up to date")
         return False
-    docs = list(loaded)
-    for path, report in reused:
+    paths = {r.doc: path for path, r in reused}
+
+    def load(report: Report) -> Document | None:
+        from assistant.ingest.loaders import IngestError, load_document
+
         try:
-            docs.append((load_document(path), report))
+            return load_document(paths[report.doc])
         except IngestError as e:  # same bytes and code as when it was parsed: should not happen
             log(f"  warning: {e} (left out of the retrieval index)")
+            return None
+
     try:
-        stats = RetrievalIndex.build(staging, docs, settings, embed=embed, progress=sys.stderr.isatty())
+        stats = RetrievalIndex.build(staging, list(loaded), settings, embed=embed, progress=sys.stderr.isatty(),
+                                     cached=[r for _, r in reused], load=load)
     except Exception as e:  # noqa: BLE001 — e.g. the embedding model is missing
         raise StoreError(f"retrieval index could not be built ({type(e).__name__}: {e}); the previous index is "
                          "unchanged (use `assistant index --no-embed` for facts and BM25 only)") from e
