@@ -256,6 +256,7 @@ def compose_store(base: Path, n: int, seed: int, check: int = 10) -> tuple[objec
     from assistant.models import Report
     from assistant.store.build import parser_version
     from assistant.store.db import DB_NAME, create_store, write_report
+    from assistant.store.vocabulary import write_vocabulary
     from bench.synth import generate, load_source, text_transform
 
     settings = make_env(base)
@@ -291,6 +292,7 @@ def compose_store(base: Path, n: int, seed: int, check: int = 10) -> tuple[objec
         n_facts += len(facts)
         if len(composed) < check:
             composed[r.doc] = facts
+    write_vocabulary(con)  # as the build does: questions look names up instead of loading them
     con.commit()
     con.close()
     os.replace(tmp, settings.index_dir / DB_NAME)
@@ -361,6 +363,36 @@ def pseudo_model(counter: dict | None = None):  # noqa: ANN201
 
 
 # -------------------------------------------------------------------- composed retrieval index
+
+
+def seal(settings) -> None:  # noqa: ANN001
+    """The index manifest a build writes (checksums and file stamps), for a composed index: readers
+    then verify it the way they verify a built one, by stamps, instead of hashing hundreds of MB."""
+    from assistant.store.build import parser_version
+    from assistant.store.db import (
+        DB_NAME,
+        FORMAT_VERSION,
+        MANIFEST_FORMAT,
+        MANIFEST_NAME,
+        RETRIEVAL_SUBDIR,
+        file_stamp,
+        sha256_file,
+        tree_checksums,
+        tree_stamps,
+        write_json_atomic,
+    )
+
+    index_dir = settings.index_dir
+    facts, retrieval = index_dir / DB_NAME, index_dir / RETRIEVAL_SUBDIR
+    write_json_atomic(index_dir / MANIFEST_NAME, {
+        "manifest_format": MANIFEST_FORMAT, "format_version": FORMAT_VERSION, "parser_version": parser_version(),
+        "reports": {}, "duplicates": {},
+        "facts": {"file": DB_NAME, "sha256": sha256_file(facts), "size": facts.stat().st_size,
+                  "stamp": file_stamp(facts)},
+        "retrieval_stamps": tree_stamps(retrieval) if retrieval.is_dir() else None,
+        "retrieval": tree_checksums(retrieval) if retrieval.is_dir() else None,
+        "built": "composed by bench/scale.py",
+    })
 
 
 def compose_retrieval(settings, reports: list, report_models: list, dense: str = "flat") -> dict:  # noqa: ANN001
@@ -681,6 +713,7 @@ def run(sizes: list[int], seed: int = 7) -> dict:
                      f"{c['check_n']} reports {c['check_agreement']:.3f}")
                 _log(f"[N={n}] composed retrieval index (pseudo vectors, settings' approximate index) …")
                 res["compose"][n] = compose_retrieval(settings, reports, models, dense="approximate")
+                seal(settings)
                 _log(f"  {res['compose'][n]}")
                 pseudo = True
             qs = questions(reports)
