@@ -520,7 +520,8 @@ def search_child(index_parent: str, qfile: str) -> None:
 
     spec = json.loads(Path(qfile).read_text(encoding="utf-8"))
     settings = load_settings(Path(index_parent) / "config.toml")
-    with pseudo_model():
+    # "real": questions through the real e5 model (passage vectors stay pseudo): the latency a user sees
+    with pseudo_model() if spec.get("encoder", "pseudo") == "pseudo" else contextlib.nullcontext():
         t = time.perf_counter()
         idx = RetrievalIndex.open(settings.index_dir, settings)
         open_s = time.perf_counter() - t
@@ -536,6 +537,7 @@ def search_child(index_parent: str, qfile: str) -> None:
             lat = []
             for _ in range(spec.get("reps", 5)):
                 for q, d in items:
+                    idx._query_vectors.clear()  # every timed search encodes its question (no cache hit)
                     t = time.perf_counter()
                     prof.enable()
                     idx.search(q, departments=d)
@@ -550,15 +552,15 @@ def search_child(index_parent: str, qfile: str) -> None:
     print(json.dumps(out))
 
 
-def search_latency(base: Path, reports: list, reps: int = 5) -> dict:
+def search_latency(base: Path, reports: list, reps: int = 5, encoder: str = "pseudo") -> dict:
     rng = random.Random(3)
     queries = ["什么是机关运行经费", "三公经费增减变化的主要原因", "一般公共预算财政拨款是什么", "什么是项目支出",
                "部门的主要职能是什么", "公务接待费支出决算", "政府采购情况", "国有资产占有使用情况",
                "绩效目标管理", "会议费和培训费"]
     depts = [r.department for r in rng.sample(reports, min(len(queries), len(reports)))]
     qf = base / "search.json"
-    qf.write_text(json.dumps({"queries": queries, "departments": depts, "reps": reps}, ensure_ascii=False),
-                  encoding="utf-8")
+    qf.write_text(json.dumps({"queries": queries, "departments": depts, "reps": reps, "encoder": encoder},
+                             ensure_ascii=False), encoding="utf-8")
     p = subprocess.run([sys.executable, "-m", "bench.scale", "_search", str(base), str(qf)], cwd=ROOT,
                        capture_output=True, text=True, check=False, env=child_env())
     if p.returncode:
@@ -673,7 +675,7 @@ def machine() -> dict:
 
 def run(sizes: list[int], seed: int = 7) -> dict:
     res: dict = {"machine": machine(), "sizes": sizes, "builds": {}, "warm": {}, "cold": {}, "search": {},
-                 "dense": {}, "compose": {}}
+                 "search_real": {}, "dense": {}, "compose": {}, "load_start": os.getloadavg()}
     root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     try:
         for n in sizes:
@@ -726,10 +728,15 @@ def run(sizes: list[int], seed: int = 7) -> dict:
                 _log(f"[N={n}] RetrievalIndex.search latency …")
                 res["search"][n] = search_latency(base, reports)
                 _log(f"  {res['search'][n]}")
+                if n >= 100 and res["search"][n]["dense"]:
+                    _log(f"[N={n}] RetrievalIndex.search latency, questions through the real e5 model …")
+                    res["search_real"][n] = search_latency(base, reports, encoder="real")
+                    _log(f"  {res['search_real'][n]['cases']}")
             _log(f"[N={n}] cold ask …")
             res["cold"][n] = {"lookup": cold(base, qs["lookup"][0])}
             _log(f"  cold lookup median {res['cold'][n]['lookup']['median_s'] * 1000:.0f} ms")
         res["peak_rss_mb_bench_process"] = maxrss_mb()
+        res["load_end"] = os.getloadavg()
     finally:
         shutil.rmtree(root, ignore_errors=True)
     return res
@@ -812,6 +819,12 @@ def write_results(res: dict, path: Path) -> None:
             for i, (case, v) in enumerate(sr["cases"].items()):
                 L.append(f"| {n} | {sr['chunks']} | {dense} | {sr['open_s']:.2f} | {case} | {_ms(v['p50'])} | "
                          f"{_ms(v['p95'])} | {v['n']} | {top if i == 0 else ''} |")
+    if res.get("search_real"):
+        L += ["", "Questions through the real e5 model (passage vectors pseudo; the query is encoded in a worker "
+              "thread while the lexical side runs):", "", "| N | case | p50 | p95 | n |", "|---|---|---|---|---|"]
+        for n, sr in res["search_real"].items():
+            for case, v in sr["cases"].items():
+                L.append(f"| {n} | {case} | {_ms(v['p50'])} | {_ms(v['p95'])} | {v['n']} |")
     inc = res.get("incremental")
     if inc:
         L += ["", "## Incremental re-index", "",
@@ -851,6 +864,12 @@ def write_results(res: dict, path: Path) -> None:
         if w is None:
             row(f"retrieval p50 ≤ {limit} ms warm at N={n}", None, "not measured")
             continue
+        real = res.get("search_real", {}).get(n, {}).get("cases", {}).get("unfiltered")
+        if real is not None:  # what a user waits for: the real model encodes the question
+            row(f"retrieval p50 ≤ {limit} ms warm at N={n} (search, real query encoder)", real["p50"] <= limit,
+                f"p50 {_ms(real['p50'])} (pseudo query vectors: search {_ms(sr['p50']) if sr else '—'}, "
+                f"Engine {_ms(w['p50'])})")
+            continue
         row(f"retrieval p50 ≤ {limit} ms warm at N={n} (Engine; pseudo query vectors)", w["p50"] <= limit,
             f"p50 {_ms(w['p50'])}" + (f" (search alone {_ms(sr['p50'])})" if sr else ""))
     row("facts-only indexing ≥ 20 reports/s", bool(rate) and rate >= 20, f"{rate:.2f} reports/s" if rate else "—")
@@ -859,26 +878,31 @@ def write_results(res: dict, path: Path) -> None:
             inc["seconds"] <= 2 and inc["chunks_after"] >= inc["chunks_before"], f"{inc['seconds']:.2f} s")
     row(f"engine RSS at N={big} < 2 GB", res["warm"][big]["rss_mb"] < 2048, f"{res['warm'][big]['rss_mb']:.0f} MB")
     L += ["", "## Targets", "", "| target | measured | |", "|---|---|---|", *t]
-    L += ["", "## Notes", "", *NOTES, ""]
+    load = f"load average {res['load_start'][0]:.1f} at the start, {res.get('load_end', (0,))[0]:.1f} at the end"
+    L += ["", "## Notes", "", f"- Measured with {load} (2 CPUs); the figures are this run's, not the best of several.",
+          *NOTES, ""]
     path.write_text("\n".join(L), encoding="utf-8")
 
 
 DEFAULT_SIZES = "5,500,5000"
 NOTES: list[str] = [
-    "- The machine was shared with other engineers' test runs while measuring (load average 3–5 on 2 "
-    "CPUs): absolute times are pessimistic and noisy; ratios between rows are more reliable.",
+    "- Cold `assistant ask`: a new interpreter that imports pydantic (≈160 ms here), creates the record "
+    "classes (≈55 ms) and validates the settings (≈45 ms) has spent ≈280 ms before it opens the index "
+    "(`python bench/cold_start.py` prints this floor); the 0.3 s target cannot be met while the records are "
+    "pydantic models. Engine open itself is O(1) in N (names are looked up in the store, not loaded).",
     "- Build figures are end-to-end `build_index`; the first row (N=5) is dominated by fixed costs "
     "(imports, jieba dictionary load ≈3 s).",
     "- The retrieval index is incremental per report: an unchanged report is not loaded, chunked or "
     "tokenised; its chunk rows and BM25 term counts are carried over from the previous index, the BM25 "
     "scores recomputed from the counts (numpy), FAISS rebuilt from cached vectors (IVF reuses its centroids).",
-    "- Dense part: embedding thousands of reports with e5 is impossible here (~0.28 s per passage), so the "
-    "dense vectors at N ≥ 100 are deterministic pseudo-random unit vectors (seeded by the text's hash; by "
+    "- Dense part: embedding thousands of reports with e5 is impossible here (~0.13–0.28 s per passage), so "
+    "the dense vectors at N ≥ 100 are deterministic pseudo-random unit vectors (seeded by the text's hash; by "
     "report and chunk in the composed index) that go through the same RetrievalIndex / DenseIndex code "
-    "(exact flat index up to `retrieval.approximate_above` chunks, IVF above), and so are the query "
-    "vectors. Dense *quality* is not measured here (recall is measured on the real corpus by "
-    "bench/retrieval.py); the query encoder's own time (≈45 ms of model time per new question, in a worker "
-    "thread alongside BM25) is not included in the retrieval latencies.",
+    "(exact flat index up to `retrieval.approximate_above` chunks, IVF above). Dense *quality* is not "
+    "measured here (recall is measured on the real corpus by bench/retrieval.py). The Engine rows and the "
+    "first search table use pseudo query vectors too; the 'real e5 model' table encodes each question with "
+    "the real model (≈45 ms, in a worker thread alongside BM25), which is the latency a user sees and what "
+    "the retrieval targets are judged on.",
     "- N=5000 uses a composed fact store (module doc of bench/scale.py): the sources' real-pipeline facts "
     "transformed like the text. 'agreement' above is the share of (metric, qualifier, value, unit, line) "
     "facts that are identical to parsing the generated file for real.",
