@@ -96,11 +96,15 @@ class Engine:
             session.metric = query.metric
         return answer
 
+    def named_departments(self, q: Query) -> dict[str, list[str]]:
+        """The department names this question itself uses (not the conversation's), with their departments."""
+        return self.vocab.aliases_in(fold(q.text))
+
     def _department_unspecified(self, q: Query) -> bool:
         """No department named, or only a name several share (医保局 → five bureaus)."""
         if not q.departments:
             return True
-        named = self.vocab.aliases_in(fold(q.text))
+        named = self.named_departments(q)
         return bool(named) and all(len(depts) > 1 for depts in named.values())
 
     def _resolve_relative_year(self, q: Query) -> tuple[Query, str | None]:

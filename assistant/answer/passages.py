@@ -48,7 +48,7 @@ def retrieval_answer(engine: Engine, q: Query) -> Answer:
     attempts = [(q.departments or None, q.year)]
     if q.year is not None:
         attempts.append((q.departments or None, None))
-    if q.departments and not engine.vocab.aliases_in(fold(q.text)):
+    if q.departments and not engine.named_departments(q):
         attempts.append((None, None))
     hits: list = []
     fallback: tuple[list, tuple[list[str] | None, int | None]] | None = None

@@ -116,7 +116,7 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
         kind = "决算"
     if operation == "share" and len(metrics) >= 2:
         pos, term, _ = metrics[0]
-        if re.match(r"的?(其)?中", masked[pos + len(term):]):
+        if _names_a_whole(masked, pos, term):
             # 财政拨款支出中基本支出占比: the first named is the whole, the part comes after 中.
             metrics = [*metrics[1:], metrics[0]]
     metric_names = [m for _, _, m in metrics]
@@ -137,7 +137,7 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
     if column is not None and primary in COLUMN_TERMS:
         # 基本支出中人员经费: a part of the column's total (人员经费 ⊂ 基本支出), not a cell of that column.
         pos, term = next((p, t) for p, t, m in metrics if m == column)
-        if re.match(r"的?(其)?中", masked[pos + len(term):]):
+        if _names_a_whole(masked, pos, term):
             column = None
     if operation == "value" and not metrics and TEXT_QUESTION_RE.search(rest):
         operation = "text"
@@ -148,6 +148,11 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
     return Query(text=question, departments=depts, year=year, kind=kind, metric=primary, metric_terms=metric_names,
                  qualifier=qualifier, column=column, operation=operation, mentions_other=mentions_other,
                  relative_year=relative_year)
+
+
+def _names_a_whole(text: str, pos: int, term: str) -> bool:
+    """The term at ``pos`` is followed by 中/其中 (基本支出中人员经费): it names the whole, a part follows."""
+    return re.match(r"的?(其)?中", text[pos + len(term):]) is not None
 
 
 def _partial_metrics(rest: str, vocab: Vocabulary | StoreVocabulary) -> list[str]:

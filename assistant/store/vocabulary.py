@@ -146,10 +146,7 @@ class StoreVocabulary:
 def write_vocabulary(con: sqlite3.Connection) -> None:
     """Fill the ``terms`` table from the store's aliases and labels, and index reports by department
     (call after the last report is written)."""
-    aliases: dict[str, list[str]] = {}
-    for alias, dept in con.execute("SELECT alias, department FROM aliases ORDER BY alias, department"):
-        aliases.setdefault(alias, []).append(dept)
-    folded, terms = fold_vocabulary(aliases, con.execute("SELECT metric, label FROM labels"))
+    folded, terms = fold_vocabulary(_stored_aliases(con), con.execute("SELECT metric, label FROM labels"))
     con.executescript(_TERMS_SCHEMA)
     con.execute("DELETE FROM terms")
     con.executemany("INSERT INTO terms VALUES (?, 'alias', ?, ?)",
@@ -161,7 +158,12 @@ def open_vocabulary(con: sqlite3.Connection) -> Vocabulary | StoreVocabulary:
     """The store's vocabulary: by SQL when the build wrote it, else built in memory."""
     if con.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'terms'").fetchone():
         return StoreVocabulary(con)
+    return Vocabulary.build(_stored_aliases(con), con.execute("SELECT metric, label FROM labels"))
+
+
+def _stored_aliases(con: sqlite3.Connection) -> dict[str, list[str]]:
+    """alias → departments, as the store's aliases table holds them (sorted, so the order is stable)."""
     aliases: dict[str, list[str]] = {}
     for alias, dept in con.execute("SELECT alias, department FROM aliases ORDER BY alias, department"):
         aliases.setdefault(alias, []).append(dept)
-    return Vocabulary.build(aliases, con.execute("SELECT metric, label FROM labels"))
+    return aliases
