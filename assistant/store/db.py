@@ -437,10 +437,12 @@ def _open_checked(index_dir: Path, path: Path, verify: bool) -> sqlite3.Connecti
     try:
         before = os.stat(path)
         facts_sha = facts_digest(index_dir, path) if verify else None
+        if verify:
+            # A build swapping retrieval/ in while it is being hashed makes files vanish under us: a
+            # StoreError, which open_store retries once the build has committed its new manifest.
+            verify_index(index_dir, facts_sha)
     except OSError as e:
         raise StoreError(f"{path}: cannot read the index ({e.strerror}); run `assistant index`") from None
-    if verify:
-        verify_index(index_dir, facts_sha)
     try:
         con = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     except sqlite3.Error as e:
