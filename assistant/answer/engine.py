@@ -34,6 +34,7 @@ class Engine:
         self.vocab = open_vocabulary(self.con)
         self._all: list[Report] | None = None
         self._by_doc: dict[str, Report | None] = {}
+        self._by_departments: dict[tuple[str, ...], list[Report]] = {}
         self._n_reports: int | None = None
         self._retrieval: Any = None
         self.retrieval_note: str | None = None
@@ -57,7 +58,12 @@ class Engine:
         """Reports of ``departments`` (all reports when none is named), in file-name order."""
         if not departments:
             return self.reports()
-        return load_reports(self.con, departments=departments)
+        # One question asks several times (its reports, the not-found coverage, retrieval filters): read once.
+        key = tuple(departments)
+        if key not in self._by_departments:
+            found = self._by_departments[key] = load_reports(self.con, departments=departments)
+            self._by_doc.update((r.doc, r) for r in found)
+        return list(self._by_departments[key])
 
     def _report_count(self) -> int:
         if self._n_reports is None:
