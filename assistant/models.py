@@ -41,6 +41,7 @@ class SourceLine(Record):
     text: str
     raw: str
     cells: list[Cell] | None = None
+    ocr: bool = False  # read by OCR from a page image (its numbers are flagged ``ocr``)
 
 
 class Document(Record):
@@ -49,7 +50,7 @@ class Document(Record):
     doc: str  # file name, as QA files refer to it
     path: str
     sha256: str
-    filetype: Literal["txt", "pdf", "docx"]
+    filetype: Literal["txt", "pdf", "docx", "html", "xlsx", "xls"]
     encoding: str | None = None
     lines: list[SourceLine]
     warnings: list[str] = Field(default_factory=list)

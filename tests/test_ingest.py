@@ -120,10 +120,12 @@ def _blank_pdf() -> bytes:
     return bytes(out)
 
 
-def test_pdf_without_text_needs_ocr(tmp_path) -> None:
+def test_pdf_without_text_needs_ocr(tmp_path, monkeypatch) -> None:
+    # a page with a drawing and no text: OCR runs on it, finds nothing, and the page is named
+    monkeypatch.setenv("ASSISTANT_OCR_CACHE_DIR", str(tmp_path / "ocr"))
     p = tmp_path / "scan.pdf"
     p.write_bytes(_blank_pdf())
-    _expect_error(p, "needs OCR")
+    _expect_error(p, "no text layer, and OCR found none on page(s) 1")
 
 
 def test_fake_docx(tmp_path) -> None:

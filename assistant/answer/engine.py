@@ -335,6 +335,8 @@ class Engine:
             flags.append("注意：报告中同一指标有不一致的数字" + "".join(f"，{where(f)}为{money_text(f.value, f.unit)}" for f in alt[:2]))
         if "column_uncertain" in best.flags:
             flags.append("注：该数字所在栏目由表内勾稽关系推断")
+        if "ocr" in best.flags:  # formats hook: a number read from a scanned page (ingest/ocr.py)
+            flags.append("（OCR识别）")
         return s + "。" + (" " + "；".join(flags) if flags else "") + f"（{where(best)}）"
 
     def _from_change(self, q: Query, r: Report) -> tuple[Fact, Decimal, str] | None:

@@ -1,9 +1,12 @@
-"""Load corpus files (.txt/.md, .docx, .pdf) into ``Document`` records with citable lines.
+"""Load corpus files (.txt/.md, .docx, .pdf, .html/.htm, .xlsx/.xls) into ``Document`` records with
+citable lines.
 
 Line numbers are what a reader can check: for text files the file's own 1-based lines (empty lines
 included, so ``doc.lines[n - 1].line == n``); for DOCX the order of emitted lines (paragraphs and
 table rows in body order); for PDFs lines built from positioned words, numbered through the whole
-document, page 1 first. Each line keeps ``raw`` (as shown) and ``text`` (``normalize_text(raw)``).
+document, page 1 first (pages without a text layer are read by OCR, ingest/ocr.py); web pages and
+workbooks have their own modules (ingest/html.py, ingest/excel.py). Each line keeps ``raw`` (as
+shown) and ``text`` (``normalize_text(raw)``).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from assistant.models import Cell, Document, SourceLine
 
 __all__ = ["IngestError", "load_document", "decode_text", "SUPPORTED_SUFFIXES"]
 
-SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf")
+SUPPORTED_SUFFIXES = (".txt", ".md", ".docx", ".pdf", ".html", ".htm", ".xlsx", ".xls")
 
 # A cell boundary inside a PDF line: a horizontal gap wider than this many character widths.
 CELL_GAP_CHARS = 1.5
@@ -35,7 +38,7 @@ WORD_X_TOLERANCE = 1.5
 # Bounds that keep a hostile file from exhausting memory or time. Real reports are far smaller
 # (text exports < 1 MB, PDFs < 20 MB); the size is checked before anything is read.
 MAX_TEXT_BYTES = 16 * 1024 * 1024
-MAX_BINARY_BYTES = 200 * 1024 * 1024  # .pdf / .docx
+MAX_BINARY_BYTES = 200 * 1024 * 1024  # .pdf / .docx / .xlsx / .xls
 MAX_LINE_CHARS = 20_000  # a longer line is cut (with a warning): no report line is that long
 
 
@@ -52,7 +55,7 @@ def load_document(path: Path) -> Document:
     """Load one corpus file into a ``Document``; raise ``IngestError`` with a user message on failure."""
     path = Path(path)
     suffix = path.suffix.lower()
-    limit = MAX_TEXT_BYTES if suffix in (".txt", ".md") else MAX_BINARY_BYTES
+    limit = MAX_TEXT_BYTES if suffix in (".txt", ".md", ".html", ".htm") else MAX_BINARY_BYTES
     try:
         size = path.stat().st_size
         if not path.is_file():
@@ -92,8 +95,29 @@ def load_document(path: Path) -> Document:
         return Document(
             doc=path.name, path=str(path), sha256=sha, filetype="pdf", lines=lines, warnings=warnings
         )
+    if suffix in (".html", ".htm"):
+        from assistant.ingest.html import decode_html, html_lines
+
+        text, encoding = decode_html(data)
+        del data
+        try:
+            lines, warnings = html_lines(text)
+        except (ValueError, TypeError) as exc:  # lxml: a document it cannot parse at all
+            raise IngestError(path, f"not a readable web page ({type(exc).__name__}: {exc})"[:200]) from exc
+        if not any(sl.text for sl in lines):
+            raise IngestError(path, "web page has no text")
+        return Document(doc=path.name, path=str(path), sha256=sha, filetype="html", encoding=encoding,
+                        lines=lines, warnings=warnings)
+    if suffix in (".xlsx", ".xls"):
+        from assistant.ingest.excel import xls_lines, xlsx_lines
+
+        lines, warnings = (xlsx_lines if suffix == ".xlsx" else xls_lines)(path, data)
+        if not lines:
+            raise IngestError(path, warnings[0] if warnings else "workbook has no cells with values")
+        return Document(doc=path.name, path=str(path), sha256=sha, filetype=suffix[1:], lines=lines,
+                        warnings=warnings)
     raise IngestError(
-        path, f"unsupported file type '{path.suffix or '(none)'}' (use .txt, .md, .docx or .pdf)"
+        path, f"unsupported file type '{path.suffix or '(none)'}' (use .txt, .md, .docx, .pdf, .html, .xlsx or .xls)"
     )
 
 
@@ -342,13 +366,14 @@ def _pdf_lines(path: Path, data: bytes) -> tuple[list[SourceLine], list[str]]:
     try:
         with pdf:
             n_pages = len(pdf.pages)
+            scanned = _ocr_scanned_pages(path, pdf)  # formats hook: pages without a text layer (ingest/ocr.py)
             for page_no, page in enumerate(pdf.pages, 1):
                 words = page.extract_words(
                     keep_blank_chars=False,
                     use_text_flow=False,
                     x_tolerance=WORD_X_TOLERANCE,
                     extra_attrs=["size"],
-                )
+                ) or scanned.get(page_no)
                 if not words:
                     empty_pages.append(page_no)
                     continue
@@ -364,7 +389,8 @@ def _pdf_lines(path: Path, data: bytes) -> tuple[list[SourceLine], list[str]]:
                     ]
                     lines.append(
                         SourceLine(
-                            line=len(lines) + 1, page=page_no, text=normalize_text(raw), raw=raw, cells=cells
+                            line=len(lines) + 1, page=page_no, text=normalize_text(raw), raw=raw, cells=cells,
+                            ocr=page_no in scanned,
                         )
                     )
     except IngestError:
@@ -374,7 +400,40 @@ def _pdf_lines(path: Path, data: bytes) -> tuple[list[SourceLine], list[str]]:
     if n_pages == 0:
         raise IngestError(path, "PDF has no pages")
     if not lines:
-        raise IngestError(path, "PDF has no text layer (scanned images) — needs OCR")
+        raise IngestError(path, f"PDF has no text: no text layer, and OCR found none on page(s) "
+                                f"{_page_ranges(empty_pages)}")
     if empty_pages:
-        warnings.append(f"pages without text (need OCR): {', '.join(map(str, empty_pages))}")
+        warnings.append(f"pages without text (no text layer; OCR found none): {_page_ranges(empty_pages)}")
+    read = sorted(n for n, words in scanned.items() if words)
+    if read:
+        warnings.append(f"pages read by OCR (their numbers are flagged ocr): {_page_ranges(read)}")
     return lines, warnings
+
+
+def _ocr_scanned_pages(path: Path, pdf: Any) -> dict[int, list[dict[str, Any]]]:
+    """OCR words of the pages that have no characters at all (scanned images), by page number."""
+    from assistant.ingest.ocr import OcrUnavailable, ocr_pdf_pages
+
+    pages = [n for n, page in enumerate(pdf.pages, 1) if not page.chars]
+    if not pages:
+        return {}
+    try:
+        return ocr_pdf_pages(path, pages)
+    except OcrUnavailable as exc:
+        if len(pages) == len(pdf.pages):
+            raise IngestError(path, f"PDF has no text layer (scanned images) and {exc}") from exc
+        return {}  # the pages are reported as pages without text
+
+
+def _page_ranges(pages: list[int]) -> str:
+    """1, 2, 3, 5 → '1–3, 5'."""
+    parts: list[str] = []
+    start = prev = pages[0]
+    for n in [*pages[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        parts.append(f"{start}–{prev}" if prev > start else str(start))
+        if n is not None:
+            start = prev = n
+    return ", ".join(parts)

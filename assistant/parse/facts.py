@@ -98,6 +98,15 @@ def _qual_class(q: str | None) -> str:
     return ""
 
 
+def flag_ocr(doc: Document, facts: list[Fact]) -> None:
+    """Flag ``ocr`` on facts read from lines that OCR recognised (formats hook, see ingest/ocr.py)."""
+    ocr_lines = {sl.line for sl in doc.lines if sl.ocr}
+    if ocr_lines:
+        for f in facts:
+            if "ocr" not in f.flags and any(n in ocr_lines for n in range(f.line, (f.line_end or f.line) + 1)):
+                f.flags.append("ocr")
+
+
 def parse_document(doc: Document) -> ParsedReport:
     """Metadata, tables and facts of one loaded document."""
     from assistant.ingest.metadata import detect_metadata
@@ -108,6 +117,7 @@ def parse_document(doc: Document) -> ParsedReport:
     facts = table_facts(report, tables)
     facts.extend(extract_narrative_facts(doc, report))
     flag_conflicts(facts)
+    flag_ocr(doc, facts)
     warnings = list(doc.warnings) + list(report.warnings)
     for t in tables:
         warnings.extend(f"{t.table_id} {t.title}: 勾稽关系不符 {c}" for c in t.failed_checks[:3])

@@ -55,7 +55,7 @@ from assistant.store.db import (
 )
 from assistant.store.vocabulary import write_vocabulary
 
-SUPPORTED = {".txt", ".md", ".pdf", ".docx"}
+SUPPORTED = {".txt", ".md", ".pdf", ".docx", ".html", ".htm", ".xlsx", ".xls"}  # = ingest SUPPORTED_SUFFIXES
 
 
 @dataclass

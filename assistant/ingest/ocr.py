@@ -1,0 +1,193 @@
+"""OCR of PDF pages that have no text layer (scanned reports), offline, with word boxes.
+
+A page is rendered with pypdfium2 (installed with pdfplumber) and read by RapidOCR (PP-OCRv4 detection
+and recognition models shipped inside the ``rapidocr-onnxruntime`` wheel; see README "Scanned PDFs" for
+why this engine and not tesseract). Each recognised text run keeps its box, converted to PDF points,
+in the shape of a pdfplumber word (``text x0 x1 top bottom size``), so the PDF loader rebuilds lines
+and cells from positions exactly as for a text layer.
+
+Results are cached by the hash of the rendered page image (and the engine and resolution), so an
+unchanged file is never OCR'd twice: the cache lives in ``$ASSISTANT_OCR_CACHE_DIR`` or
+``~/.cache/report-assistant/ocr``. Pages not in the cache are recognised on all cores (one process per
+page, one inference thread each), as `assistant index` parses files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+__all__ = ["OcrUnavailable", "ocr_available", "ocr_pdf_pages", "ocr_cache_dir", "ENGINE_ID"]
+
+# 200 dpi: the PP-OCR detector sees 9-10pt table digits at ~28 px height, where it recovers the text
+# layer's numbers (bench/ocr_engines.py); 300 dpi costs 2× the time for no gain on these reports.
+DPI = 200
+# Text runs recognised with less confidence are dropped: a wrong digit is worse than a missing one.
+MIN_SCORE = 0.8
+# A detected box is about this many times the height of its glyphs (measured on the corpus PDFs:
+# 15.2pt boxes around 10.5pt glyphs).
+BOX_PER_GLYPH = 1.45
+ENGINE_ID = f"rapidocr-onnxruntime/PP-OCRv4/dpi{DPI}/runs-v1"
+CACHE_ENV = "ASSISTANT_OCR_CACHE_DIR"
+
+
+class OcrUnavailable(Exception):
+    """The OCR engine is not installed (the message says what to install)."""
+
+
+def ocr_cache_dir() -> Path:
+    """Where OCR results are cached (``$ASSISTANT_OCR_CACHE_DIR`` or ~/.cache/report-assistant/ocr)."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env).expanduser() if env else Path("~/.cache/report-assistant/ocr").expanduser()
+
+
+def ocr_available() -> bool:
+    """True when the OCR engine can be imported."""
+    try:
+        import rapidocr_onnxruntime  # noqa: F401
+    except Exception:  # noqa: BLE001 — a broken opencv/onnxruntime install raises other types too
+        return False
+    return True
+
+
+@lru_cache(maxsize=1)
+def _engine(threads: int) -> Any:
+    try:
+        from rapidocr_onnxruntime import RapidOCR
+    except Exception as exc:  # noqa: BLE001
+        raise OcrUnavailable("OCR engine not installed (pip install rapidocr-onnxruntime)") from exc
+    # pages are upright in published reports: the 180° classifier only costs time
+    return RapidOCR(use_cls=False, intra_op_num_threads=threads, inter_op_num_threads=1)
+
+
+def _render(pdf: Any, page_no: int) -> Any:
+    """The page as an RGB PIL image at DPI."""
+    page = pdf[page_no - 1]
+    try:
+        return page.render(scale=DPI / 72).to_pil().convert("RGB")
+    finally:
+        page.close()
+
+
+def _image_key(image: Any) -> str:
+    h = hashlib.sha256(ENGINE_ID.encode())
+    h.update(f"{image.size[0]}x{image.size[1]}".encode())
+    h.update(image.tobytes())
+    return h.hexdigest()
+
+
+def _recognise(image: Any, threads: int) -> list[list[Any]]:
+    """What the engine read on one page image: [x0, top, x1, bottom] in pixels, text, score."""
+    import numpy as np
+
+    result, _ = _engine(threads)(np.asarray(image))
+    out = []
+    for box, text, score in result or []:
+        xs = [float(p[0]) for p in box]
+        ys = [float(p[1]) for p in box]
+        out.append([[round(min(xs), 1), round(min(ys), 1), round(max(xs), 1), round(max(ys), 1)],
+                    str(text), round(float(score), 4)])
+    return out
+
+
+def _words(runs: list[list[Any]]) -> list[dict[str, Any]]:
+    """Recognised runs as pdfplumber words in points.
+
+    The detector pads a box by an amount that grows with its length, so its top and bottom wander by
+    a point or two; the centre does not. Words get a glyph height of box / BOX_PER_GLYPH around the
+    centre, which puts a short number and a long label of one table row on the same top.
+    """
+    scale = 72 / DPI
+    words = []
+    for (x0, top, x1, bottom), text, score in runs:
+        text = text.strip()
+        if not text or score < MIN_SCORE:
+            continue
+        centre = (top + bottom) / 2 * scale
+        size = (bottom - top) * scale / BOX_PER_GLYPH
+        words.append({"text": text, "x0": round(x0 * scale, 2), "x1": round(x1 * scale, 2),
+                      "top": round(centre - size / 2, 2), "bottom": round(centre + size / 2, 2),
+                      "size": round(size, 2)})
+    return words
+
+
+def _cache_read(key: str) -> list[list[Any]] | None:
+    path = ocr_cache_dir() / key[:2] / f"{key}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict) or data.get("engine") != ENGINE_ID or not isinstance(data.get("runs"), list):
+        return None
+    return data["runs"]
+
+
+def _cache_write(key: str, runs: list[list[Any]]) -> None:
+    folder = ocr_cache_dir() / key[:2]
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump({"engine": ENGINE_ID, "runs": runs}, fh, ensure_ascii=False)
+        os.replace(tmp, folder / f"{key}.json")  # atomic: a reader never sees half a result
+    except OSError:
+        pass  # a read-only cache only costs time
+
+
+def _ocr_one(args: tuple[str, int, int]) -> tuple[int, list[list[Any]]]:
+    """Render, recognise and cache one page (runs in a worker process)."""
+    import pypdfium2
+
+    path, page_no, threads = args
+    pdf = pypdfium2.PdfDocument(path)
+    try:
+        image = _render(pdf, page_no)
+    finally:
+        pdf.close()
+    runs = _recognise(image, threads)
+    _cache_write(_image_key(image), runs)
+    return page_no, runs
+
+
+def ocr_pdf_pages(path: Path, pages: list[int]) -> dict[int, list[dict[str, Any]]]:
+    """Words of each listed 1-based page of the PDF at ``path`` (an empty list: OCR found nothing).
+
+    Cached pages are read from the cache; the others are recognised, on all cores when there are
+    several. Raise OcrUnavailable when the engine is missing and a page needs it.
+    """
+    import pypdfium2
+
+    out: dict[int, list[list[Any]]] = {}
+    todo: list[int] = []
+    pdf = pypdfium2.PdfDocument(str(path))
+    try:
+        for page_no in pages:
+            cached = _cache_read(_image_key(_render(pdf, page_no)))
+            if cached is None:
+                todo.append(page_no)
+            else:
+                out[page_no] = cached
+    finally:
+        pdf.close()
+    if todo:
+        out.update(_run(path, todo))
+    return {n: _words(out[n]) for n in sorted(out)}
+
+
+def _run(path: Path, todo: list[int]) -> list[tuple[int, list[list[Any]]]]:
+    """Recognise the pages ``todo`` (not in the cache), on all cores when there are several."""
+    if not ocr_available():
+        raise OcrUnavailable("OCR engine not installed (pip install rapidocr-onnxruntime)")
+    cores = os.cpu_count() or 1
+    workers = min(cores, len(todo))
+    if workers < 2:
+        return [_ocr_one((str(path), page_no, cores)) for page_no in todo]
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(_ocr_one, [(str(path), n, 1) for n in todo]))
