@@ -347,3 +347,29 @@ def test_answer_says_ocr(tmp_path, scanned, scanned_doc) -> None:
         engine.con.close()
     assert answer.values and answer.values[0].value == "307.82" and "ocr" in answer.values[0].flags
     assert "（OCR识别）" in answer.text
+
+
+def test_mixed_pdf_ocrs_only_its_scanned_page(tmp_path, scanned, scanned_doc) -> None:
+    """A text-layer PDF with one scanned page (收入决算表, page 6): that page alone is read by OCR, in
+    its place among the lines, and gives the text layer's facts of the page."""
+    import pypdfium2
+
+    mixed = pypdfium2.PdfDocument(str(CORPUS / SHEGONG))
+    scan = pypdfium2.PdfDocument(str(scanned))
+    mixed.del_page(5)
+    mixed.import_pages(scan, [5], index=5)
+    out = tmp_path / "mixed.pdf"
+    mixed.save(str(out))
+    mixed.close()
+    scan.close()
+    doc = load_document(out)
+    assert "pages read by OCR (their numbers are flagged ocr): 6" in doc.warnings
+    assert {sl.page for sl in doc.lines if sl.ocr} == {6}
+    assert [sl.line for sl in doc.lines] == list(range(1, len(doc.lines) + 1))
+    assert [sl.page for sl in doc.lines] == sorted(sl.page for sl in doc.lines)
+
+    def page6(parsed):  # noqa: ANN001, ANN202
+        return Counter((f.label, f.qualifier, f.value) for f in parsed.facts if f.page == 6)
+
+    got, expected = page6(parse_document(doc)), page6(parse_document(load_document(CORPUS / SHEGONG)))
+    assert len(expected) > 20 and got == expected

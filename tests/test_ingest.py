@@ -144,9 +144,12 @@ def test_zip_that_is_not_docx(tmp_path) -> None:
 
 
 def test_unsupported_extension(tmp_path) -> None:
-    p = tmp_path / "table.xlsx"
+    p = tmp_path / "table.ods"
     p.write_bytes(b"PK\x03\x04")
     _expect_error(p, "unsupported file type")
+    p = tmp_path / "table.xlsx"  # a supported type whose bytes are not a workbook
+    p.write_bytes(b"PK\x03\x04")
+    _expect_error(p, "not a valid .xlsx")
 
 
 def test_docx_body_order_and_cells(tmp_path) -> None:
