@@ -373,3 +373,28 @@ def test_mixed_pdf_ocrs_only_its_scanned_page(tmp_path, scanned, scanned_doc) ->
 
     got, expected = page6(parse_document(doc)), page6(parse_document(load_document(CORPUS / SHEGONG)))
     assert len(expected) > 20 and got == expected
+
+
+def test_stamp_over_a_scan_is_not_its_text(tmp_path, scanned) -> None:
+    """A portal stamps 'Page 6 of 24' as text over the scanned image: the page is still OCR'd (a few
+    characters over a page-sized image are not a text layer) and its table is read."""
+    import ctypes
+
+    import pypdfium2
+    import pypdfium2.raw as raw
+
+    pdf = pypdfium2.PdfDocument(str(scanned))
+    page = pdf[5]
+    stamp = raw.FPDFPageObj_NewTextObj(pdf.raw, b"Helvetica", 9.0)
+    text = ctypes.create_string_buffer("Page 6 of 24\x00".encode("utf-16-le"))
+    raw.FPDFText_SetText(stamp, ctypes.cast(text, ctypes.POINTER(raw.FPDF_WCHAR)))
+    raw.FPDFPageObj_Transform(stamp, 1, 0, 0, 1, 280, 20)
+    raw.FPDFPage_InsertObject(page.raw, stamp)
+    assert raw.FPDFPage_GenerateContent(page.raw)
+    out = tmp_path / "stamped.pdf"
+    pdf.save(str(out))
+    pdf.close()
+    doc = load_document(out)
+    page6 = [sl for sl in doc.lines if sl.page == 6]
+    assert page6 and all(sl.ocr for sl in page6)
+    assert any(sl.raw.startswith("2013901\t行政运行") for sl in page6)

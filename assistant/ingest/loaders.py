@@ -368,12 +368,12 @@ def _pdf_lines(path: Path, data: bytes) -> tuple[list[SourceLine], list[str]]:
             n_pages = len(pdf.pages)
             scanned = _ocr_scanned_pages(path, pdf)  # formats hook: pages without a text layer (ingest/ocr.py)
             for page_no, page in enumerate(pdf.pages, 1):
-                words = page.extract_words(
+                words = scanned.get(page_no) or page.extract_words(
                     keep_blank_chars=False,
                     use_text_flow=False,
                     x_tolerance=WORD_X_TOLERANCE,
                     extra_attrs=["size"],
-                ) or scanned.get(page_no)
+                )
                 if not words:
                     empty_pages.append(page_no)
                     continue
@@ -390,7 +390,7 @@ def _pdf_lines(path: Path, data: bytes) -> tuple[list[SourceLine], list[str]]:
                     lines.append(
                         SourceLine(
                             line=len(lines) + 1, page=page_no, text=normalize_text(raw), raw=raw, cells=cells,
-                            ocr=page_no in scanned,
+                            ocr=bool(scanned.get(page_no)),
                         )
                     )
     except IngestError:
@@ -410,11 +410,30 @@ def _pdf_lines(path: Path, data: bytes) -> tuple[list[SourceLine], list[str]]:
     return lines, warnings
 
 
+# A page with fewer characters than this over an image covering most of it is a scan (a portal's
+# stamp or page number laid over the image is not its text).
+SCAN_MAX_CHARS = 30
+SCAN_MIN_IMAGE_SHARE = 0.5
+
+
+def _is_scanned(page: Any) -> bool:
+    """No text layer: no characters, or a few over an image covering most of the page."""
+    chars = [c for c in page.chars if not c["text"].isspace()]
+    if not chars:
+        return True
+    if len(chars) >= SCAN_MAX_CHARS:
+        return False
+    area = float(page.width * page.height) or 1.0
+    covered = sum(max(0.0, float(im["x1"] - im["x0"])) * max(0.0, float(im["bottom"] - im["top"]))
+                  for im in page.images)
+    return covered / area >= SCAN_MIN_IMAGE_SHARE
+
+
 def _ocr_scanned_pages(path: Path, pdf: Any) -> dict[int, list[dict[str, Any]]]:
-    """OCR words of the pages that have no characters at all (scanned images), by page number."""
+    """OCR words of the pages without a text layer (scanned images), by page number."""
     from assistant.ingest.ocr import OcrUnavailable, ocr_pdf_pages
 
-    pages = [n for n, page in enumerate(pdf.pages, 1) if not page.chars]
+    pages = [n for n, page in enumerate(pdf.pages, 1) if _is_scanned(page)]
     if not pages:
         return {}
     try:
