@@ -4,9 +4,9 @@ a 30-page scanned report.
     python -m bench.ocr engines [--every N]   # RapidOCR vs tesseract: characters and numbers recovered, pages/s
     python -m bench.ocr index                 # a 30-page image-only PDF: load+parse cold (no cache) and warm
 
-Characters: the multiset of non-space characters of the text layer (normalised) found in the OCR text.
-Numbers: the multiset of numeric tokens (1,234.56 → 1234.56; two or more characters) of the text layer
-found among the OCR's. Both engines read the same pages; pages/s is wall time for render + recognise
+The text layer of a page is the loader's own lines of it (words grouped into cells, as indexed).
+Characters: the multiset of its non-space characters (normalised) found in the OCR text. Numbers: the
+multiset of its numeric tokens (1,234.56 → 1234.56; two or more characters) found among the OCR's. Both engines read the same pages; pages/s is wall time for render + recognise
 in one process with the engine's default threads (2 cores). Nothing here is a test: it prints figures.
 """
 
@@ -59,8 +59,9 @@ def _tesseract(image) -> str:  # noqa: ANN001
 
 
 def engines(every: int) -> None:
-    import pdfplumber
     import pypdfium2
+
+    from assistant.ingest.loaders import load_document
 
     runs = [("rapidocr-onnxruntime (PP-OCRv4), 200 dpi", _rapidocr, 200)]
     if shutil.which("tesseract"):
@@ -69,9 +70,10 @@ def engines(every: int) -> None:
         print("tesseract not installed (apt-get install tesseract-ocr tesseract-ocr-chi-sim): measured RapidOCR only")
     pages = []
     for pdf_path in PDFS:
-        with pdfplumber.open(str(pdf_path)) as plumber:
-            for i in range(0, len(plumber.pages), every):
-                pages.append((pdf_path, i, plumber.pages[i].extract_text() or ""))
+        doc = load_document(pdf_path)
+        for page_no in range(1, max(sl.page or 1 for sl in doc.lines) + 1, every):
+            layer = "\n".join(sl.raw.replace("\t", " ") for sl in doc.lines if sl.page == page_no)
+            pages.append((pdf_path, page_no - 1, layer))
     print(f"{len(pages)} pages (every {every}th of {', '.join(p.name for p in PDFS)})")
     print("| engine | characters recovered | numbers recovered | pages/s |")
     print("|---|---|---|---|")
