@@ -228,6 +228,17 @@ def test_workbook_xls_of_004(tmp_path, original) -> None:
     _assert_004_facts(parse_document(doc), original)
 
 
+def test_xls_that_is_a_web_page_or_an_xlsx(tmp_path, original) -> None:
+    """Portals serve HTML tables and .xlsx files under an .xls name: read by what the bytes are."""
+    html_xls = tmp_path / "决算报表.xls"
+    html_xls.write_bytes(_html(CORPUS / DOC004, "gbk").encode("gbk"))
+    xlsx_xls = _xlsx(CORPUS / DOC004, tmp_path / "报表.xlsx").rename(tmp_path / "报表2.xls")
+    for path, filetype in ((html_xls, "html"), (xlsx_xls, "xlsx")):
+        doc = load_document(path)
+        assert doc.filetype == filetype
+        _assert_004_facts(parse_document(doc), original)
+
+
 def test_numbers_are_read_as_stored(tmp_path) -> None:
     """A workbook's numbers come from the cell values and formats, not from display text."""
     import openpyxl

@@ -95,6 +95,10 @@ def load_document(path: Path) -> Document:
         return Document(
             doc=path.name, path=str(path), sha256=sha, filetype="pdf", lines=lines, warnings=warnings
         )
+    if suffix == ".xls" and data.startswith(b"PK\x03\x04"):
+        suffix = ".xlsx"  # a workbook saved as .xlsx and named .xls
+    elif suffix in (".xls", ".xlsx") and data.lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"<":
+        suffix = ".html"  # portals' "Excel" downloads are often HTML tables named .xls
     if suffix in (".html", ".htm"):
         from assistant.ingest.html import decode_html, html_lines
 
@@ -114,7 +118,8 @@ def load_document(path: Path) -> Document:
         lines, warnings = (xlsx_lines if suffix == ".xlsx" else xls_lines)(path, data)
         if not lines:
             raise IngestError(path, warnings[0] if warnings else "workbook has no cells with values")
-        return Document(doc=path.name, path=str(path), sha256=sha, filetype=suffix[1:], lines=lines,
+        filetype = "xlsx" if suffix == ".xlsx" else "xls"
+        return Document(doc=path.name, path=str(path), sha256=sha, filetype=filetype, lines=lines,
                         warnings=warnings)
     raise IngestError(
         path, f"unsupported file type '{path.suffix or '(none)'}' (use .txt, .md, .docx, .pdf, .html, .xlsx or .xls)"
