@@ -22,6 +22,7 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from assistant.ingest.normalize import normalize_lines, normalize_text
+from assistant.ingest.ocr import page_ranges
 from assistant.models import Cell, Document, SourceLine
 
 __all__ = ["IngestError", "load_document", "decode_text", "SUPPORTED_SUFFIXES"]
@@ -371,7 +372,7 @@ def _pdf_lines(path: Path, data: bytes) -> tuple[list[SourceLine], list[str]]:
     try:
         with pdf:
             n_pages = len(pdf.pages)
-            scanned = _ocr_scanned_pages(path, pdf)  # formats hook: pages without a text layer (ingest/ocr.py)
+            scanned = _ocr_scanned_pages(path, pdf, warnings)  # formats hook: scanned pages (ingest/ocr.py)
             for page_no, page in enumerate(pdf.pages, 1):
                 words = scanned.get(page_no) or page.extract_words(
                     keep_blank_chars=False,
@@ -406,39 +407,20 @@ def _pdf_lines(path: Path, data: bytes) -> tuple[list[SourceLine], list[str]]:
         raise IngestError(path, "PDF has no pages")
     if not lines:
         raise IngestError(path, f"PDF has no text: no text layer, and OCR found none on page(s) "
-                                f"{_page_ranges(empty_pages)}")
+                                f"{page_ranges(empty_pages)}")
     if empty_pages:
-        warnings.append(f"pages without text (no text layer; OCR found none): {_page_ranges(empty_pages)}")
+        warnings.append(f"pages without text (no text layer; OCR found none): {page_ranges(empty_pages)}")
     read = sorted(n for n, words in scanned.items() if words)
     if read:
-        warnings.append(f"pages read by OCR (their numbers are flagged ocr): {_page_ranges(read)}")
+        warnings.append(f"pages read by OCR (their numbers are flagged ocr): {page_ranges(read)}")
     return lines, warnings
 
 
-# A page with fewer characters than this over an image covering most of it is a scan (a portal's
-# stamp or page number laid over the image is not its text).
-SCAN_MAX_CHARS = 30
-SCAN_MIN_IMAGE_SHARE = 0.5
+def _ocr_scanned_pages(path: Path, pdf: Any, warnings: list[str]) -> dict[int, list[dict[str, Any]]]:
+    """OCR words of the pages without a text layer (scanned images), by page number (ingest/ocr.py)."""
+    from assistant.ingest.ocr import OcrUnavailable, ocr_pdf_pages, scanned_pages
 
-
-def _is_scanned(page: Any) -> bool:
-    """No text layer: no characters, or a few over an image covering most of the page."""
-    chars = [c for c in page.chars if not c["text"].isspace()]
-    if not chars:
-        return True
-    if len(chars) >= SCAN_MAX_CHARS:
-        return False
-    area = float(page.width * page.height) or 1.0
-    covered = sum(max(0.0, float(im["x1"] - im["x0"])) * max(0.0, float(im["bottom"] - im["top"]))
-                  for im in page.images)
-    return covered / area >= SCAN_MIN_IMAGE_SHARE
-
-
-def _ocr_scanned_pages(path: Path, pdf: Any) -> dict[int, list[dict[str, Any]]]:
-    """OCR words of the pages without a text layer (scanned images), by page number."""
-    from assistant.ingest.ocr import OcrUnavailable, ocr_pdf_pages
-
-    pages = [n for n, page in enumerate(pdf.pages, 1) if _is_scanned(page)]
+    pages = scanned_pages(pdf)
     if not pages:
         return {}
     try:
@@ -446,18 +428,5 @@ def _ocr_scanned_pages(path: Path, pdf: Any) -> dict[int, list[dict[str, Any]]]:
     except OcrUnavailable as exc:
         if len(pages) == len(pdf.pages):
             raise IngestError(path, f"PDF has no text layer (scanned images) and {exc}") from exc
-        return {}  # the pages are reported as pages without text
-
-
-def _page_ranges(pages: list[int]) -> str:
-    """1, 2, 3, 5 → '1–3, 5'."""
-    parts: list[str] = []
-    start = prev = pages[0]
-    for n in [*pages[1:], None]:
-        if n is not None and n == prev + 1:
-            prev = n
-            continue
-        parts.append(f"{start}–{prev}" if prev > start else str(start))
-        if n is not None:
-            start = prev = n
-    return ", ".join(parts)
+        warnings.append(f"{exc}: pages without a text layer not read")
+        return {}

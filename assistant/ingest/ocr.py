@@ -22,7 +22,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OcrUnavailable", "ocr_available", "ocr_pdf_pages", "ocr_cache_dir", "ENGINE_ID"]
+__all__ = ["OcrUnavailable", "ocr_available", "ocr_pdf_pages", "ocr_cache_dir", "scanned_pages", "page_ranges",
+           "ENGINE_ID"]
 
 # 200 dpi: the PP-OCR detector sees 9-10pt table digits at ~28 px height, where it recovers the text
 # layer's numbers (bench/ocr_engines.py); 300 dpi costs 2× the time for no gain on these reports.
@@ -36,8 +37,48 @@ ENGINE_ID = f"rapidocr-onnxruntime/PP-OCRv4/dpi{DPI}/runs-v1"
 CACHE_ENV = "ASSISTANT_OCR_CACHE_DIR"
 
 
+# A page with fewer characters than this over an image covering most of it is a scan (a portal's
+# stamp or page number laid over the image is not its text).
+SCAN_MAX_CHARS = 30
+SCAN_MIN_IMAGE_SHARE = 0.5
+
+
 class OcrUnavailable(Exception):
     """The OCR engine is not installed (the message says what to install)."""
+
+
+def scanned_pages(pdf: Any) -> list[int]:
+    """1-based numbers of the pdfplumber PDF's pages without a text layer: no characters, or a few
+    over an image covering most of the page."""
+    out = []
+    for n, page in enumerate(pdf.pages, 1):
+        chars = [c for c in page.chars if not c["text"].isspace()]
+        if chars and len(chars) >= SCAN_MAX_CHARS:
+            continue
+        if chars:
+            area = float(page.width * page.height) or 1.0
+            covered = sum(max(0.0, float(im["x1"] - im["x0"])) * max(0.0, float(im["bottom"] - im["top"]))
+                          for im in page.images)
+            if covered / area < SCAN_MIN_IMAGE_SHARE:
+                continue
+        out.append(n)
+    return out
+
+
+def page_ranges(pages: list[int]) -> str:
+    """[1, 2, 3, 5] → '1–3, 5' (page lists in messages)."""
+    if not pages:
+        return ""
+    parts: list[str] = []
+    start = prev = pages[0]
+    for n in [*pages[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        parts.append(f"{start}–{prev}" if prev > start else str(start))
+        if n is not None:
+            start = prev = n
+    return ", ".join(parts)
 
 
 def ocr_cache_dir() -> Path:
