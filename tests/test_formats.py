@@ -20,6 +20,7 @@ from tests.conftest import CORPUS, write_config
 
 DOC004 = "004_a15be56197084065.txt"
 SHEGONG = "中共上海市普陀区委社会工作部 2024 年度部门决算.pdf"
+GOV_OFFICE = "上海市普陀区人民政府办公室25年预算.pdf"
 NUMBER = re.compile(r"^-?\d[\d,]*(\.\d+)?$")
 STANDARD = [f"公开0{i}表" for i in range(1, 7)]
 
@@ -293,12 +294,16 @@ def scanned(tmp_path_factory) -> Path:
     Its OCR results are cached by page-image hash in the user's OCR cache: the first run reads the 24
     pages (~2 minutes on 2 cores), later runs only render and hash them.
     """
+    return _image_pdf(CORPUS / SHEGONG, tmp_path_factory.mktemp("scan") / "社工部2024年度决算（扫描件）.pdf")
+
+
+def _image_pdf(source: Path, out: Path) -> Path:
+    """Every page of ``source`` rendered at 200 dpi (grey) into a PDF of images only."""
     import pypdfium2
 
-    pdf = pypdfium2.PdfDocument(str(CORPUS / SHEGONG))
+    pdf = pypdfium2.PdfDocument(str(source))
     images = [pdf[i].render(scale=200 / 72).to_pil().convert("L") for i in range(len(pdf))]
     pdf.close()
-    out = tmp_path_factory.mktemp("scan") / "社工部2024年度决算（扫描件）.pdf"
     images[0].save(out, save_all=True, append_images=images[1:], resolution=200)
     return out
 
@@ -327,6 +332,21 @@ def test_scanned_report_gives_the_text_layer_facts(scanned_doc) -> None:
     assert recovered >= 0.95 * sum(expected.values()), (recovered, sum(expected.values()))
     assert not got - expected, sorted(got - expected, key=str)  # no number the text layer lacks
     assert all("ocr" in f.flags for f in ocr.facts)
+
+
+def test_scanned_budget_report_states_no_number_the_text_layer_lacks(tmp_path) -> None:
+    """政府办's report made image-only: amounts of tight columns (no rulings to part them on a scan)
+    come back cut, spaced or glued and are mended; every (page, column, value) of the text layer is
+    recovered and none that it lacks is stated. Labels may lose a leading 一 (read as a ruling)."""
+    path = _image_pdf(CORPUS / GOV_OFFICE, tmp_path / "政府办2025年预算（扫描件）.pdf")
+    text_layer = parse_document(load_document(CORPUS / GOV_OFFICE))
+    ocr = parse_document(load_document(path))
+    expected = Counter((f.page, f.qualifier, f.value) for f in text_layer.facts)
+    got = Counter((f.page, f.qualifier, f.value) for f in ocr.facts)
+    assert got == expected
+    labelled = Counter((f.page, f.label, f.qualifier, f.value) for f in text_layer.facts)
+    recovered = sum((labelled & Counter((f.page, f.label, f.qualifier, f.value) for f in ocr.facts)).values())
+    assert recovered >= 0.95 * sum(labelled.values())
 
 
 def test_ocr_is_cached_by_page_image(scanned, scanned_doc, monkeypatch) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import tempfile
 from functools import lru_cache
 from pathlib import Path
@@ -136,25 +137,103 @@ def _recognise(image: Any, threads: int) -> list[list[Any]]:
     return out
 
 
+# Amounts with thousands separators come back from the recogniser as "82, 096, 797. 42", or cut into
+# runs ("1,097," | "073.43"), or glued to the label of a tight column ("行政单位医疗782,855.28").
+_SPACED_SEPARATOR = re.compile(r"(?<=\d)\s*([,.])\s*(?=\d)")
+_DANGLING = re.compile(r"\d[,.]$")
+_LEADING_DIGIT = re.compile(r"^[,.]?\d")
+_TRAILING_AMOUNT = re.compile(r"^(.*[\u4e00-\u9fff）)])(-?\d{1,3}(?:,\d{3})+\.\d{2}|-?\d+\.\d{2})$")
+_GLUED_AMOUNT = re.compile(r"-?[\d,]*?\d\.\d{2}")
+_NUMERIC = re.compile(r"^[-\d,.]*\d[-\d,.]*$")
+_WELL_FORMED = re.compile(r"^-?(\d{1,3}(,\d{3})+|\d+)(\.\d+)?$")
+
+
+def _clean_text(text: str) -> str:
+    text = text.strip().replace("，", ",").replace("．", ".")
+    return _SPACED_SEPARATOR.sub(r"\1", text)
+
+
+def _merge_fragments(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Join an amount cut into runs: "1,097," + "073.43" on one line, next to each other."""
+    out: list[dict[str, Any]] = []
+    for w in sorted(words, key=lambda w: (w["x0"], w["top"])):
+        for prev in reversed(out):
+            same_line = abs((prev["top"] + prev["bottom"]) - (w["top"] + w["bottom"])) / 2 < 0.45 * w["size"]
+            near = -0.5 * w["size"] <= w["x0"] - prev["x1"] < 1.5 * w["size"]
+            if same_line and near and (_DANGLING.search(prev["text"]) or (prev["text"][-1:].isdigit()
+                                       and w["text"][:1] in ",.")) and _LEADING_DIGIT.match(w["text"]):
+                prev["text"] = _clean_text(prev["text"] + w["text"])
+                prev["x1"] = w["x1"]
+                break
+        else:
+            out.append(dict(w))
+    return out
+
+
+def _split_word(w: dict[str, Any], parts: list[str], widths: list[float]) -> list[dict[str, Any]]:
+    """``w`` cut into words ``parts``, its width shared out by their ``widths`` (in character units)."""
+    out, x, total = [], w["x0"], sum(widths) or 1.0
+    for part, width in zip(parts, widths, strict=True):
+        x1 = x + (w["x1"] - w["x0"]) * width / total
+        out.append(w | {"text": part, "x0": round(x, 2), "x1": round(x1 - 0.5 * w["size"], 2)})
+        x = x1
+    return out
+
+
+def _split_amounts(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A label and an amount recognised as one run, or two amounts of tight columns glued together
+    ("82,096,797.4282,096,797.42": an amount ends at its two decimals), become separate words."""
+    out = []
+    for w in words:
+        m = _TRAILING_AMOUNT.match(w["text"])
+        if m:
+            out.extend(_split_word(w, [m.group(1), m.group(2)], [2.0 * len(m.group(1)), len(m.group(2))]))
+            continue
+        if _NUMERIC.match(w["text"]) and w["text"].count(".") > 1:
+            parts = _GLUED_AMOUNT.findall(w["text"])
+            if "".join(parts) == w["text"]:
+                out.extend(_split_word(w, parts, [float(len(p)) for p in parts]))
+                continue
+        out.append(w)
+    return out
+
+
+def _drop_malformed_lines(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A line with a malformed amount ("1,0973", "82,"): none of its numbers can be placed safely, so
+    they are all dropped (the label stays; a missing number is better than a wrong one)."""
+    bad = [w for w in words if _NUMERIC.match(w["text"]) and not _WELL_FORMED.match(w["text"])]
+    if not bad:
+        return words
+
+    def on_bad_line(w: dict[str, Any]) -> bool:
+        return any(abs((b["top"] + b["bottom"]) - (w["top"] + w["bottom"])) / 2 < 0.45 * b["size"] for b in bad)
+
+    return [w for w in words if not (any(ch.isdigit() for ch in w["text"]) and on_bad_line(w))]
+
+
 def _words(runs: list[list[Any]]) -> list[dict[str, Any]]:
-    """Recognised runs as pdfplumber words in points.
+    """Recognised runs as pdfplumber words in points, amounts mended (see above).
 
     The detector pads a box by an amount that grows with its length, so its top and bottom wander by
     a point or two; the centre does not. Words get a glyph height of box / BOX_PER_GLYPH around the
-    centre, which puts a short number and a long label of one table row on the same top.
+    centre, which puts a short number and a long label of one table row on the same top, and lose the
+    padding at their sides, so the gap between two runs is the gap between their glyphs (two amounts of
+    tight columns stay apart).
     """
     scale = 72 / DPI
     words = []
     for (x0, top, x1, bottom), text, score in runs:
-        text = text.strip()
+        text = _clean_text(text)
         if not text or score < MIN_SCORE:
             continue
         centre = (top + bottom) / 2 * scale
         size = (bottom - top) * scale / BOX_PER_GLYPH
-        words.append({"text": text, "x0": round(x0 * scale, 2), "x1": round(x1 * scale, 2),
+        pad = min((bottom - top) * scale / 2 - size / 2, (x1 - x0) * scale / 4)  # the box's padding, each side
+        words.append({"text": text, "x0": round(x0 * scale + pad, 2), "x1": round(x1 * scale - pad, 2),
                       "top": round(centre - size / 2, 2), "bottom": round(centre + size / 2, 2),
                       "size": round(size, 2)})
-    return words
+    words = _drop_malformed_lines(_split_amounts(_merge_fragments(words)))
+    return sorted(words, key=lambda w: (w["top"], w["x0"]))
 
 
 def _cache_read(key: str) -> list[list[Any]] | None:
