@@ -37,7 +37,7 @@ from assistant.parse.lexicon import (
     unit_kind,
 )
 
-__all__ = ["extract_narrative_facts", "NARRATIVE_EXCLUDED_TERMS"]
+__all__ = ["extract_narrative_facts", "NARRATIVE_EXCLUDED_TERMS", "document_sentences", "is_table_line", "NUMBER_RE"]
 
 # Lexicon terms that are fine in a question but too loose in report prose: 采购 also means 药品集中采购,
 # 采购金额 is also what SMEs won, 车辆 occurs in 车辆租赁费, 结余 in 结余分配, 人数 in 异地就医人数.
@@ -621,6 +621,22 @@ def _stated_absent(text: str, matches: list[_Match]) -> list[tuple[str, int, str
             if sibling and sibling in METRICS and rest.startswith("和" + there):
                 out.append((sibling, hit.start, hit.label[: -len(here)] + there))
     return out
+
+
+# For parse/mentions.py, which reads the same sentences and numbers.
+NUMBER_RE = _NUMBER_RE
+is_table_line = _is_table_line
+
+
+def document_sentences(doc: Document) -> Iterator[tuple[str, list[int], list[int | None], str]]:
+    """Every sentence of the prose of ``doc`` that holds a digit, split as the narrative facts are:
+    (match text, the line and the page of each of its characters, display text)."""
+    for para, pieces in _paragraphs(doc):
+        if not _DIGIT_RE.search(para):
+            continue
+        for text, where, display in _sentences(para, *_origins(pieces)):
+            if _DIGIT_RE.search(text):
+                yield text, where.lines, where.pages, display
 
 
 def extract_narrative_facts(doc: Document, report: Report) -> list[Fact]:
