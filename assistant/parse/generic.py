@@ -390,14 +390,16 @@ def _table_from_region(doc: str, region: _Region, table_id: str) -> tuple[Table,
                 project = project or name
             if _is_header(r) or r.spaced:
                 sections.append((r, []))
-            continue
-        if sections:
+                continue
+            if _is_column_numbers(r):
+                continue
+        if sections:  # text-only rows stay: their labels are the merged cells of the rows below
             sections[-1][1].append(r)
     rows: list[TableRow] = []
     for header, body in sections:
         header_unit = _header_unit(header.texts[0])
         # Where most rows of the section start their values: rows that start elsewhere lost a merged cell.
-        starts = Counter(r.first_value for r in body if not r.spaced)
+        starts = Counter(r.first_value for r in body if r.values and not r.spaced)
         anchor = starts.most_common(1)[0][0] if starts else None
         levels: list[str] = []
         for r in body:
@@ -415,8 +417,9 @@ def _table_from_region(doc: str, region: _Region, table_id: str) -> tuple[Table,
 def _section_row(r: _Row, header: _Row, header_unit: str | None, anchor: int | None, levels: list[str],
                  region: _Region, rows: list[TableRow], cells: list[_Cell], columns: list[str]) -> None:
     """Append the TableRow and cells of value row ``r`` (``levels``: the label path so far)."""
-    j = r.first_value or 0
-    shift = 0 if r.spaced or anchor is None else anchor - j
+    j = r.first_value if r.values else (anchor if anchor is not None else len(r.cells))
+    # A row without numbers has its label cells where the header has its label columns.
+    shift = 0 if r.spaced or anchor is None or not r.values else anchor - j
     label_cells = r.cells[:j]
     # Merged cells: an empty level repeats the row above; a new level clears the deeper ones.
     path: list[str] = []
