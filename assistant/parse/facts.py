@@ -104,18 +104,19 @@ def parse_document(doc: Document) -> ParsedReport:
     from assistant.ingest.metadata import detect_metadata
     from assistant.parse.generic import generic_tables
     from assistant.parse.mentions import extract_mentions
-    from assistant.parse.narrative import extract_narrative_facts
+    from assistant.parse.narrative import Sentence, extract_narrative_facts
 
     report = detect_metadata(doc)
     tables = find_tables(doc.doc, doc.lines, report.kind, exact_tabs=doc.filetype != "pdf")
     facts = table_facts(report, tables)
-    facts.extend(extract_narrative_facts(doc, report))
+    sentences: list[Sentence] = []
+    facts.extend(extract_narrative_facts(doc, report, sentences))
     flag_conflicts(facts)
     # Non-standard tables come after the standard facts and take no part in their conflict checks.
     generic, generic_facts = generic_tables(report, doc.lines, tables)
     facts.extend(generic_facts)
     table_lines = {n for t in tables + generic for n in range(t.line_start, t.line_end + 1)}
-    mentions = extract_mentions(doc, facts, table_lines)
+    mentions = extract_mentions(doc, facts, table_lines, sentences)
     tables = tables + generic
     warnings = list(doc.warnings) + list(report.warnings)
     for t in tables:

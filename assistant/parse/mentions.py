@@ -25,9 +25,9 @@ import re
 from collections.abc import Iterable
 from decimal import Decimal, InvalidOperation
 
-from assistant.models import Document, Fact, Mention
+from assistant.models import Document, Fact, Mention, Report
 from assistant.parse.lexicon import WRITTEN_UNITS
-from assistant.parse.narrative import NUMBER_RE, document_sentences, is_table_line
+from assistant.parse.narrative import NUMBER_RE, Sentence, extract_narrative_facts, is_table_line
 
 __all__ = ["extract_mentions"]
 
@@ -42,6 +42,7 @@ _TRAIL_RE = re.compile(r"(?:为|达到|达|共计|合计|总计|共|计|约|是|
                        r"每年|每月|每户|每次|人均|年均|平均)+$")
 _SKIP_BEFORE_RE = re.compile(r"(?:第|No\.?|编号|序号)\s*$")
 _CJK_RE = re.compile(r"[\u3400-\u9fff]")
+_DIGIT_RE = re.compile(r"\d")
 MAX_PHRASE = 40
 MAX_WRAPPED_LINES = 3  # lines of a wrapped table label read above a line that starts with its number
 
@@ -95,14 +96,19 @@ def _clause_start(text: str, pos: int) -> int:
     return start
 
 
-def extract_mentions(doc: Document, facts: list[Fact], skip_lines: set[int] | None = None) -> list[Mention]:
+def extract_mentions(doc: Document, facts: list[Fact], skip_lines: set[int] | None = None,
+                     sentences: list[Sentence] | None = None) -> list[Mention]:
     """The numeric mentions of ``doc``: numbers with a unit that no fact in ``facts`` holds (same line,
     same value), in line order. ``skip_lines``: lines of parsed tables (their numbers are facts or
-    cells the table parser chose not to keep)."""
+    cells the table parser chose not to keep). ``sentences``: the sentences with digits that
+    extract_narrative_facts collected (read again here when not given)."""
+    if sentences is None:
+        sentences = []
+        extract_narrative_facts(doc, Report(doc=doc.doc, path=doc.path, sha256=doc.sha256), sentences)
     held = {(f.line, abs(f.value)) for f in facts}
     skip = skip_lines or set()
     out: list[Mention] = []
-    for text, lines, pages, display in document_sentences(doc):
+    for text, lines, pages, display in sentences:
         prev_end = 0
         for start, end, value, unit in _numbers(text):
             line = lines[start]
@@ -129,9 +135,11 @@ def _line_mentions(doc: Document, held: set[tuple[int, Decimal]], skip: set[int]
         text = ln.text.strip()
         if not text:
             continue
+        if not _DIGIT_RE.search(text):
+            above = (above + [text])[-MAX_WRAPPED_LINES:] if len(text) <= 20 else []
+            continue
         if ln.line in skip or not is_table_line(text):
-            digit = any(ch.isdigit() for ch in text)
-            above = (above + [text])[-MAX_WRAPPED_LINES:] if not digit and len(text) <= 20 else []
+            above = []
             continue
         prev_end = 0
         for start, end, value, unit in _numbers(text):
