@@ -104,6 +104,9 @@ def test_002_fixed_asset_quantity_and_value(parsed):
         ("单价在20万元以上的设备", "价值", Decimal("0"), "万元", 1337),
         ("其他固定资产", "数量", Decimal("130"), "个", 1339), ("其他固定资产", "价值", Decimal("49.90"), "万元", 1339),
     ]
+    # 截止时间：2020 年 12 月 31 日 under the title of a 2021 budget: the stock is of 2020
+    assert parsed[DOC002].report.year == 2021
+    assert {f.year for f in facts if f.table_id == "大城县部门固定资产占用情况表"} == {2020}
 
 
 def test_003_project_paragraph_counts_are_mentions(parsed):

@@ -16,7 +16,8 @@ Columns: the cells before a row's first number are its label; multi-level labels
 under the header's value columns, aligned at the first value column (merged cells shift some rows).
 Units: the cell's own (``24万人``, ``94.30%``), else the column header's (``价值（万元）``, ``数量（台）``),
 else the header row's (``资金情况（万元）``), else the table's (``单位：万元``); counts without a unit
-take the row label's (``车辆（台、辆）``), else 个.
+take the row label's (``车辆（台、辆）``), else 个. A ``截止时间：2020年12月31日`` under the title gives the
+year of the figures (an asset table of a 2021 budget holds the stock of 2020); else the report's year.
 """
 
 from __future__ import annotations
@@ -47,6 +48,7 @@ _SPACE_VALUE_RE = re.compile(rf"(?:{_CMP}\s*)?-?(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?
                              r"|[—\-－–]+")
 _HEADER_UNIT_RE = re.compile(rf"\((?:金额)?(?:单位[:：]?)?\s*({_UNIT_ALT})\)")
 _TABLE_UNIT_RE = re.compile(r"单位[:：]\s*(万元|元|亿元)")
+_AS_OF_RE = re.compile(r"截[止至](?:时间|日期)?[:：]?\s*((?:19|20)\d{2})\s*年")
 _SENTENCE_RE = re.compile(r"[。，；;]")
 _CJK_RE = re.compile(r"[\u4e00-\u9fff]")
 _YEAR_ONLY_RE = re.compile(r"^\(?\s*\d{4}\s*年度?\s*\)?$")
@@ -220,6 +222,7 @@ class _Region:
     title_line: int
     rows: list[_Row]
     unit: str | None
+    as_of: int | None = None  # 截止时间：2020年12月31日 under the title: the year the figures are of
 
 
 def _regions(items: list[_Row | SourceLine]) -> list[_Region]:
@@ -241,7 +244,8 @@ def _regions(items: list[_Row | SourceLine]) -> list[_Region]:
             if t is not None:
                 title, first = t
                 rows = [r for r in items[first:j] if isinstance(r, _Row)]
-                out.append(_Region(title, _line_of(items, i, title), rows, _unit_near(items, i, j)))
+                line = _line_of(items, i, title)
+                out.append(_Region(title, line, rows, _unit_near(items, i, j), _as_of(items, line, rows)))
         i = j
     return out
 
@@ -255,6 +259,20 @@ def _line_of(items: list[_Row | SourceLine], start: int, title: str) -> int:
             return it.line
     first = items[start]
     return first.first.line if isinstance(first, _Row) else first.line
+
+
+def _as_of(items: list[_Row | SourceLine], title_line: int, rows: list[_Row]) -> int | None:
+    """The year of a 截止时间/截至 date between a table's title and its first row with numbers."""
+    first = next((r.first.line for r in rows if r.values), None)
+    for it in items:
+        line = it.line if isinstance(it, SourceLine) else it.first.line
+        if first is None or line >= first:
+            break
+        if line >= title_line:
+            text = it.text if isinstance(it, SourceLine) else "\t".join(it.cells)
+            if m := _AS_OF_RE.search(text.replace(" ", "")):
+                return int(m.group(1))
+    return None
 
 
 def _unit_near(items: list[_Row | SourceLine], start: int, stop: int) -> str | None:
@@ -315,11 +333,13 @@ def _space_regions(lines: list[SourceLine], skip: set[int]) -> list[_Region]:
             continue
         head = _Row([" ".join(header[: len(header) - width]), *header[len(header) - width:]], header_ln,
                     header_ln.line, spaced=True)
-        unit = None
+        unit, as_of = None, None
         for k in range(max(0, i - 2 - MAX_TITLE_GAP), i):
             if m := _TABLE_UNIT_RE.search(content[k].text):
                 unit = m.group(1)
-        out.append(_Region(title[0], title[1], [head, *rows], unit))
+            if content[k].line > title[1] and (m := _AS_OF_RE.search(content[k].text.replace(" ", ""))):
+                as_of = int(m.group(1))
+        out.append(_Region(title[0], title[1], [head, *rows], unit, as_of))
         i = j
     return out
 
@@ -506,11 +526,12 @@ def generic_tables(report: Report, lines: list[SourceLine], standard: list[Table
             continue
         table, cells = parsed
         tables.append(table)
+        year = reg.as_of or report.year
         for c in cells:
             cmp = (c.cmp or "").replace("＝", "=").replace("≧", "≥").replace("≦", "≤").replace(">=", "≥") \
                 .replace("<=", "≤")
             facts.append(Fact(
-                doc=report.doc, department=report.department, year=report.year, kind=report.kind,
+                doc=report.doc, department=report.department, year=year, kind=report.kind,
                 metric=_metric_for(c.leaf, c.unit), label=c.row.label, qualifier=c.column or None, value=c.value,
                 unit=c.unit, value_yuan=to_yuan(c.value, c.unit) if unit_kind(c.unit) == "money" else None,
                 source="table", table_id=table.table_id, line=c.row.line, line_end=c.row.line_end,
