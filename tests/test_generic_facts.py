@@ -146,8 +146,19 @@ def test_mention_phrase_and_unit_from_a_sentence(parsed):
 
 def test_000_wrapped_indicator_label_read_from_the_lines_above(parsed):
     """PDF text wraps an indicator's label over the lines above its numbers (= 280 元 280)."""
-    (m,) = [m for m in parsed[DOC000].mentions if m.value == 280]
-    assert (m.line, m.unit, m.bound, m.phrase) == (869, "元", "=", "城乡特困供养人员、孤儿参加城乡居民医疗保险缴费资助")
+    got = [(m.line, m.unit, m.bound, m.phrase) for m in parsed[DOC000].mentions if m.value == 280]
+    phrase = "城乡特困供养人员、孤儿参加城乡居民医疗保险缴费资助"
+    # the 指标值 (= 280 元) and the 实际完成值 printed bare after the unit
+    assert got == [(869, "元", "=", phrase), (869, "元", None, phrase)]
+    got = [(m.value, m.unit, m.bound) for m in parsed[DOC000].mentions if m.line == 1085]
+    assert got == [(Decimal("2"), "次", "≥"), (Decimal("3"), "次", None)]  # 召开医保工作会议或培训 >= 2 次 3
+
+
+def test_002_indicator_amounts_with_a_bare_wan(parsed):
+    """绩效目标表 cells write 1.2 万 (万元) and ≧ 40 万 (万人): kept with the unit as written."""
+    got = {(m.line, m.value, m.unit, m.bound) for m in parsed[DOC002].mentions}
+    assert {(527, Decimal("1.2"), "万", None), (237, Decimal("40"), "万", "≥"),
+            (1236, Decimal("370000"), "人", "≥")} <= got
 
 
 def _doc(lines: list[str]) -> Document:

@@ -46,6 +46,7 @@ _DASH_RE = re.compile(r"^[—\-－–]+$")
 # The tail of a space-separated row: value cells (a comparison and a unit may stand apart) or dashes.
 _SPACE_VALUE_RE = re.compile(rf"(?:{_CMP}\s*)?-?(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?(?:\s*(?:{_UNIT_ALT})(?![\u4e00-\u9fff]))?"
                              r"|[—\-－–]+")
+_SPACE_TAIL_RE = re.compile(rf"(?:(?<=\s)|^)(?:{_SPACE_VALUE_RE.pattern})$")
 _HEADER_UNIT_RE = re.compile(rf"\((?:金额)?(?:单位[:：]?)?\s*({_UNIT_ALT})\)")
 _TABLE_UNIT_RE = re.compile(r"单位[:：]\s*(万元|元|亿元)")
 _AS_OF_RE = re.compile(r"截[止至](?:时间|日期)?[:：]?\s*((?:19|20)\d{2})\s*年")
@@ -111,11 +112,7 @@ def _space_row(ln: SourceLine) -> _Row | None:
     end = len(text)
     # Peel value cells off the end, right to left.
     while end > 0:
-        m = None
-        for cand in _SPACE_VALUE_RE.finditer(text, 0, end):
-            if cand.end() == end and (cand.start() == 0 or text[cand.start() - 1] == " "):
-                m = cand
-                break
+        m = _SPACE_TAIL_RE.search(text, 0, end)
         if m is None:
             break
         cells.insert(0, m.group().replace(" ", ""))
@@ -290,32 +287,33 @@ def _space_regions(lines: list[SourceLine], skip: set[int]) -> list[_Region]:
     of values (text-only rows, e.g. ``1、房屋（平方米）``, may stand between)."""
     out: list[_Region] = []
     content = [ln for ln in lines if ln.text.strip() and ln.line not in skip and "\t" not in ln.text.strip("\t ")]
+    split = [_space_row(ln) for ln in content]  # each line is split once
     i = 0
     while i < len(content):
-        row = _space_row(content[i])
+        row = split[i]
         if row is None or i == 0:
             i += 1
             continue
         header_ln = content[i - 1]
         header = header_ln.text.split()
         width = len(row.cells) - 1
-        if _space_row(header_ln) is not None or _SENTENCE_RE.search(header_ln.text) or len(header) < width + 1:
+        if split[i - 1] is not None or _SENTENCE_RE.search(header_ln.text) or len(header) < width + 1:
             i += 1
             continue
         rows = [row]
         j = i + 1
         while j < len(content):
-            nxt = _space_row(content[j])
+            nxt = split[j]
             if nxt is not None and len(nxt.cells) - 1 == width:
                 rows.append(nxt)
                 j += 1
                 continue
             # Up to three short lines without numbers (1、房屋（平方米）) may stand between two rows.
             k = j
-            while k < min(j + 3, len(content)) and _space_row(content[k]) is None \
+            while k < min(j + 3, len(content)) and split[k] is None \
                     and _is_title(content[k].text) and len(content[k].text.strip()) <= 20:
                 k += 1
-            nxt = _space_row(content[k]) if k < len(content) and k > j else None
+            nxt = split[k] if k < len(content) and k > j else None
             if nxt is None or len(nxt.cells) - 1 != width:
                 break
             j = k

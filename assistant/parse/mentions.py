@@ -12,7 +12,9 @@ A mention is read from
     (其中, 共, 累计 …) and trailing verbs (为, 达到, 共计 …);
   - table-like lines that no table parser turned into facts (the 绩效指标 rows of PDF text, whose labels
     wrap over the lines above): the phrase is the text before the number on the line, or the short
-    text-only lines right above it when the line starts with the number.
+    text-only lines right above it when the line starts with the number. A bare number right after a
+    number and its unit (``>= 2 次 3``: 指标值, 度量单位, 实际完成值) is the same quantity in another
+    column: a mention in that unit without a bound.
 A number counts only with a unit written right after it (one space allowed): years, dates, ordinals
 and codes have none. A number already held by a fact of the same line (same value, sign ignored) is
 not repeated. A comparison or approximation written before the number (≥, 不低于, 约 …) is kept as
@@ -43,6 +45,8 @@ _TRAIL_RE = re.compile(r"(?:为|达到|达|共计|合计|总计|共|计|约|是|
 _SKIP_BEFORE_RE = re.compile(r"(?:第|No\.?|编号|序号)\s*$")
 _CJK_RE = re.compile(r"[\u3400-\u9fff]")
 _DIGIT_RE = re.compile(r"\d")
+# A bare number right after a number and its unit on a table line: the same quantity, another column.
+_ECHO_RE = re.compile(r"\s+(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)(?=\s|$)")
 MAX_PHRASE = 40
 MAX_WRAPPED_LINES = 3  # lines of a wrapped table label read above a line that starts with its number
 
@@ -54,8 +58,8 @@ def _units_after(text: str, end: int) -> tuple[str, int] | None:
         return None
     unit = m.group()
     nxt = text[m.end():m.end() + 1]
-    if nxt and nxt in _NOT_UNIT_AFTER.get(unit, ""):
-        return None
+    if nxt and (nxt in _NOT_UNIT_AFTER.get(unit, "") or unit == "万" and _CJK_RE.match(nxt)):
+        return None  # 万 alone only as a unit of its own (1.2 万, ≧ 40 万), not 5万份 or 800万余
     return unit, m.end()
 
 
@@ -155,5 +159,11 @@ def _line_mentions(doc: Document, held: set[tuple[int, Decimal]], skip: set[int]
                 continue
             out.append(Mention(doc=doc.doc, line=ln.line, page=ln.page, value=value, unit=unit, phrase=phrase,
                                snippet=ln.raw.strip(), bound=_bound(before)))
+            # 绩效指标 rows print 指标值, 度量单位, then the 实际完成值 bare: ``>= 2 次 3``.
+            m = _ECHO_RE.match(text, end)
+            if m is not None and _units_after(text, m.end()) is None \
+                    and (ln.line, echo := Decimal(m.group(1).replace(",", ""))) not in held:
+                out.append(Mention(doc=doc.doc, line=ln.line, page=ln.page, value=echo, unit=unit, phrase=phrase,
+                                   snippet=ln.raw.strip(), bound=None))
         above = []
     return out
