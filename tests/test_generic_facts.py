@@ -254,3 +254,12 @@ def test_store_generic_facts_reachable_and_mentions_by_report(store):
     plan = " ".join(str(r) for r in store.execute(
         "EXPLAIN QUERY PLAN SELECT * FROM mentions WHERE doc IN (?) AND unit IN (?)", (DOC001, "万元")))
     assert "mentions_by_doc" in plan
+
+
+def test_pdf_mentions_keep_their_page(parsed):
+    ms = parsed[PDF_GOV].mentions
+    (m,) = [m for m in ms if m.phrase == "编报绩效目标的项目"]
+    assert (m.value, m.unit, m.line, m.page) == (Decimal("11"), "个", 272, 21)
+    assert any(m.phrase == "其他用车" and m.unit == "辆" for m in ms)  # 其他 is part of the name, not a connective
+    # PDF word groups are joined by tabs that lose empty cells: no table is read from their positions
+    assert not _generic_ids(parsed[PDF_GOV]) and not _generic_ids(parsed[PDF_SOCIAL])

@@ -113,7 +113,7 @@ def parse_document(doc: Document) -> ParsedReport:
     facts.extend(extract_narrative_facts(doc, report, sentences))
     flag_conflicts(facts)
     # Non-standard tables come after the standard facts and take no part in their conflict checks.
-    generic, generic_facts = generic_tables(report, doc.lines, tables)
+    generic, generic_facts = generic_tables(report, doc.lines, tables, exact_tabs=doc.filetype != "pdf")
     facts.extend(generic_facts)
     table_lines = {n for t in tables + generic for n in range(t.line_start, t.line_end + 1)}
     mentions = extract_mentions(doc, facts, table_lines, sentences)

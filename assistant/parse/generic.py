@@ -493,9 +493,11 @@ def _label_unit(leaf: str, head: str) -> str | None:
     return m.group("unit") if m else "个"
 
 
-def generic_tables(report: Report, lines: list[SourceLine], standard: list[Table]) -> tuple[list[Table], list[Fact]]:
+def generic_tables(report: Report, lines: list[SourceLine], standard: list[Table],
+                   exact_tabs: bool = True) -> tuple[list[Table], list[Fact]]:
     """The non-standard tables of a document and their facts (lines of the ``standard`` tables are left
-    alone).
+    alone). ``exact_tabs`` as for tables.find_tables: PDF lines join word groups with tabs that lose
+    empty cells, so there they count as spaces (the space layout, whose rows must agree in width).
 
     One fact per value cell: source "table", table_id = the normalised title (``…（2）`` when a title
     repeats; ``：<项目名称>`` when the table names its project), metric = the row's last label (the
@@ -506,6 +508,9 @@ def generic_tables(report: Report, lines: list[SourceLine], standard: list[Table
     skip: set[int] = set()
     for t in standard:
         skip.update(range(t.line_start, t.line_end + 1))
+    if not exact_tabs:
+        lines = [ln.model_copy(update={"text": ln.text.replace("\t", " ")}) if "\t" in ln.text and ln.line not in skip
+                 else ln for ln in lines]
     items = _grid(lines, skip)
     regions = _regions(items)
     taken = {r.first.line for reg in regions for r in reg.rows}

@@ -38,7 +38,7 @@ _UNIT_RE = re.compile("|".join(re.escape(u) for u in WRITTEN_UNITS))
 _NOT_UNIT_AFTER = {"人": "民大员事力才", "分": "别类析钟配管", "名": "称单义", "次": "要序", "件": "事"}
 _BOUND_RE = re.compile(r"(≥|≤|≧|≦|>=|<=|>|<|=|＝|不低于|不少于|不高于|不超过|超过|低于|高于|约|近|逾|达到|达)\s*$")
 _CLAUSE_END_RE = re.compile(r"[，,；;。:：!?！？\t]")
-_LEAD_RE = re.compile(r"^(?:[和及与、]|其中|包括|主要|共计|共|累计|另|已|此外|同时|并|其|即)+")
+_LEAD_RE = re.compile(r"^(?:[和及与、]|其中|包括|主要|共计|共|累计|另|已|此外|同时|并)+")
 # Verbs and rate words between a phrase and its number: 资助标准为每人每年180元 → 资助标准.
 _TRAIL_RE = re.compile(r"(?:为|达到|达|共计|合计|总计|共|计|约|是|有|了|的|:|：|\s|=|＝|≥|≤|>|<|每人每年|每人每月|每人|"
                        r"每年|每月|每户|每次|人均|年均|平均)+$")
