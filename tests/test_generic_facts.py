@@ -126,11 +126,11 @@ def test_004_self_assessment_tables_named_by_project(parsed):
     assert "项目支出绩效自评表(6)：完善医保付费体系" in _generic_ids(p)
     (f,) = _generic(p.facts, "项目支出绩效自评表(6)：完善医保付费体系", "/抽调专家", "年度指标值")
     assert (f.value, f.unit, f.label) == (Decimal("25"), "名", "产出指标/数量指标/抽调专家")
-    (f,) = _generic(p.facts, "项目支出绩效自评表(2)", "参保人员满意度", "全年完成值")
+    (f,) = _generic(p.facts, "项目支出绩效自评表(2)", "参保人员满意度（上线全市智能审核监控系统）", "全年完成值")
     assert (f.value, f.unit, f.flags, f.label) == (
-        Decimal("95"), "%", ["≥"], "满意度指标/服务对象满意度指标/参保人员满意度")
-    assert [(f.qualifier, f.value) for f in p.facts
-            if f.table_id == "项目支出绩效自评表(4)：医疗保障局稽核工作经费" and f.label == "年度资金总额"] == [
+        Decimal("95"), "%", ["≥"], "满意度指标/服务对象满意度指标/参保人员满意度（上线全市智能审核监控系统）")
+    assert [(f.qualifier, f.value) for f in p.facts if f.table_id == "项目支出绩效自评表(4)：医疗保障局稽核工作经费"
+            and f.label == "年度资金总额（医疗保障局稽核工作经费）"] == [
         ("全年预算数", Decimal("2")), ("全年执行数", Decimal("2")), ("执行率", Decimal("100"))]
 
 
@@ -263,3 +263,15 @@ def test_pdf_mentions_keep_their_page(parsed):
     assert any(m.phrase == "其他用车" and m.unit == "辆" for m in ms)  # 其他 is part of the name, not a connective
     # PDF word groups are joined by tabs that lose empty cells: no table is read from their positions
     assert not _generic_ids(parsed[PDF_GOV]) and not _generic_ids(parsed[PDF_SOCIAL])
+
+
+def test_a_row_every_project_table_has_is_named_with_its_table(parsed):
+    """年度资金总额 is in each of 004's six 自评表: a question naming it alone must not get one project's
+    figure, so the metric (and label) carry the project; 001's only 自评表 keeps the bare name."""
+    p = parsed[DOC004]
+    totals = sorted({f.metric for f in p.facts if f.metric.startswith("年度资金总额")})
+    assert len(totals) == 6 and "年度资金总额（完善医保付费体系）" in totals
+    (f,) = [f for f in p.facts if f.metric == "年度资金总额（完善医保付费体系）" and f.qualifier == "全年预算数"]
+    assert (f.value, f.unit, f.label, f.line) == (Decimal("10"), "万元", "年度资金总额（完善医保付费体系）", 581)
+    assert [f.metric for f in p.facts if f.label.endswith("/抽调专家")] == ["抽调专家", "抽调专家"]  # one row only
+    assert {f.metric for f in parsed[DOC001].facts if f.label == "年度资金总额"} == {"年度资金总额"}

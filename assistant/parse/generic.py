@@ -394,6 +394,7 @@ class _Cell:
     value: Decimal
     unit: str
     cmp: str | None
+    metric: str = ""
 
 
 def _table_from_region(doc: str, region: _Region, table_id: str) -> tuple[Table, list[_Cell]] | None:
@@ -504,6 +505,12 @@ def generic_tables(report: Report, lines: list[SourceLine], standard: list[Table
     lexicon's canonical name when the label is exactly one of its terms), label = the label path
     (``产出指标/数量指标/参保人数``), qualifier = the column header (without unit and (A)/(B) markers),
     unit per cell; a bound written in the cell (``≥90%``) is kept as a flag (``≥``).
+
+    A metric that several rows of the report's generic tables share (年度资金总额, 参保人员满意度 in
+    every project's 自评表) would let a question that names it get one project's figure: such a metric
+    is written with its row's label path and, across tables, the table's project (or title) in brackets
+    (``参保人员满意度（完善医保付费体系）``, label ``满意度指标/…/参保人员满意度（完善医保付费体系）``), so
+    that a question naming the metric alone finds no one project's figure.
     """
     skip: set[int] = set()
     for t in standard:
@@ -519,6 +526,8 @@ def generic_tables(report: Report, lines: list[SourceLine], standard: list[Table
     tables: list[Table] = []
     facts: list[Fact] = []
     seen: Counter[str] = Counter()
+    owners: dict[str, set[tuple[str, str]]] = {}  # metric -> (table_id, label) of the rows that have it
+    pending: list[tuple[Table, int | None, list[_Cell]]] = []
     for reg in regions:
         if match_schema(reg.title) is not None:
             continue  # a standard table (schemas.py), even one the table parser found empty
@@ -531,11 +540,25 @@ def generic_tables(report: Report, lines: list[SourceLine], standard: list[Table
         tables.append(table)
         year = reg.as_of or report.year
         for c in cells:
+            c.metric = _metric_for(c.leaf, c.unit)
+            owners.setdefault(c.metric, set()).add((table.table_id, c.row.label))
+        pending.append((table, year, cells))
+    for table, year, cells in pending:
+        for c in cells:
+            metric, label = c.metric, c.row.label
+            rows = owners[metric]
+            if len(rows) > 1:
+                base = c.row.label if len({lb for _, lb in rows}) > 1 else metric
+                if len({tid for tid, _ in rows}) == 1:
+                    metric = base
+                else:  # the table named in brackets, at the end (a search for the bare name ends elsewhere)
+                    suffix = table.table_id.split("：", 1)[-1]
+                    metric, label = f"{base}（{suffix}）", f"{label}（{suffix}）"
             cmp = (c.cmp or "").replace("＝", "=").replace("≧", "≥").replace("≦", "≤").replace(">=", "≥") \
                 .replace("<=", "≤")
             facts.append(Fact(
                 doc=report.doc, department=report.department, year=year, kind=report.kind,
-                metric=_metric_for(c.leaf, c.unit), label=c.row.label, qualifier=c.column or None, value=c.value,
+                metric=metric, label=label, qualifier=c.column or None, value=c.value,
                 unit=c.unit, value_yuan=to_yuan(c.value, c.unit) if unit_kind(c.unit) == "money" else None,
                 source="table", table_id=table.table_id, line=c.row.line, line_end=c.row.line_end,
                 page=c.row.page, snippet=c.row.snippet, flags=[cmp] if cmp and cmp != "=" else [],
