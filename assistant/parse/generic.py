@@ -26,6 +26,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
+from functools import lru_cache
 
 from assistant.models import Fact, Report, SourceLine, Table, TableRow
 from assistant.parse.lexicon import WRITTEN_UNITS, all_terms, metric_kind, normalize_label, to_yuan, unit_kind
@@ -353,7 +354,10 @@ def _column_name(text: str) -> str:
     return name.replace(" ", "") if _CJK_RE.search(name) else name
 
 
-_TERMS: dict[str, str] | None = None
+@lru_cache(maxsize=1)
+def _lexicon() -> dict[str, str]:
+    """Normalised lexicon term -> canonical metric."""
+    return dict(all_terms())
 
 
 _TRAILING_PAREN_RE = re.compile(r"\([^()]*\)$")
@@ -364,12 +368,9 @@ def _metric_for(leaf: str, unit: str) -> str:
     """The lexicon's canonical name when the label is that name or one of its longer synonyms exactly and
     the unit fits the metric (a 车辆 row's 价值 is not 公务用车购置及运行维护费); else the label, without a
     trailing unit note (车辆（台、辆） → 车辆)."""
-    global _TERMS
-    if _TERMS is None:
-        _TERMS = dict(all_terms())
     bare = _TRAILING_PAREN_RE.sub("", leaf) or leaf
     key = normalize_label(bare)
-    canonical = _TERMS.get(key)
+    canonical = _lexicon().get(key)
     if canonical is not None and (key == normalize_label(canonical) or len(key) >= MIN_SYNONYM) \
             and metric_kind(canonical) == (unit_kind(unit) or "money"):
         return canonical
@@ -441,7 +442,6 @@ def _section_row(r: _Row, header: _Row, header_unit: str | None, anchor: int | N
     shift = 0 if r.spaced or anchor is None or not r.values else anchor - j
     label_cells = r.cells[:j]
     # Merged cells: an empty level repeats the row above; a new level clears the deeper ones.
-    path: list[str] = []
     for k, c in enumerate(label_cells):
         level = k + shift
         c = clean_label(c).rstrip(":：")
