@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CORPUS
+from test_facts import DOC000, DOC001, DOC002, DOC003, DOC004, PDF_GOV, PDF_SOCIAL
 
 from assistant.models import Document, Fact, Report, SourceLine
 from assistant.parse.facts import parse_document
@@ -18,14 +19,6 @@ from assistant.parse.mentions import extract_mentions
 from assistant.store.build import parse_file
 from assistant.store.db import query_facts, query_mentions
 from assistant.store.vocabulary import open_vocabulary
-
-DOC000 = "000_db59d6f0fba66678.txt"
-DOC001 = "001_8ee0239607d3cbd9.txt"
-DOC002 = "002_20041eb3cb8715ee.txt"
-DOC003 = "003_d6208e3fa212963b.txt"
-DOC004 = "004_a15be56197084065.txt"
-PDF_GOV = "上海市普陀区人民政府办公室25年预算.pdf"
-PDF_SOCIAL = "中共上海市普陀区委社会工作部 2024 年度部门决算.pdf"
 
 # Facts by (source, table_id) of the standard tables and the narrative, as parsed before generic tables
 # and mentions existed: they must not change.
