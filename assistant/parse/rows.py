@@ -94,7 +94,9 @@ def split_segments(line: str, has_row_numbers: bool) -> list[Segment]:
         cur = Segment(exact_positions=tabbed, side=side)
 
     for i, tok in enumerate(cells):
-        nxt = cells[i + 1] if i + 1 < len(cells) else ""
+        # Tab cells: the next cell that holds something ("201 | | 一般公共服务支出": 类 code, an empty 款
+        # cell, the label).
+        nxt = next((c for c in cells[i + 1:] if c), "") if tabbed else (cells[i + 1] if i + 1 < len(cells) else "")
         if tok == "":
             if state == "values":
                 pending_empty += 1

@@ -1,0 +1,91 @@
+"""Rules over the report's identity: its department's name, its year in headings and dates, and the
+tables its contents list."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from assistant.audit.context import AuditContext
+from assistant.audit.findings import Finding, FindingValue
+from assistant.parse.schemas import match_schema
+
+# A placeholder left where the department's name belongs: XX局, ××单位, 某某部门.
+_PLACEHOLDER_RE = re.compile(r"(?:[XxＸ]{2,}|×{2,}|某某|＊{2,}|\*{2,})\s*(?:部门|单位|[局委办厅处部院所站队中])")
+_ORDINAL = r"(?:第[一二三四五六七八九十]+部分|[一二三四五六七八九十]+、|\([一二三四五六七八九十\d]+\)|\d+[、.．])?"
+# A heading that gives the report's year: "[ordinal] [department] 2021年(度)…决算/预算…" on a short line.
+_HEADING_YEAR_RE = re.compile(r"^\s*" + _ORDINAL + r"\s*(?P<dept>[^\d，。；]{0,30}?)\s*(?P<year>\d{4})\s*年\s*度?"
+                              r"[^，。；\d]{0,24}?(?:决算|预算)")
+_HEADING_MAX = 60
+# 截至2021年12月31日 / 截止时间：2020年12月31日 / 截至2021年底.
+_DATE_RE = re.compile(r"截[至止](?:时间)?[:：]?\s*(\d{4})\s*年\s*(?:\d{1,2}\s*月|底|末)")
+_TOC_RE = re.compile(r"^\s*(?:\[bookmark:[^\]]*\]\s*)*(?:[一二三四五六七八九十]+、|\d+[.、．])\s*(?P<title>.{2,40}?表)"
+                     r"\s*[.…·\-—\s\d]*$")
+
+
+def check_department_name(ctx: AuditContext) -> Iterator[Finding]:
+    """A placeholder where the department's name belongs (XX局, ××单位, 某某部门) in any line."""
+    for ln in ctx.doc.lines:
+        m = _PLACEHOLDER_RE.search(ln.text)
+        if m is None:
+            continue
+        yield Finding(rule="report.department", severity="error", doc=ctx.report.doc, page=ln.page, line=ln.line,
+                      message=f"部门名称处是占位符「{m.group(0)}」" + (f"，应为「{ctx.report.department}」"
+                                                                  if ctx.report.department else ""),
+                      values=[], snippet=ln.raw.strip())
+
+
+def _allowed_date_years(ctx: AuditContext) -> set[int]:
+    y = ctx.report.year
+    assert y is not None
+    # A budget is drawn up before its year: its asset figures are as of the year before (or a month of it).
+    return {y} if ctx.report.kind == "决算" else {y - 1, y}
+
+
+def check_report_year(ctx: AuditContext) -> Iterator[Finding]:
+    """The report's year in headings and table titles (…2021年度部门决算…) and in 截至…年…月…日
+    dates: a 决算 of year Y states Y (its assets as of Y年12月31日); a 预算 of year Y states Y in its
+    headings and Y or Y−1 in its dates."""
+    year = ctx.report.year
+    if year is None:
+        return
+    dates = _allowed_date_years(ctx)
+    for ln in ctx.doc.lines:
+        text = ln.text
+        if "\t" in text:
+            continue  # table rows compare years side by side
+        m = _HEADING_YEAR_RE.match(text)
+        if m and len(text.strip()) <= _HEADING_MAX and not re.search(r"[，。；]", text) \
+                and not re.search(r"[比较与]\s*$", m.group("dept")) and int(m.group("year")) != year:
+            yield _year_finding(ctx, ln.line, ln.page, ln.raw, int(m.group("year")), year, "标题")
+            continue
+        for d in _DATE_RE.finditer(text):
+            if int(d.group(1)) not in dates:
+                yield _year_finding(ctx, ln.line, ln.page, ln.raw, int(d.group(1)), year, "日期")
+
+
+def _year_finding(ctx: AuditContext, line: int, page: int | None, raw: str, found: int, year: int,
+                  where: str) -> Finding:
+    return Finding(rule="report.year", severity="error", doc=ctx.report.doc, page=page, line=line,
+                   message=f"{where}中的年份 {found} 与报告年度 {year} 不符",
+                   values=[FindingValue(label=where, value=str(found), line=line, page=page)], snippet=raw.strip())
+
+
+def check_contents(ctx: AuditContext) -> Iterator[Finding]:
+    """A table the contents (目录 / 附表 list) names that the report does not contain. Only checked when
+    the report holds some of its tables: a file without any table publishes them separately."""
+    present = {t.schema_name for t in ctx.tables}
+    if not present:
+        return
+    title_lines = {t.line_start for t in ctx.tables}
+    for ln in ctx.doc.lines:
+        if ln.line in title_lines:
+            continue
+        m = _TOC_RE.match(ln.text)
+        if m is None:
+            continue
+        schema = match_schema(m.group("title"))
+        if schema is None or schema.name in present:
+            continue
+        yield Finding(rule="report.contents", severity="error", doc=ctx.report.doc, page=ln.page, line=ln.line,
+                      message=f"目录列出「{m.group('title')}」，报告中没有这张表", values=[], snippet=ln.raw.strip())

@@ -1,0 +1,61 @@
+"""The audit's rules, registered in one table (id, severity, check), and the run over one report."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from assistant.audit import narrative_rules, report_rules, tables_rules, typography
+from assistant.audit.context import AuditContext
+from assistant.audit.findings import SEVERITY_RANK, Finding, Severity
+from assistant.models import Document
+
+Check = Callable[[AuditContext], Iterable[Finding]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One check a reviewer makes: its id, the severity of what it finds, and the function."""
+
+    id: str
+    severity: Severity
+    check: Check
+
+    @property
+    def doc(self) -> str:
+        """What the rule checks (its function's docstring, on one line)."""
+        return " ".join(inspect.getdoc(self.check).split()) if self.check.__doc__ else ""
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("table.identity", "error", tables_rules.check_table_identities),
+    Rule("table.cross", "error", tables_rules.check_cross_tables),
+    Rule("narrative.amount", "error", narrative_rules.check_narrative_amounts),
+    Rule("narrative.comparison", "error", narrative_rules.check_comparisons),
+    Rule("narrative.blank_cell", "error", narrative_rules.check_blank_cells),
+    Rule("report.department", "error", report_rules.check_department_name),
+    Rule("report.year", "error", report_rules.check_report_year),
+    Rule("report.contents", "error", report_rules.check_contents),
+    Rule("typography", "info", typography.check_typography),
+)
+
+
+def audit_document(doc: Document, min_severity: Severity = "info") -> list[Finding]:
+    """Every finding of every rule on one loaded document, in line order (deterministic).
+
+    A finding's severity is its rule's, or info where two figures differ only by rounding.
+    """
+    ctx = AuditContext.from_document(doc)
+    findings: list[Finding] = []
+    seen: set[tuple[str, int, str]] = set()
+    for rule in RULES:
+        for f in rule.check(ctx):
+            key = (f.rule, f.line, f.message)
+            if key in seen:
+                continue
+            seen.add(key)
+            if SEVERITY_RANK[f.severity] >= SEVERITY_RANK[min_severity]:
+                findings.append(f)
+    findings.sort(key=lambda f: (f.line, [r.id for r in RULES].index(f.rule), f.message))
+    return findings
