@@ -3,6 +3,8 @@ figures indexed by the metric they state."""
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import cached_property
@@ -23,6 +25,7 @@ TOTAL_FIRST_COLUMN: dict[str, str] = {
     "国有资本经营表": "国有资本经营预算财政拨款支出",
 }
 _SIDE_COLUMNS = ("预算数", "决算数", "金额")
+_YEAR_RE = re.compile(r"((?:19|20)\d\d)\s*年")
 
 
 @dataclass(frozen=True)
@@ -108,6 +111,16 @@ class AuditContext:
             if ln.line == line:
                 return ln.page
         return None
+
+    @cached_property
+    def year(self) -> int | None:
+        """The report's year: the one its lines name most (at least twice as often as any other), else
+        the year of its metadata. A title with a wrong year is then seen as wrong, not as the year."""
+        counts = Counter(int(m.group(1)) for ln in self.doc.lines for m in _YEAR_RE.finditer(ln.text))
+        ranked = counts.most_common(2)
+        if ranked and (len(ranked) == 1 or ranked[0][1] >= 2 * ranked[1][1]):
+            return ranked[0][0]
+        return self.report.year
 
     @cached_property
     def paragraphs(self) -> list[Paragraph]:

@@ -13,13 +13,14 @@ from assistant.parse.schemas import match_schema
 # A placeholder left where the department's name belongs: XX局, ××单位, 某某部门.
 _PLACEHOLDER_RE = re.compile(r"(?:[XxＸ]{2,}|×{2,}|某某|＊{2,}|\*{2,})\s*(?:部门|单位|[局委办厅处部院所站队中])")
 _ORDINAL = r"(?:第[一二三四五六七八九十]+部分|[一二三四五六七八九十]+、|\([一二三四五六七八九十\d]+\)|\d+[、.．])?"
-# A heading that gives the report's year: "[ordinal] [department] 2021年(度)…决算/预算…" on a short line.
+# A heading that gives the report's year: "[ordinal] [department] 2021年(度)…决算/预算/情况…" on a short
+# line without sentence punctuation.
 _HEADING_YEAR_RE = re.compile(r"^\s*" + _ORDINAL + r"\s*(?P<dept>[^\d，。；]{0,30}?)\s*(?P<year>\d{4})\s*年\s*度?"
-                              r"[^，。；\d]{0,24}?(?:决算|预算)")
+                              r"[^，。；\d]{0,24}?(?:决算|预算|情况|说明|表)")
 _HEADING_MAX = 60
 # 截至2021年12月31日 / 截止时间：2020年12月31日 / 截至2021年底.
 _DATE_RE = re.compile(r"截[至止](?:时间)?[:：]?\s*(\d{4})\s*年\s*(?:\d{1,2}\s*月|底|末)")
-_TOC_RE = re.compile(r"^\s*(?:\[bookmark:[^\]]*\]\s*)*(?:[一二三四五六七八九十]+、|\d+[.、．])\s*(?P<title>.{2,40}?表)"
+_TOC_RE = re.compile(r"^\s*(?:\[bookmark:[^\]]*\]\s*)*[-•·]?\s*(?:[一二三四五六七八九十]+、|\d+[.、．])\s*(?P<title>.{2,40}?表)"
                      r"\s*[.…·\-—\s\d]*$")
 
 
@@ -36,7 +37,7 @@ def check_department_name(ctx: AuditContext) -> Iterator[Finding]:
 
 
 def _allowed_date_years(ctx: AuditContext) -> set[int]:
-    y = ctx.report.year
+    y = ctx.year
     assert y is not None
     # A budget is drawn up before its year: its asset figures are as of the year before (or a month of it).
     return {y} if ctx.report.kind == "决算" else {y - 1, y}
@@ -46,7 +47,7 @@ def check_report_year(ctx: AuditContext) -> Iterator[Finding]:
     """The report's year in headings and table titles (…2021年度部门决算…) and in 截至…年…月…日
     dates: a 决算 of year Y states Y (its assets as of Y年12月31日); a 预算 of year Y states Y in its
     headings and Y or Y−1 in its dates."""
-    year = ctx.report.year
+    year = ctx.year
     if year is None:
         return
     dates = _allowed_date_years(ctx)
