@@ -51,8 +51,8 @@ def select_files(settings: Settings, doc: str | None) -> list[Path]:
     files, _ = corpus_files(settings)
     if doc is None:
         return files
-    exact = [p for p in files if p.name == doc]
-    hits = exact or [p for p in files if doc in p.name]
+    hits = ([p for p in files if p.name == doc] or [p for p in files if p.name.startswith(doc)]
+            or [p for p in files if doc in p.name])
     if not hits:
         raise AuditUsageError(f"no report file matches --doc {doc!r} (a path or part of a corpus file name)")
     if len(hits) > 1:
