@@ -19,7 +19,7 @@ import pytest
 from assistant.audit import audit_document
 from assistant.audit.amounts import agreement
 from assistant.audit.context import AuditContext
-from assistant.audit.narrative_rules import _CLAIM_RE, _relation, _stated_amounts
+from assistant.audit.narrative_rules import _CHANGES, _CLAIM_RE, _rate_bounds, _relation, _stated_amounts
 from assistant.audit.report_rules import _DATE_RE, _HEADING_YEAR_RE, _TOC_RE
 from assistant.ingest.loaders import load_document
 from assistant.ingest.normalize import normalize_text
@@ -247,7 +247,30 @@ def plant_doubled_full_stop(name: str) -> Plant | None:
     return None
 
 
+def plant_change_rate(name: str) -> Plant | None:
+    """The 增长/下降 rate of a sentence whose amount and change agree with it, changed."""
+    ctx = context(name)
+    groups: dict[tuple[str, str], dict[str, object]] = {}
+    for f in ctx.facts:
+        if f.source == "narrative" and f.qualifier:
+            groups.setdefault((f.snippet, f.metric), {}).setdefault(f.qualifier, f)
+    for q in groups.values():
+        base = q.get("决算数") or q.get("预算数")
+        for change, rate in _CHANGES:
+            d, r = q.get(change), q.get(rate)
+            if base is None or d is None or r is None or r.unit != "%" or r.value == 0:
+                continue
+            bounds = _rate_bounds(base, d)
+            if bounds in (None, "new") or any(line in (base.line, r.line) for _, line, _ in baseline(name)):
+                continue  # a new item, or a sentence the audit already finds wrong
+            tok = _token(_line(ctx.doc, r.line).raw, abs(r.value))
+            if tok is not None:
+                return edit(ctx.doc, r.line, tok + "%", _bumped(tok) + "%"), "narrative.change", r.line
+    return None
+
+
 PLANTS: dict[str, Callable[[str], Plant | None]] = {
+    "change_rate": plant_change_rate,
     "amount": plant_amount,
     "comparison": plant_comparison,
     "heading_year": plant_heading_year,
@@ -261,7 +284,13 @@ PLANTS: dict[str, Callable[[str], Plant | None]] = {
 # What a report cannot take, and why (checked: the plant finds no place in it).
 _NO_TABLES = "the file holds no standard table (its 附表 are published apart)"
 _NO_CLAIM = "no 决算数大于/小于/等于预算数 that the numbers before it decide (none, or only 持平 at 100%)"
+_NO_RATE = "no sentence with an amount, its change and a rate that agree (none, the report's own error, or a new item)"
 NO_PLACE: dict[tuple[str, str], str] = {
+    ("001", "change_rate"): _NO_RATE,
+    ("002", "change_rate"): _NO_RATE,
+    ("003", "change_rate"): _NO_RATE,
+    ("上海市普陀区人民", "change_rate"): _NO_RATE,
+    ("中共上海市普陀区", "change_rate"): _NO_RATE,
     ("000", "comparison"): _NO_CLAIM,
     ("000", "date_year"): "no 截至…年…月…日 date",
     ("000", "missing_table"): "no contents list",

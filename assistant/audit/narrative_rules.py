@@ -6,13 +6,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from decimal import Decimal
+from typing import Literal
 
-from assistant.audit.amounts import agreement, show
+from assistant.audit.amounts import agreement, quantum_yuan, show
 from assistant.audit.context import AuditContext, Figure
 from assistant.audit.findings import Finding, FindingValue
 from assistant.audit.tables_rules import figure_value
 from assistant.models import Fact
-from assistant.parse.lexicon import unit_kind
+from assistant.parse.lexicon import to_yuan, unit_kind
 
 _STATED = ("决算数", "预算数")
 
@@ -166,3 +167,53 @@ def check_comparisons(ctx: AuditContext) -> Iterator[Finding]:
 def _near_100(evidence: str) -> bool:
     rate = Decimal(re.findall(r"(\d+(?:\.\d+)?)%", evidence)[-1])
     return abs(rate - 100) < Decimal("0.5")
+
+
+# (what a change is measured against, the change, its rate): 比上年 and 比预算.
+_CHANGES = (("比上年增减", "增长率"), ("比预算增减", "比预算增减率"))
+
+
+def check_changes(ctx: AuditContext) -> Iterator[Finding]:
+    """A sentence's 增加/减少 Δ and 增长/下降 r% against its own amount A: r = Δ / (A − Δ) × 100, with A, Δ
+    and r each allowed the rounding of their last digit (so 0.54万元, −0.04万元, −6.90% agree)."""
+    by_sentence: dict[tuple[str, str], dict[str, Fact]] = {}
+    for f in ctx.facts:
+        if f.source == "narrative" and f.qualifier:
+            by_sentence.setdefault((f.snippet, f.metric), {}).setdefault(f.qualifier, f)
+    for q in by_sentence.values():
+        base = q.get("决算数") or q.get("预算数")
+        for change, rate in _CHANGES:
+            d, r = q.get(change), q.get(rate)
+            if base is None or d is None or r is None or unit_kind(base.unit) != "money" or r.unit != "%":
+                continue
+            bounds = _rate_bounds(base, d)
+            half = quantum_yuan(r.value, "元") / 2
+            if bounds == "new" or bounds is not None and bounds[0] - half <= r.value <= bounds[1] + half:
+                continue  # (a new item, nothing the year before: its rate is whatever the report says)
+            expected = "无法成立（由此推出的比较数为负）" if bounds is None else f"应约为 {show(_mid(bounds))}%"
+            yield Finding(rule="narrative.change", severity="error", doc=ctx.report.doc, page=r.page, line=r.line,
+                          message=(f"正文：{base.label} {show(base.value)}{base.unit}，增减 {show(d.value)}{d.unit}，"
+                                   f"所述变动率 {show(r.value)}% {expected}"),
+                          values=[_fact_value(base), _fact_value(d), _fact_value(r)], snippet=ctx.snippet(r.line))
+
+
+def _rate_bounds(base: Fact, d: Fact) -> tuple[Decimal, Decimal] | Literal["new"] | None:
+    """The range of Δ / (A − Δ) × 100 over the rounding of A and Δ; "new" when the earlier figure A − Δ
+    is 0 (within rounding); None when it is negative (the figures cannot all be right)."""
+    a, dd = to_yuan(base.value, base.unit), to_yuan(d.value, d.unit)
+    if a is None or dd is None:
+        return "new"  # not money: nothing to say
+    qa, qd = quantum_yuan(base.value, base.unit) / 2, quantum_yuan(d.value, d.unit) / 2
+    if abs(a - dd) <= qa + qd:
+        return "new"
+    rates = []
+    for x in (a - qa, a + qa):
+        for y in (dd - qd, dd + qd):
+            if x - y <= 0:
+                return None
+            rates.append(y / (x - y) * 100)
+    return min(rates), max(rates)
+
+
+def _mid(bounds: tuple[Decimal, Decimal]) -> Decimal:
+    return ((bounds[0] + bounds[1]) / 2).quantize(Decimal("0.01"))

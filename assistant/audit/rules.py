@@ -33,6 +33,7 @@ RULES: tuple[Rule, ...] = (
     Rule("table.cross", "error", tables_rules.check_cross_tables),
     Rule("narrative.amount", "error", narrative_rules.check_narrative_amounts),
     Rule("narrative.comparison", "error", narrative_rules.check_comparisons),
+    Rule("narrative.change", "error", narrative_rules.check_changes),
     Rule("narrative.blank_cell", "error", narrative_rules.check_blank_cells),
     Rule("report.department", "error", report_rules.check_department_name),
     Rule("report.year", "error", report_rules.check_report_year),
@@ -57,5 +58,14 @@ def audit_document(doc: Document, min_severity: Severity = "info") -> list[Findi
             seen.add(key)
             if SEVERITY_RANK[f.severity] >= SEVERITY_RANK[min_severity]:
                 findings.append(f)
+    findings = _one_per_figure(findings)
     findings.sort(key=lambda f: (f.line, [r.id for r in RULES].index(f.rule), f.message))
     return findings
+
+
+def _one_per_figure(findings: list[Finding]) -> list[Finding]:
+    """One finding per wrong figure: a sentence's amount that disagrees with its table also breaks the
+    change rate computed from it; the amount is the cause, so the rate's finding is dropped."""
+    wrong = {(v.line, v.value) for f in findings if f.rule == "narrative.amount" for v in f.values[:1]}
+    return [f for f in findings if not (f.rule == "narrative.change" and f.values
+                                        and (f.values[0].line, f.values[0].value) in wrong)]
