@@ -145,3 +145,35 @@ def test_repl_audit_command() -> None:
     assert "001_8ee0239607d3cbd9.txt" not in first
     assert f"2 份报告：{len(REAL_ERRORS[D001]) + len(REAL_ERRORS[D004])} 处错误" in out
     assert "没有找到报告“不存在的局”" in out
+
+
+def test_a_changed_total_is_found_by_the_table_that_disagrees() -> None:
+    # 收支总表 本年支出合计 3470158.34 → 3470159.34: 支出表's 合计 (line 182) no longer agrees with it.
+    doc = load_document(CORPUS / D004)
+    lines = [ln.model_copy(update={"raw": ln.raw.replace("3470158.34", "3470159.34"),
+                                   "text": ln.text.replace("3470158.34", "3470159.34")}) if ln.line == 136 else ln
+             for ln in doc.lines]
+    assert "3470159.34" in lines[135].raw
+    before = {(f.rule, f.line, f.message) for f in audit_document(doc)}
+    new = [(f.rule, f.line) for f in audit_document(doc.model_copy(update={"lines": lines}))
+           if (f.rule, f.line, f.message) not in before]
+    assert new == [("table.cross", 182)]
+
+
+def test_a_sum_broken_only_by_a_blank_cell_is_the_blank_cells_finding() -> None:
+    from assistant.audit.findings import Finding, FindingValue
+    from assistant.audit.rules import _one_per_figure
+
+    def value(label: str, v: str | None, line: int, unit: str = "元") -> FindingValue:
+        return FindingValue(label=label, value=v, unit=unit, line=line)
+
+    blank = Finding(rule="narrative.blank_cell", severity="error", doc="d", line=12, message="blank",
+                    values=[value("302 商品和服务支出（决算数）", None, 12), value("正文 商品和服务支出", "0.06", 40, "万元")])
+
+    def identity(total: str) -> Finding:
+        return Finding(rule="table.identity", severity="error", doc="d", line=10, message=f"sum {total}",
+                       values=[value("合计（决算数）", total, 10), value("301 工资福利支出（决算数）", "400.00", 11),
+                               value("302 商品和服务支出（决算数）", None, 12)])
+
+    assert _one_per_figure([identity("1000.00"), blank]) == [blank]  # 400 + 600 (0.06万元) = 1000
+    assert _one_per_figure([identity("1200.00"), blank]) == [identity("1200.00"), blank]

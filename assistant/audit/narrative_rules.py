@@ -11,7 +11,7 @@ from typing import Literal
 from assistant.audit.amounts import agreement, quantum_yuan, show
 from assistant.audit.context import AuditContext, Figure
 from assistant.audit.findings import Finding, FindingValue
-from assistant.audit.tables_rules import figure_value
+from assistant.audit.tables_rules import figure_value, row_value
 from assistant.models import Fact
 from assistant.parse.lexicon import to_yuan, unit_kind
 
@@ -83,7 +83,7 @@ def check_blank_cells(ctx: AuditContext) -> Iterator[Finding]:
 
 
 def _blank_value(g: Figure) -> FindingValue:
-    return figure_value(g)
+    return row_value(g.row, g.index, g.unit)  # as the table rules name a cell, so findings can be matched
 
 
 _DASH_TOKEN = re.compile(r"(?:^|[\s\t])[—\-－–]+(?=[\s\t]|$)")

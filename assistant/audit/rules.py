@@ -5,11 +5,14 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from decimal import Decimal
 
 from assistant.audit import narrative_rules, report_rules, tables_rules, typography
+from assistant.audit.amounts import sum_agreement
 from assistant.audit.context import AuditContext
-from assistant.audit.findings import SEVERITY_RANK, Finding, Severity
+from assistant.audit.findings import SEVERITY_RANK, Finding, FindingValue, Severity
 from assistant.models import Document
+from assistant.parse.lexicon import to_yuan
 
 Check = Callable[[AuditContext], Iterable[Finding]]
 
@@ -64,8 +67,40 @@ def audit_document(doc: Document, min_severity: Severity = "info") -> list[Findi
 
 
 def _one_per_figure(findings: list[Finding]) -> list[Finding]:
-    """One finding per wrong figure: a sentence's amount that disagrees with its table also breaks the
-    change rate computed from it; the amount is the cause, so the rate's finding is dropped."""
+    """One finding per wrong figure, reported where it is wrong:
+    - a sentence's amount that disagrees with its table also breaks the change rate computed from it;
+    - a cell left blank where the prose states its figure also breaks the sums it is part of, unless the
+      stated figure would not make them hold either.
+    """
     wrong = {(v.line, v.value) for f in findings if f.rule == "narrative.amount" for v in f.values[:1]}
-    return [f for f in findings if not (f.rule == "narrative.change" and f.values
-                                        and (f.values[0].line, f.values[0].value) in wrong)]
+    blanks: dict[tuple[int, str], FindingValue] = {
+        (f.values[0].line, f.values[0].label): f.values[1] for f in findings
+        if f.rule == "narrative.blank_cell" and len(f.values) == 2}
+    out = []
+    for f in findings:
+        if f.rule == "narrative.change" and f.values and (f.values[0].line, f.values[0].value) in wrong:
+            continue
+        if f.rule == "table.identity" and blanks and _explained_by_blanks(f, blanks):
+            continue
+        out.append(f)
+    return out
+
+
+def _explained_by_blanks(f: Finding, blanks: dict[tuple[int, str], FindingValue]) -> bool:
+    """Whether a failing sum holds once its blank cells take the figures the prose states for them."""
+    total, *parts = f.values
+    unit = total.unit or "元"
+    if total.value is None or not any((p.line, p.label) in blanks for p in parts):
+        return False
+    got = Decimal(0)
+    for p in parts:
+        stated = blanks.get((p.line, p.label))
+        if stated is not None and stated.value is not None:
+            yuan = to_yuan(Decimal(stated.value), stated.unit or unit)
+            scale = to_yuan(Decimal(1), unit)
+            if yuan is None or not scale:
+                return False
+            got += yuan / scale
+        elif p.value is not None:
+            got += Decimal(p.value)
+    return sum_agreement(Decimal(total.value), got, len(parts), unit) != "different"
