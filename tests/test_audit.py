@@ -58,9 +58,15 @@ def test_errors_are_the_reports_own(findings, name: str) -> None:
 
 
 def test_the_two_pdfs_pass_every_table_identity(findings) -> None:
+    from assistant.parse.facts import parse_document
+
     pdfs = [n for n in DOCS if n.endswith(".pdf")]
     assert len(pdfs) == 2
     assert [f for n in pdfs for f in findings[n] if f.rule.startswith("table.")] == []
+    for name in pdfs:  # and the parser's own checks (the facts' check_failed flag) agree
+        parsed = parse_document(load_document(CORPUS / name))
+        assert len(parsed.tables) == 9 and [t.failed_checks for t in parsed.tables] == [[]] * 9
+        assert not any("check_failed" in f.flags for f in parsed.facts)
 
 
 def test_findings_name_both_sides(findings) -> None:
