@@ -183,3 +183,13 @@ def test_a_sum_broken_only_by_a_blank_cell_is_the_blank_cells_finding() -> None:
 
     assert _one_per_figure([identity("1000.00"), blank]) == [blank]  # 400 + 600 (0.06万元) = 1000
     assert _one_per_figure([identity("1200.00"), blank]) == [identity("1200.00"), blank]
+
+
+def test_another_places_department_in_a_title() -> None:
+    doc = load_document(CORPUS / "002_20041eb3cb8715ee.txt")
+    line = next(ln for ln in doc.lines if ln.line == 7)
+    raw = line.raw.replace("大城县医疗保障局", "峨山彝族自治县医疗保障局")
+    planted = doc.model_copy(update={"lines": [line.model_copy(update={"raw": raw, "text": raw}) if ln.line == 7 else ln
+                                               for ln in doc.lines]})
+    new = [(f.rule, f.line, f.message) for f in audit_document(planted)]
+    assert new == [("report.department", 7, "「峨山彝族自治县医疗保障局」不是本报告的部门「大城县医疗保障局」")]

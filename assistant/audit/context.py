@@ -105,13 +105,6 @@ class AuditContext:
         """The line as the file shows it."""
         return self.lines_by_no.get(line, "").strip()
 
-    def page(self, line: int) -> int | None:
-        """The PDF page of a line (None for text files)."""
-        for ln in self.doc.lines:
-            if ln.line == line:
-                return ln.page
-        return None
-
     @cached_property
     def year(self) -> int | None:
         """The report's year: the one its lines name most (at least twice as often as any other), else

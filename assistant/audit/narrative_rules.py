@@ -155,7 +155,7 @@ def check_comparisons(ctx: AuditContext) -> Iterator[Finding]:
             actual, evidence = found
             if actual == claim:
                 continue
-            if actual == "=" or claim == "=" and evidence.startswith("完成") and _near_100(evidence):
+            if evidence.startswith("完成") and (actual == "=" or claim == "=" and _near_100(evidence)):
                 continue  # 100% or 99.9%: a rounded rate proves no direction
             line, page = para.where(m.start())
             words = {">": "大于", "<": "小于", "=": "等于"}

@@ -25,15 +25,41 @@ _TOC_RE = re.compile(r"^\s*(?:\[bookmark:[^\]]*\]\s*)*[-•·]?\s*(?:[一二三�
 
 
 def check_department_name(ctx: AuditContext) -> Iterator[Finding]:
-    """A placeholder where the department's name belongs (XX局, ××单位, 某某部门) in any line."""
+    """A placeholder where the department's name belongs (XX局, ××单位, 某某部门) in any line, and
+    another place's department of the same kind (…县医疗保障局) named in "<部门>2021年度部门决算"."""
+    dept = ctx.report.department
+    places = _place_names(ctx)
     for ln in ctx.doc.lines:
         m = _PLACEHOLDER_RE.search(ln.text)
-        if m is None:
+        if m is not None:
+            yield Finding(rule="report.department", severity="error", doc=ctx.report.doc, page=ln.page,
+                          line=ln.line, message=f"部门名称处是占位符「{m.group(0)}」" + (f"，应为「{dept}」" if dept else ""),
+                          values=[], snippet=ln.raw.strip())
             continue
-        yield Finding(rule="report.department", severity="error", doc=ctx.report.doc, page=ln.page, line=ln.line,
-                      message=f"部门名称处是占位符「{m.group(0)}」" + (f"，应为「{ctx.report.department}」"
-                                                                  if ctx.report.department else ""),
-                      values=[], snippet=ln.raw.strip())
+        if not dept or not places:
+            continue
+        for t in _TITLE_NAME_RE.finditer(ln.text):
+            name = _LEAD_WORDS.sub("", t.group("name"))
+            if name[-_BODY_CHARS:] == dept[-_BODY_CHARS:] and not any(p in name for p in places):
+                yield Finding(rule="report.department", severity="error", doc=ctx.report.doc, page=ln.page,
+                              line=ln.line, message=f"「{name}」不是本报告的部门「{dept}」", values=[],
+                              snippet=ln.raw.strip())
+                break
+
+
+# "<部门> 2021 年度部门决算": the name of the department a title is about.
+_TITLE_NAME_RE = re.compile(r"(?P<name>[\u4e00-\u9fff()]{3,30}?(?:局|委员会|办公室|部|厅|中心|院|所|站|会))\s*"
+                            r"(?:\(本级\))?\s*\d{4}\s*年\s*度?\s*(?:部门|单位)?\s*(?:决算|预算)")
+_LEAD_WORDS = re.compile(r"^(?:第[一二三四五六七八九十]+部分|现将|纳入|根据|按照|关于|经)+")
+# A department of the same kind ends the same way (医疗保障局 → 保障局).
+_BODY_CHARS = 3
+_BODY_END = frozenset("局部办委厅院所站会心室")
+
+
+def _place_names(ctx: AuditContext) -> set[str]:
+    """The parts of the department's names that say where it is (大城, 大城县, 普陀区 …)."""
+    dept = ctx.report.department or ""
+    return {a for a in ctx.report.aliases if len(a) >= 2 and a in dept and a[-1] not in _BODY_END}
 
 
 def _allowed_date_years(ctx: AuditContext) -> set[int]:

@@ -73,13 +73,11 @@ def check_table_identities(ctx: AuditContext) -> Iterator[Finding]:
     三公 合计 = its items. Columns the parser could not prove are not checked. A difference that is only
     the rounding of 元 into 万元 is reported as info."""
     for table in ctx.tables:
-        rows = table.rows
         yield from _parts_sums(ctx, table)
         yield from _code_sums(ctx, table)
         yield from _grand_totals(ctx, table)
         if table.schema_name == "三公经费表":
             yield from _sangong_sums(ctx, table)
-        del rows
 
 
 def _parts_sums(ctx: AuditContext, table: Table) -> Iterator[Finding]:

@@ -39,19 +39,12 @@ def check_typography(ctx: AuditContext) -> Iterator[Finding]:
 
 def _unbalanced(text: str, open_: str, close: str) -> int | None:
     """Position of the first mark that has no partner (a close before any open, or an open never closed)."""
-    depth = 0
     stack: list[int] = []
     for i, ch in enumerate(text):
         if ch == open_:
-            if open_ == close and depth:
-                depth -= 1
-                stack.pop()
-                continue
-            depth += 1
             stack.append(i)
         elif ch == close:
-            if not depth:
+            if not stack:
                 return i
-            depth -= 1
             stack.pop()
     return stack[0] if stack else None
