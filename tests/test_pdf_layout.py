@@ -91,3 +91,15 @@ def test_sideways_sangong_table_read_by_the_header_cell_above_each_number() -> N
     facts = {(f.metric, f.qualifier): f.value for f in parsed.facts if f.source == "table" and f.table_id == table.table_id}
     assert facts[("三公经费", "预算数")] == Decimal("867.50")
     assert facts[("机关运行经费", "预算数")] == Decimal("213.28")
+
+
+def test_numbers_go_to_the_column_of_the_header_above_them(shegong) -> None:
+    # 支出决算表 合计 307.82 | 105.58 | 202.24 with its 基本支出 cell left empty: the 202.24 stays under 项目支出.
+    ln = _line(shegong, 123)
+    cells = [c for c in ln.cells or [] if c.text != "105.58"]
+    doc = shegong.model_copy(update={"lines": [_with_cells(ln, cells) if x.line == 123 else x for x in shegong.lines]})
+    row = next(r for r in _table(doc, "支出表").rows if r.line == 123)
+    assert row.values[:3] == [Decimal("307.82"), None, Decimal("202.24")] and not row.column_uncertain
+    # and in the unchanged table the 合计 row's columns are proven by position, not guessed
+    row = next(r for r in _table(shegong, "支出表").rows if r.line == 123)
+    assert [str(v) for v in row.values[:3]] == ["307.82", "105.58", "202.24"] and not row.column_uncertain

@@ -93,3 +93,35 @@ def columns_above(header: list[SourceLine], values: SourceLine) -> list[tuple[st
             return None
         out.append((name, cell.text.strip()))
     return out or None
+
+
+def header_columns(header: list[SourceLine], columns: tuple[str, ...]) -> dict[int, Cell]:
+    """The header cell naming each of the table's columns (by column index), where the header names it:
+    the column's own name, a header that ends with it (事业单位经营收入 → 经营收入), or 合计 for the first."""
+    out: dict[int, Cell] = {}
+    for ln in header:
+        for c in ln.cells or []:
+            t = c.text.replace(" ", "")
+            for j, name in enumerate(columns):
+                if j not in out and (t == name or j == 0 and t in ("合计", "总计")
+                                     or len(t) >= 4 and (name.endswith(t) or t.endswith(name))):
+                    out[j] = c
+                    break
+    return out
+
+
+def number_cells(ln: SourceLine, code: str | None) -> list[Cell]:
+    """The cells of a table line that hold an amount or a dash (not its code)."""
+    return [c for c in ln.cells or [] if _NUMBER_CELL.match(c.text.strip()) and c.text.strip() != code]
+
+
+def place_by_header(cells: list[Cell], anchors: dict[int, Cell], n_columns: int) -> list[int] | None:
+    """The column of each number cell: the one header cell above it (overlapping it), left to right;
+    None when a cell has no header or two, or two cells share one."""
+    placed: list[int] = []
+    for cell in cells:
+        hits = [j for j, h in anchors.items() if _overlaps(h, cell)]
+        if len(hits) != 1 or hits[0] >= n_columns or (placed and hits[0] <= placed[-1]):
+            return None
+        placed.append(hits[0])
+    return placed

@@ -13,7 +13,16 @@ from decimal import Decimal
 
 from assistant.models import SourceLine, Table, TableRow
 from assistant.parse.columns import assign_columns
-from assistant.parse.pdf_cells import code_columns, codes_in, columns_above, has_positions, merge_offset_cells
+from assistant.parse.pdf_cells import (
+    code_columns,
+    codes_in,
+    columns_above,
+    has_positions,
+    header_columns,
+    merge_offset_cells,
+    number_cells,
+    place_by_header,
+)
 from assistant.parse.rows import Segment, clean_label, split_segments, to_decimal
 from assistant.parse.schemas import TableSchema, match_schema
 
@@ -122,6 +131,10 @@ def _parse_region(doc_name: str, lines: list[SourceLine], start: int, stop: int,
     table_id = table_no or schema.name
     columns_by_side = [tuple(c.replace("{q}", q) for c in side) for side in schema.sides]
     alt = tuple(c.replace("{q}", q) for c in schema.alt_single_side)
+    if positioned and not has_row_numbers:
+        one_side = columns_by_side[0] if len(columns_by_side) == 1 else alt
+        if one_side and all(seg.side == 0 for seg, _, _ in rows):
+            _place_by_header(rows, header_lines, one_side)
     table_rows, columns, failed = assign_columns(rows, columns_by_side, alt, schema.parts_sum_to_first, hints)
     last = body[-1].line if body else title_line.line
     return Table(doc=doc_name, table_id=table_id, schema_name=schema.name, title=_SPACES.sub("", title_line.text), unit=unit,
@@ -164,6 +177,32 @@ def _horizontal_rows(header: list[SourceLine], body: list[SourceLine]) -> list[T
         rows.append(TableRow(label=name, values=[num], columns=[qualifier or "金额"], line=body[0].line,
                              page=body[0].page, snippet=body[0].raw.strip()))
     return rows or None
+
+
+def _place_by_header(rows: list[tuple[Segment, SourceLine, int]], header: list[SourceLine],
+                     columns: tuple[str, ...]) -> None:
+    """PDF rows of a one-sided table: each number goes to the column whose header cell is above it, and
+    the empty cells between are kept (so no placement has to be guessed; pdf_cells.place_by_header)."""
+    anchors = header_columns(header, columns)
+    if len(anchors) < 2:
+        return
+    per_line: dict[int, int] = {}
+    for seg, src, _ in rows:
+        if seg.values:
+            per_line[src.line] = per_line.get(src.line, 0) + 1
+    for seg, src, _ in rows:
+        if not seg.values or per_line[src.line] != 1:
+            continue
+        cells = number_cells(src, seg.code)
+        if len(cells) != len(seg.values):
+            continue
+        placed = place_by_header(cells, anchors, len(columns))
+        if placed is None:
+            continue
+        vec: list[Decimal | None] = [None] * (placed[-1] + 1)
+        for v, j in zip(seg.values, placed, strict=True):
+            vec[j] = v
+        seg.values, seg.exact_positions = vec, True
 
 
 def _horizontal_rows_by_x(header: list[SourceLine], body: list[SourceLine], q: str) -> list[TableRow] | None:
