@@ -20,7 +20,7 @@ from assistant.audit import audit_document
 from assistant.audit.amounts import agreement
 from assistant.audit.context import AuditContext
 from assistant.audit.narrative_rules import _CHANGES, _CLAIM_RE, _rate_bounds, _relation, _stated_amounts
-from assistant.audit.report_rules import _DATE_RE, _HEADING_YEAR_RE, _TOC_RE
+from assistant.audit.report_rules import _DATE_RE, _TOC_RE, heading_years
 from assistant.ingest.loaders import load_document
 from assistant.ingest.normalize import normalize_text
 from assistant.models import Cell, Document, SourceLine
@@ -56,15 +56,17 @@ def _with_line(doc: Document, new: SourceLine) -> Document:
     return doc.model_copy(update={"lines": [new if ln.line == new.line else ln for ln in doc.lines]})
 
 
-def edit(doc: Document, n: int, old: str, new: str) -> Document:
-    """Replace the first ``old`` in line ``n`` by ``new`` (in the cell that holds it, for PDF lines)."""
+def edit(doc: Document, n: int, old: str, new: str, count: int = 1) -> Document:
+    """Replace the first ``old`` (``count`` = -1: every one) in line ``n`` by ``new`` (in the cell that
+    holds it, for PDF lines)."""
     ln = _line(doc, n)
     assert old in ln.raw, (n, old, ln.raw)
-    raw = ln.raw.replace(old, new, 1)
+    raw = ln.raw.replace(old, new, count)
     cells = ln.cells
     if cells:
         k = next(i for i, c in enumerate(cells) if normalize_text(old) in c.text)
-        cells = [c.model_copy(update={"text": normalize_text(c.text.replace(normalize_text(old), normalize_text(new), 1))})
+        cells = [c.model_copy(update={"text": normalize_text(c.text.replace(normalize_text(old), normalize_text(new),
+                                                                            count))})
                  if i == k else c for i, c in enumerate(cells)]
     return _with_line(doc, ln.model_copy(update={"raw": raw, "text": normalize_text(raw), "cells": cells}))
 
@@ -152,13 +154,11 @@ def plant_heading_year(name: str) -> Plant | None:
     """The year of the report's last heading that states it, one year off."""
     ctx = context(name)
     year = ctx.report.year
-    hits = [ln for ln in ctx.doc.lines if "\t" not in ln.text and (m := _HEADING_YEAR_RE.match(ln.text))
-            and int(m.group("year")) == year and len(ln.text.strip()) <= 60 and not re.search(r"[，。；]", ln.text)
-            and str(year) in ln.raw]
+    hits = [n for n, y in heading_years(ctx).items() if y == year and str(year) in _line(ctx.doc, n).raw]
     if not hits:
         return None
-    ln = hits[-1]
-    return edit(ctx.doc, ln.line, str(year), str(year - 1)), "report.year", ln.line
+    # every copy of the year: some exports draw a bold title four times (2020202020202020)
+    return edit(ctx.doc, hits[-1], str(year), str(year - 1), count=-1), "report.year", hits[-1]
 
 
 def plant_date_year(name: str) -> Plant | None:

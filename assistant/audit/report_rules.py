@@ -16,7 +16,7 @@ _ORDINAL = r"(?:第[一二三四五六七八九十]+部分|[一二三四五六�
 # A heading that gives the report's year: "[ordinal] [department] 2021年(度)…决算/预算/情况…" on a short
 # line without sentence punctuation.
 _HEADING_YEAR_RE = re.compile(r"^\s*" + _ORDINAL + r"\s*(?P<dept>[^\d，。；]{0,30}?)\s*(?P<year>\d{4})\s*年\s*度?"
-                              r"[^，。；\d]{0,24}?(?:决算|预算|情况|说明|表)")
+                              r"[^，。；\d]{0,24}?(?:决算|预算|情况|说明|表)[)）\s]*$")
 _HEADING_MAX = 60
 # 截至2021年12月31日 / 截止时间：2020年12月31日 / 截至2021年底.
 _DATE_RE = re.compile(r"截[至止](?:时间)?[:：]?\s*(\d{4})\s*年\s*(?:\d{1,2}\s*月|底|末)")
@@ -69,24 +69,41 @@ def _allowed_date_years(ctx: AuditContext) -> set[int]:
     return {y} if ctx.report.kind == "决算" else {y - 1, y}
 
 
+def heading_years(ctx: AuditContext) -> dict[int, int]:
+    """Line → year of each heading or table title that states the report's year (…2021年度部门决算表).
+
+    The continuation lines of a paragraph are prose (a PDF wraps sentences into short lines that may
+    start with "2023年决算数…"), not headings; a heading also ends with what it names (…决算表, …情况).
+    """
+    prose = {n for p in ctx.paragraphs for n in set(p.lines) if n != p.lines[0]}
+    out: dict[int, int] = {}
+    for ln in ctx.doc.lines:
+        text = ln.text
+        if "\t" in text or ln.line in prose or len(text.strip()) > _HEADING_MAX or re.search(r"[，。；]", text):
+            continue  # table rows compare years side by side; sentences are not headings
+        m = _HEADING_YEAR_RE.match(text)
+        if m and not re.search(r"[比较与]\s*$", m.group("dept")):
+            out[ln.line] = int(m.group("year"))
+    return out
+
+
 def check_report_year(ctx: AuditContext) -> Iterator[Finding]:
     """The report's year in headings and table titles (…2021年度部门决算…) and in 截至…年…月…日
     dates: a 决算 of year Y states Y (its assets as of Y年12月31日); a 预算 of year Y states Y in its
-    headings and Y or Y−1 in its dates."""
+    headings and Y or Y−1 in its dates. The report's year is the one its lines name most."""
     year = ctx.year
     if year is None:
         return
     dates = _allowed_date_years(ctx)
+    headings = heading_years(ctx)
     for ln in ctx.doc.lines:
-        text = ln.text
-        if "\t" in text:
-            continue  # table rows compare years side by side
-        m = _HEADING_YEAR_RE.match(text)
-        if m and len(text.strip()) <= _HEADING_MAX and not re.search(r"[，。；]", text) \
-                and not re.search(r"[比较与]\s*$", m.group("dept")) and int(m.group("year")) != year:
-            yield _year_finding(ctx, ln.line, ln.page, ln.raw, int(m.group("year")), year, "标题")
+        if ln.line in headings:
+            if headings[ln.line] != year:
+                yield _year_finding(ctx, ln.line, ln.page, ln.raw, headings[ln.line], year, "标题")
             continue
-        for d in _DATE_RE.finditer(text):
+        if "\t" in ln.text:
+            continue
+        for d in _DATE_RE.finditer(ln.text):
             if int(d.group(1)) not in dates:
                 yield _year_finding(ctx, ln.line, ln.page, ln.raw, int(d.group(1)), year, "日期")
 
