@@ -20,6 +20,7 @@ _HEADING_YEAR_RE = re.compile(r"^\s*" + _ORDINAL + r"\s*(?P<dept>[^\d，。；]{
 _HEADING_MAX = 60
 # 截至2021年12月31日 / 截止时间：2020年12月31日 / 截至2021年底.
 _DATE_RE = re.compile(r"截[至止](?:时间)?[:：]?\s*(\d{4})\s*年\s*(?:\d{1,2}\s*月|底|末)")
+_SPACE_RE = re.compile(r"\s+")
 _TOC_RE = re.compile(r"^\s*(?:\[bookmark:[^\]]*\]\s*)*[-•·]?\s*(?:[一二三四五六七八九十]+、|\d+[.、．])\s*(?P<title>.{2,40}?表)"
                      r"\s*[.…·\-—\s\d]*$")
 
@@ -116,12 +117,14 @@ def _year_finding(ctx: AuditContext, line: int, page: int | None, raw: str, foun
 
 
 def check_contents(ctx: AuditContext) -> Iterator[Finding]:
-    """A table the contents (目录 / 附表 list) names that the report does not contain. Only checked when
-    the report holds some of its tables: a file without any table publishes them separately."""
+    """A table the contents (目录 / 附表 list) names that the report does not contain and never names
+    again. Only checked when the report holds some of its tables: a file without any table publishes
+    them separately."""
     present = {t.schema_name for t in ctx.tables}
     if not present:
         return
     title_lines = {t.line_start for t in ctx.tables}
+    squeezed = {ln.line: _SPACE_RE.sub("", ln.text) for ln in ctx.doc.lines}
     for ln in ctx.doc.lines:
         if ln.line in title_lines:
             continue
@@ -131,5 +134,8 @@ def check_contents(ctx: AuditContext) -> Iterator[Finding]:
         schema = match_schema(m.group("title"))
         if schema is None or schema.name in present:
             continue
+        title = _SPACE_RE.sub("", m.group("title"))
+        if any(title in text for n, text in squeezed.items() if n != ln.line and not _TOC_RE.match(text)):
+            continue  # named again outside the contents (a note that the table is empty or not published)
         yield Finding(rule="report.contents", severity="error", doc=ctx.report.doc, page=ln.page, line=ln.line,
                       message=f"目录列出「{m.group('title')}」，报告中没有这张表", values=[], snippet=ln.raw.strip())
