@@ -19,7 +19,13 @@ import pytest
 from assistant.audit import audit_document
 from assistant.audit.amounts import agreement
 from assistant.audit.context import AuditContext
-from assistant.audit.narrative_rules import _CHANGES, _CLAIM_RE, _rate_bounds, _relation, _stated_amounts
+from assistant.audit.narrative_rules import (
+    _CLAIM_RE,
+    _rate_bounds,
+    _relation,
+    _stated_amounts,
+    change_statements,
+)
 from assistant.audit.report_rules import _DATE_RE, _TOC_RE, heading_years
 from assistant.ingest.loaders import load_document
 from assistant.ingest.normalize import normalize_text
@@ -250,22 +256,13 @@ def plant_doubled_full_stop(name: str) -> Plant | None:
 def plant_change_rate(name: str) -> Plant | None:
     """The 增长/下降 rate of a sentence whose amount and change agree with it, changed."""
     ctx = context(name)
-    groups: dict[tuple[str, str], dict[str, object]] = {}
-    for f in ctx.facts:
-        if f.source == "narrative" and f.qualifier:
-            groups.setdefault((f.snippet, f.metric), {}).setdefault(f.qualifier, f)
-    for q in groups.values():
-        base = q.get("决算数") or q.get("预算数")
-        for change, rate in _CHANGES:
-            d, r = q.get(change), q.get(rate)
-            if base is None or d is None or r is None or r.unit != "%" or r.value == 0:
-                continue
-            bounds = _rate_bounds(base, d)
-            if bounds in (None, "new") or any(line in (base.line, r.line) for _, line, _ in baseline(name)):
-                continue  # a new item, or a sentence the audit already finds wrong
-            tok = _token(_line(ctx.doc, r.line).raw, abs(r.value))
-            if tok is not None:
-                return edit(ctx.doc, r.line, tok + "%", _bumped(tok) + "%"), "narrative.change", r.line
+    for base, d, r in change_statements(ctx):
+        if r.value == 0 or _rate_bounds(base, d) in (None, "new") \
+                or any(line in (base.line, r.line) for _, line, _ in baseline(name)):
+            continue  # a new item, or a sentence the audit already finds wrong
+        tok = _token(_line(ctx.doc, r.line).raw, abs(r.value))
+        if tok is not None:
+            return edit(ctx.doc, r.line, tok + "%", _bumped(tok) + "%"), "narrative.change", r.line
     return None
 
 

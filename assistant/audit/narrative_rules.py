@@ -173,9 +173,8 @@ def _near_100(evidence: str) -> bool:
 _CHANGES = (("比上年增减", "增长率"), ("比预算增减", "比预算增减率"))
 
 
-def check_changes(ctx: AuditContext) -> Iterator[Finding]:
-    """A sentence's 增加/减少 Δ and 增长/下降 r% against its own amount A: r = Δ / (A − Δ) × 100, with A, Δ
-    and r each allowed the rounding of their last digit (so 0.54万元, −0.04万元, −6.90% agree)."""
+def change_statements(ctx: AuditContext) -> Iterator[tuple[Fact, Fact, Fact]]:
+    """(amount A, change Δ, rate r) of the same metric stated in one sentence, money and a percentage."""
     by_sentence: dict[tuple[str, str], dict[str, Fact]] = {}
     for f in ctx.facts:
         if f.source == "narrative" and f.qualifier:
@@ -184,17 +183,24 @@ def check_changes(ctx: AuditContext) -> Iterator[Finding]:
         base = q.get("决算数") or q.get("预算数")
         for change, rate in _CHANGES:
             d, r = q.get(change), q.get(rate)
-            if base is None or d is None or r is None or unit_kind(base.unit) != "money" or r.unit != "%":
-                continue
-            bounds = _rate_bounds(base, d)
-            half = quantum_yuan(r.value, "元") / 2
-            if bounds == "new" or bounds is not None and bounds[0] - half <= r.value <= bounds[1] + half:
-                continue  # (a new item, nothing the year before: its rate is whatever the report says)
-            expected = "无法成立（由此推出的比较数为负）" if bounds is None else f"应约为 {show(_mid(bounds))}%"
-            yield Finding(rule="narrative.change", severity="error", doc=ctx.report.doc, page=r.page, line=r.line,
-                          message=(f"正文：{base.label} {show(base.value)}{base.unit}，增减 {show(d.value)}{d.unit}，"
-                                   f"所述变动率 {show(r.value)}% {expected}"),
-                          values=[_fact_value(base), _fact_value(d), _fact_value(r)], snippet=ctx.snippet(r.line))
+            if base is not None and d is not None and r is not None and unit_kind(base.unit) == "money" \
+                    and r.unit == "%":
+                yield base, d, r
+
+
+def check_changes(ctx: AuditContext) -> Iterator[Finding]:
+    """A sentence's 增加/减少 Δ and 增长/下降 r% against its own amount A: r = Δ / (A − Δ) × 100, with A, Δ
+    and r each allowed the rounding of their last digit (so 0.54万元, −0.04万元, −6.90% agree)."""
+    for base, d, r in change_statements(ctx):
+        bounds = _rate_bounds(base, d)
+        half = quantum_yuan(r.value, "元") / 2
+        if bounds == "new" or bounds is not None and bounds[0] - half <= r.value <= bounds[1] + half:
+            continue  # (a new item, nothing the year before: its rate is whatever the report says)
+        expected = "无法成立（由此推出的比较数为负）" if bounds is None else f"应约为 {show(_mid(bounds))}%"
+        yield Finding(rule="narrative.change", severity="error", doc=ctx.report.doc, page=r.page, line=r.line,
+                      message=(f"正文：{base.label} {show(base.value)}{base.unit}，增减 {show(d.value)}{d.unit}，"
+                               f"所述变动率 {show(r.value)}% {expected}"),
+                      values=[_fact_value(base), _fact_value(d), _fact_value(r)], snippet=ctx.snippet(r.line))
 
 
 def _rate_bounds(base: Fact, d: Fact) -> tuple[Decimal, Decimal] | Literal["new"] | None:
