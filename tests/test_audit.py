@@ -11,6 +11,7 @@ import pytest
 
 from assistant.audit import RULES, audit_document
 from assistant.audit.amounts import agreement, sum_agreement
+from assistant.audit.context import AuditContext
 from assistant.cli import main
 from assistant.ingest.loaders import load_document
 
@@ -58,15 +59,13 @@ def test_errors_are_the_reports_own(findings, name: str) -> None:
 
 
 def test_the_two_pdfs_pass_every_table_identity(findings) -> None:
-    from assistant.parse.facts import parse_document
-
     pdfs = [n for n in DOCS if n.endswith(".pdf")]
     assert len(pdfs) == 2
     assert [f for n in pdfs for f in findings[n] if f.rule.startswith("table.")] == []
     for name in pdfs:  # and the parser's own checks (the facts' check_failed flag) agree
-        parsed = parse_document(load_document(CORPUS / name))
-        assert len(parsed.tables) == 9 and [t.failed_checks for t in parsed.tables] == [[]] * 9
-        assert not any("check_failed" in f.flags for f in parsed.facts)
+        ctx = AuditContext.from_document(load_document(CORPUS / name))
+        assert len(ctx.tables) == 9 and [t.failed_checks for t in ctx.tables] == [[]] * 9
+        assert not any("check_failed" in f.flags for f in ctx.facts)
 
 
 def test_findings_name_both_sides(findings) -> None:

@@ -11,6 +11,7 @@ from functools import cached_property
 
 from assistant.models import Document, Fact, Report, Table, TableRow
 from assistant.parse.facts import TOTAL_ROW_RE, ParsedReport, parse_document, row_metric
+from assistant.parse.generic import GENERIC_SCHEMA
 from assistant.parse.lexicon import canonical_metric
 from assistant.parse.narrative import iter_paragraphs
 from assistant.parse.rows import clean_label
@@ -93,9 +94,11 @@ class AuditContext:
     def report(self) -> Report:
         return self.parsed.report
 
-    @property
+    @cached_property
     def tables(self) -> list[Table]:
-        return self.parsed.tables
+        """The report's standard tables (schemas.py), whose structure the rules know; the generic tables
+        (project 自评表, asset tables …) have no identities to check."""
+        return [t for t in self.parsed.tables if t.schema_name and t.schema_name != GENERIC_SCHEMA]
 
     @property
     def facts(self) -> list[Fact]:
