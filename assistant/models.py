@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 ReportKind = Literal["预算", "决算"]
+# 部门: a 部门预算/决算 (the department with its subordinate units); 单位: a 单位预算/决算 (the organ alone).
+ReportScope = Literal["部门", "单位"]
 AnswerKind = Literal["lookup", "computed", "retrieval", "clarify", "not_found"]
 
 
@@ -66,6 +68,8 @@ class Report(Record):
     year: int | None = None
     kind: ReportKind | None = None
     title: str | None = None
+    scope: ReportScope = "部门"
+    copies: list[str] = Field(default_factory=list)  # other file names with byte-identical content
     warnings: list[str] = Field(default_factory=list)
 
 

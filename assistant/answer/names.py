@@ -1,0 +1,267 @@
+"""Department (and metric) names in a question, by general rules rather than lists.
+
+A department is named by its full name, by an alias derived from its structure (store aliases:
+峨山县医保局, 普陀区) or by a short form that keeps the characters of its name in order
+(商务委 ⊂ 商务委员会, 规划资源局 ⊂ 规划和自然资源局, 万里街道 ⊂ 万里街道办事处), optionally after a place
+prefix of the department's own (普陀区, 区, 峨山县). Candidates come from keys derived at build time
+(assistant.naming.department_keys: place + first and last character of the body), so a question
+looks up only its own phrases. The phrase covering most of the question wins; equal scores for
+different departments are a tie (no department chosen). A phrase that reads as a department
+(…局 …委 …部 …街道) but matches none is ``unknown``: the answer is "not found", never the figure of
+a department that merely shares its place (峨山县卫健局 is not 峨山县医疗保障局).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Protocol
+
+from assistant.models import Record
+from assistant.naming import department_forms
+
+# Characters a department's short form can end with (the last or first character of a type word).
+END_CHARS = frozenset("局委办部厅院镇乡处室会心道所站馆队社署联")
+MAX_PHRASE = 24  # longest phrase (place + body) tried as a department name
+MIN_SHORT_BODY = 3  # a short form keeps at least three characters of the body (医保局, 社工部)
+# What reads as a department name: a type word not continued by a common word (部门, 办公费, 委托).
+_DEPT_LIKE = re.compile(
+    r"(委员会|办公室|办公厅|办事处|街道|中心|局|委(?!托|员(?!会))|办(?!公(?!室|厅)|法|理|事(?!处)|员|学|案|件|结)"
+    r"|(?<![干全内外])部(?!门|分|署|长|件|位)|厅|院(?!校)|镇)"
+)
+# Where a department phrase starts at the latest: after these words (那峨山县卫健局呢, 和昭化区财政局).
+_PHRASE_STOPS = ("请问", "告诉我", "查询", "查一下", "那么", "的", "和", "与", "及", "跟", "同", "比", "较", "那", "年",
+                 "是", "在", "对", "或", "呢", "吗", "了")
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+_GENERIC_BEFORE = re.compile(r"(这|那|哪|各|几|本|该|每|其他|其它|所有|全部)[个些家]?[一二三四五六七八九十两\d]*[个家]?$")
+# Subordinate units named after their department (仁和区医疗保障事务中心 of 仁和区医疗保障局).
+_UNIT_SUFFIX = re.compile(r"(中心|所|站|队|馆)$")
+
+
+class NameLookup(Protocol):
+    """What matching needs of a vocabulary (assistant.store.vocabulary)."""
+
+    def aliases_in(self, text: str) -> dict[str, list[str]]: ...
+
+    def departments_by_keys(self, keys: set[str]) -> dict[str, list[str]]: ...
+
+
+class DepartmentMatch(Record):
+    """The departments a question names, with the character spans of the (folded) question they
+    cover, their score, the candidates of a tie and a department-like phrase matching none."""
+
+    departments: list[str] = []
+    spans: list[tuple[int, int]] = []
+    score: int = 0
+    ambiguous: list[str] = []
+    unknown: str | None = None
+
+
+def abbreviation_gaps(short: str, full: str) -> int | None:
+    """How many runs of ``full``'s characters ``short`` skips when read in order inside ``full`` with
+    the same first and last character (商务委 in 商务委员会: 0 … 社工部 in 社会工作部: 2); None when
+    it is no such short form. The fewest gaps over every alignment."""
+    if not short or not full or short[0] != full[0] or short[-1] != full[-1] or len(short) > len(full):
+        return None
+    n, m = len(short), len(full)
+    inf = m + 1
+    # best[i][j]: fewest gaps with short[:i+1] placed and short[i] at full[j]
+    best = [[inf] * m for _ in range(n)]
+    best[0][0] = 0
+    for i in range(1, n):
+        for j in range(i, m):
+            if full[j] != short[i]:
+                continue
+            for k in range(i - 1, j):
+                if best[i - 1][k] < inf:
+                    best[i][j] = min(best[i][j], best[i - 1][k] + (0 if k == j - 1 else 1))
+    gaps = best[n - 1][m - 1]
+    return None if gaps >= inf else gaps
+
+
+def short_form_score(short: str, full: str) -> int | None:
+    """How well ``short`` abbreviates ``full`` in order (see abbreviation_gaps), higher is better:
+    the share of ``full`` it keeps, less a little per gap; None when it is no short form. Serves
+    department bodies and metric names alike (公车运行费 → 公务用车运行维护费)."""
+    gaps = abbreviation_gaps(short, full)
+    if gaps is None:
+        return None
+    return 1000 * len(short) // len(full) - 10 * gaps
+
+
+def best_short_forms(short: str, candidates: list[str]) -> list[str]:
+    """The candidates ``short`` abbreviates best (several on a tie), in the given order."""
+    scored = [(s, c) for c in candidates if (s := short_form_score(short, c)) is not None]
+    if not scored:
+        return []
+    top = max(s for s, _ in scored)
+    return [c for s, c in scored if s == top]
+
+
+class MetricLookup(Protocol):
+    def terms_by_ends(self, keys: set[str]) -> dict[str, str]: ...
+
+
+def metric_short_forms(phrase: str, vocab: MetricLookup) -> list[str]:
+    """Metrics whose term ``phrase`` (already folded) abbreviates best (公车运行费 → 公务用车运行维护费);
+    several on a tie, none when no term keeps its characters in order."""
+    if len(phrase) < MIN_SHORT_BODY:
+        return []
+    terms = vocab.terms_by_ends({phrase[0] + phrase[-1]})
+    out: list[str] = []
+    for t in best_short_forms(phrase, sorted(terms)):
+        if terms[t] not in out:
+            out.append(terms[t])
+    return out
+
+
+def _body_score(place: str, body_p: str, dept: str) -> int | None:
+    """Score of phrase ``place + body_p`` as a short form of ``dept``; None when it is none."""
+    forms = department_forms(dept)
+    if place not in forms.places:
+        return None
+    best = None
+    for body, ends in forms.bodies:
+        for e in ends:
+            full = body[: e + 1]
+            if body_p != full and len(body_p) < MIN_SHORT_BODY:
+                continue
+            s = short_form_score(body_p, full)
+            if s is not None and (best is None or s > best):
+                best = s
+    return best
+
+
+def _phrase_keys(q: str) -> dict[str, list[tuple[int, int, int]]]:
+    """Lookup key → (start, end, split) of every phrase of ``q`` that ends on an END_CHARS character:
+    ``place|ab`` for the phrase q[start:end] split into place q[start:split] and body q[split:end]."""
+    keys: dict[str, list[tuple[int, int, int]]] = {}
+    for j in range(2, len(q) + 1):
+        if q[j - 1] not in END_CHARS:
+            continue
+        i = j - 1
+        while i > 0 and j - i < MAX_PHRASE and _CJK.match(q[i - 1]):
+            i -= 1
+        for start in range(i, j - 1):
+            for split in range(start, j - 1):
+                keys.setdefault(f"{q[start:split]}|{q[split]}{q[j - 1]}", []).append((start, j, split))
+    return keys
+
+
+def _is_place_only(alias: str) -> bool:
+    return q_end_type(alias) is None
+
+
+def q_end_type(text: str) -> str | None:
+    """The type word a department-like phrase ends with (局, 委员会 …), or None."""
+    m = _DEPT_LIKE.search(text)
+    return m.group(0) if m and m.end() == len(text) else None
+
+
+def _unknown_phrase(q: str, start_type: int, end_type: int, taken: list[tuple[int, int]],
+                    places: list[tuple[int, int]]) -> str | None:
+    """The department-like phrase ending with the type word q[start_type:end_type], read back to a
+    stop word, a non-Chinese character or a matched department (a place we know is read through:
+    仁和区… though 和 is a stop word); None when it names no particular one (这五个医保局, 各部门,
+    a bare type word)."""
+    i = start_type
+    while i > 0 and end_type - i < 16 and _CJK.match(q[i - 1]) and not any(a < i <= b for a, b in taken):
+        place = next((a for a, b in places if a < i <= b), None)
+        if place is not None:
+            i = place
+            continue
+        if any(q[:i].endswith(w) for w in _PHRASE_STOPS) and end_type - i >= 3:
+            break
+        i -= 1
+    phrase = q[i:end_type]
+    body = phrase[: len(phrase) - (end_type - start_type)]
+    if len(body) < 2 or _GENERIC_BEFORE.search(q[:start_type]) or _GENERIC_BEFORE.search(body):
+        return None
+    return phrase
+
+
+def match_departments(q: str, vocab: NameLookup, masked: list[tuple[int, int]] = ()) -> DepartmentMatch:  # type: ignore[assignment]
+    """The departments question ``q`` (folded) names; ``masked`` spans (metric names the caller
+    found) are never read as department-like phrases."""
+    # (start, end) → {department: score}; place-only aliases (普陀区, 峨山) are marked apart
+    spans: dict[tuple[int, int], dict[str, int]] = {}
+    place_only: set[tuple[int, int]] = set()
+    for alias, depts in vocab.aliases_in(q).items():
+        for m in re.finditer(re.escape(alias), q):
+            span = (m.start(), m.end())
+            for d in depts:
+                spans.setdefault(span, {})[d] = 1000 * len(alias) + 1000
+            if _is_place_only(alias):
+                place_only.add(span)
+    phrase_keys = _phrase_keys(q)
+    for key, depts in vocab.departments_by_keys(set(phrase_keys)).items():
+        for start, end, split in phrase_keys[key]:
+            for d in depts:
+                s = _body_score(q[start:split], q[split:end], d)
+                if s is not None:
+                    total = 1000 * (end - start) + s
+                    bucket = spans.setdefault((start, end), {})
+                    bucket[d] = max(bucket.get(d, 0), total)
+    # Longest span first, then the best score, then leftmost; spans never overlap.
+    order = sorted(spans, key=lambda sp: (-(sp[1] - sp[0]), -max(spans[sp].values()), sp[0]))
+    chosen: list[tuple[tuple[int, int], list[str], int]] = []
+    taken = bytearray(len(q))
+    for sp in order:
+        if any(taken[sp[0]:sp[1]]):
+            continue
+        taken[sp[0]:sp[1]] = b"\x01" * (sp[1] - sp[0])
+        top = max(spans[sp].values())
+        chosen.append((sp, sorted(d for d, s in spans[sp].items() if s == top), top))
+    chosen.sort()
+    unknown = None
+    skip = bytearray(len(q))
+    for a, b in masked:
+        skip[a:b] = b"\x01" * (b - a)
+    # Department-like phrases no department covers; one that runs on into the next (普陀区委 in
+    # 普陀区委宣传部) gives way to it.
+    phrases: list[tuple[int, int]] = []
+    real = [sp for sp, _, _ in chosen if sp not in place_only]
+    places = [sp for sp, _, _ in chosen if sp in place_only]
+    for m in _DEPT_LIKE.finditer(q):
+        if any(taken[m.start():m.end()]) or any(skip[m.start():m.end()]):
+            continue
+        phrase = _unknown_phrase(q, m.start(), m.end(), real, places)
+        if phrase is not None:
+            start = m.end() - len(phrase)
+            phrases = [p for p in phrases if not start <= p[0] < m.end()] + [(start, m.end())]
+    for start, end in phrases:
+        unit = _subordinate_unit(q[start:end], vocab)
+        if unit is not None:
+            chosen = [c for c in chosen if not (c[0][0] < end and start < c[0][1])]
+            chosen.append(((start, end), [unit], 1000 * (end - start)))
+            chosen.sort()
+            continue
+        unknown = q[start:end]
+        # the unknown department's own place (峨山县 of 峨山县卫健局) names none of ours
+        chosen = [c for c in chosen if not (c[0] in place_only and c[0][0] < end and start < c[0][1])]
+        break
+    departments: list[str] = []
+    ambiguous: list[str] = []
+    covered: list[tuple[int, int]] = []
+    score = 0
+    for sp, depts, s in chosen:
+        covered.append(sp)
+        score += s
+        if len(depts) == 1:
+            if depts[0] not in departments:
+                departments.append(depts[0])
+        else:
+            ambiguous.extend(d for d in depts if d not in ambiguous)
+    if unknown is not None:
+        departments = [d for d in departments if d not in ambiguous]
+    return DepartmentMatch(departments=departments, spans=covered, score=score, ambiguous=ambiguous,
+                           unknown=unknown)
+
+
+def _subordinate_unit(phrase: str, vocab: NameLookup) -> str | None:
+    """The one department whose place and body stem begin ``phrase`` when it names a unit
+    (…中心, …所) of it: 仁和区医疗保障事务中心 → 攀枝花市仁和区医疗保障局."""
+    if not _UNIT_SUFFIX.search(phrase):
+        return None
+    keys = {f"{phrase[:k]}#{phrase[k:j]}" for k in range(1, len(phrase) - 2) for j in range(k + 2, len(phrase))}
+    found = {d for depts in vocab.departments_by_keys(keys).values() for d in depts}
+    return next(iter(found)) if len(found) == 1 else None
