@@ -156,6 +156,7 @@ class Query(Record):
     ] = "value"
     mentions_other: bool = False  # named a department/year the corpus does not have
     relative_year: str | None = None  # 去年 / 今年 …: resolved against the reports' own year by the engine
+    scope: ReportScope | None = None  # 单位 (单位预算, 本级) or 部门 when the question names one
 
 
 class Citation(Record):
@@ -164,6 +165,7 @@ class Citation(Record):
     line_end: int
     page: int | None = None
     snippet: str
+    alt_docs: list[str] = Field(default_factory=list)  # byte-identical copies of ``doc`` (same report)
 
 
 class ValueCitation(Record):
@@ -171,6 +173,7 @@ class ValueCitation(Record):
     line: int
     page: int | None = None
     snippet: str
+    alt_docs: list[str] = Field(default_factory=list)  # byte-identical copies of ``doc`` (same report)
 
 
 class AnswerValue(Record):

@@ -11,6 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from assistant.answer.compose import citation_of, fmt, money_text, round2, value_of, where
+from assistant.answer.scope import choose_scope, list_copies, twin_note, twins
 from assistant.answer.session import Session
 from assistant.answer.understand import RELATIVE_YEARS, understand
 from assistant.config import Settings
@@ -65,6 +66,10 @@ class Engine:
             self._by_doc.update((r.doc, r) for r in found)
         return list(self._by_departments[key])
 
+    def _copies_of(self, doc: str) -> list[str]:
+        r = self.report(doc)
+        return r.copies if r is not None else []
+
     def _report_count(self) -> int:
         if self._n_reports is None:
             self._n_reports = self.con.execute("SELECT count(*) FROM reports").fetchone()[0]
@@ -90,7 +95,7 @@ class Engine:
             return Answer(question=question, kind="clarify", text="请输入一个问题，例如：峨山县医保局2021年三公经费是多少？")
         query = self._with_context(understand(text, self.vocab), session)
         query, note = self._resolve_relative_year(query)
-        answer = self._answer(query)
+        answer = list_copies(self._answer(query), self._copies_of)
         if note:
             answer = answer.model_copy(update={"text": f"{note}\n{answer.text}"})
         session.last_query, session.last_answer = query, answer
@@ -189,7 +194,7 @@ class Engine:
         return self._value(q, reports)
 
     def _reports_for(self, q: Query) -> list[Report]:
-        reps = self._reports_of(q.departments)
+        reps = choose_scope(self._reports_of(q.departments), q.scope)  # 部门 or 单位 twin (answer.scope)
         if q.kind:
             reps = [r for r in reps if r.kind == q.kind]
         if q.year is not None:
@@ -283,6 +288,10 @@ class Engine:
             values.append(value_of(best))
             citations.append(citation_of(best))
             lines.append(self._sentence(r, best, facts))
+            for twin in twins(r, self._reports_of(q.departments)):  # the other scope's figure, when it differs
+                note = twin_note(best, r, twin, next(iter(self._best(q, twin, self._candidates(q, twin))), None))
+                if note:
+                    lines.append(note)
             if q.operation == "change":
                 ch = [f for f in self._metric_facts(q.metric, [r.doc]) if f.qualifier in ("比上年增减", "增长率")]
                 for f in ch[:2]:

@@ -10,6 +10,7 @@ import re
 from typing import Any
 
 from assistant.answer.names import match_departments
+from assistant.answer.scope import asked_scope
 from assistant.models import Query
 from assistant.parse.lexicon import COUNT_VARIANTS
 from assistant.store.vocabulary import StoreVocabulary, Vocabulary, fold
@@ -134,7 +135,7 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
         metric_names = _partial_metrics(rest, vocab)
     return Query(text=question, departments=depts, year=year, kind=kind, metric=primary, metric_terms=metric_names,
                  qualifier=qualifier, column=column, operation=operation, mentions_other=mentions_other,
-                 relative_year=relative_year)
+                 relative_year=relative_year, scope=asked_scope(masked))
 
 
 def find_departments(q: str, vocab: Vocabulary | StoreVocabulary) -> tuple[list[str], str, bool]:

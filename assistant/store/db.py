@@ -477,8 +477,10 @@ def load_reports(con: sqlite3.Connection, *, departments: list[str] | None = Non
     if docs is not None:
         where.append(f"doc IN ({','.join('?' * len(docs))})")
         args += docs
-    sql = "SELECT json FROM reports" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY doc"
-    return [Report.model_validate_json(r[0]) for r in con.execute(sql, args)]
+    sql = "SELECT json, duplicates FROM reports" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY doc"
+    # copies: the byte-identical files indexed once under this report's name
+    return [Report.model_validate_json(r[0]).model_copy(update={"copies": json.loads(r[1])})
+            for r in con.execute(sql, args)]
 
 
 def query_facts(con: sqlite3.Connection, *, doc: str | None = None, metric: str | None = None,
