@@ -157,6 +157,7 @@ class Query(Record):
     mentions_other: bool = False  # named a department/year the corpus does not have
     relative_year: str | None = None  # 去年 / 今年 …: resolved against the reports' own year by the engine
     scope: ReportScope | None = None  # 单位 (单位预算, 本级) or 部门 when the question names one
+    clarify_departments: list[str] = Field(default_factory=list)  # a name two departments tie for: ask which
 
 
 class Citation(Record):

@@ -7,6 +7,7 @@ import pytest
 
 from assistant.answer.names import abbreviation_gaps, best_short_forms, match_departments, metric_short_forms
 from assistant.answer.session import Session
+from assistant.answer.understand import understand
 from assistant.naming import department_aliases
 from assistant.store.vocabulary import Vocabulary, fold
 
@@ -180,3 +181,16 @@ def test_unknown_department_in_follow_ups_is_not_found(engine) -> None:
 def test_a_subordinate_unit_is_its_department(engine) -> None:
     m = match_departments(fold("仁和区医疗保障事务中心有多少个参公编制？"), engine.vocab)
     assert m.departments == ["攀枝花市仁和区医疗保障局"] and m.unknown is None
+
+
+def test_a_tie_between_departments_named_with_their_place_is_a_clarify_question() -> None:
+    vocab = vocabulary([*NAMES, "浙江省舟山市普陀区医疗保障局"])
+    tie = match_departments(fold("普陀区医保局2024年基本支出是多少"), vocab)
+    assert tie.departments == [] and tie.clarify == ["上海市普陀区医疗保障局", "浙江省舟山市普陀区医疗保障局"]
+    assert understand("普陀区医保局2024年基本支出是多少", vocab).clarify_departments == tie.clarify
+    one = match_departments(fold("上海市普陀区医保局2024年基本支出是多少"), vocab)
+    assert one.departments == ["上海市普陀区医疗保障局"] and one.clarify == []
+    one = match_departments(fold("舟山市普陀区医疗保障局2024年基本支出是多少"), vocab)
+    assert one.departments == ["浙江省舟山市普陀区医疗保障局"]
+    bare = match_departments(fold("医保局2024年基本支出是多少"), vocab)
+    assert bare.clarify == [] and len(bare.ambiguous) == 3  # a bare type name: no department in particular

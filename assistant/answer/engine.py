@@ -172,6 +172,9 @@ class Engine:
     def _answer(self, q: Query) -> Answer:
         if q.mentions_other:
             return self._not_found(q, "语料中没有这个部门的报告")
+        if q.clarify_departments and q.operation not in ("rank_max", "rank_min", "compare"):
+            return Answer(question=q.text, kind="clarify",  # names.py: a tie between departments
+                          text="这个名称可以指：" + "、".join(q.clarify_departments) + "。请说明是哪一个部门。")
         if q.operation == "text" or (q.metric is None and q.operation not in ("rank_max", "rank_min")):
             return self._retrieve(q)
         reports = self._reports_for(q)

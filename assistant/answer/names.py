@@ -53,6 +53,7 @@ class DepartmentMatch(Record):
     spans: list[tuple[int, int]] = []
     score: int = 0
     ambiguous: list[str] = []
+    clarify: list[str] = []  # a tie of departments named with their place (two 普陀区医保局): ask which
     unknown: str | None = None
 
 
@@ -241,6 +242,7 @@ def match_departments(q: str, vocab: NameLookup, masked: list[tuple[int, int]] =
         break
     departments: list[str] = []
     ambiguous: list[str] = []
+    clarify: list[str] = []
     covered: list[tuple[int, int]] = []
     score = 0
     for sp, depts, s in chosen:
@@ -251,10 +253,19 @@ def match_departments(q: str, vocab: NameLookup, masked: list[tuple[int, int]] =
                 departments.append(depts[0])
         else:
             ambiguous.extend(d for d in depts if d not in ambiguous)
+            if sp not in place_only and _names_a_place(q[sp[0]:sp[1]], depts):
+                clarify.extend(d for d in depts if d not in clarify)
     if unknown is not None:
         departments = [d for d in departments if d not in ambiguous]
     return DepartmentMatch(departments=departments, spans=covered, score=score, ambiguous=ambiguous,
-                           unknown=unknown)
+                           clarify=clarify, unknown=unknown)
+
+
+def _names_a_place(phrase: str, depts: list[str]) -> bool:
+    """The phrase starts with a place of these departments (普陀区医保局), unlike a bare type name
+    (医保局): a tie between them is a question to ask, not a name nobody in particular bears."""
+    return all(any(p and phrase.startswith(p) and len(p) < len(phrase) for p in department_forms(d).places)
+               for d in depts)
 
 
 def _subordinate_unit(phrase: str, vocab: NameLookup) -> str | None:

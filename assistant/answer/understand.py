@@ -63,7 +63,7 @@ def longest_matches(text: str, index: dict[str, Any], max_len: int = 40) -> list
 def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
     """Parse a question into a Query (departments, year, metric, qualifier, operation)."""
     q = fold(question)[:500]
-    depts, rest, mentions_other = find_departments(q, vocab)
+    depts, rest, mentions_other, clarify = find_departments(q, vocab)
     years = sorted({int(m.group(1)) + 2000 if int(m.group(1)) < 100 else int(m.group(1))
                     for m in YEAR_RE.finditer(rest) if rest[max(0, m.start() - 1):m.start()] not in ("比", "较", "与")})
     # "2020年或2021年": any of several years, so no single year filter.
@@ -135,13 +135,14 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
         metric_names = _partial_metrics(rest, vocab)
     return Query(text=question, departments=depts, year=year, kind=kind, metric=primary, metric_terms=metric_names,
                  qualifier=qualifier, column=column, operation=operation, mentions_other=mentions_other,
-                 relative_year=relative_year, scope=asked_scope(masked))
+                 relative_year=relative_year, scope=asked_scope(masked), clarify_departments=clarify)
 
 
-def find_departments(q: str, vocab: Vocabulary | StoreVocabulary) -> tuple[list[str], str, bool]:
+def find_departments(q: str, vocab: Vocabulary | StoreVocabulary) -> tuple[list[str], str, bool, list[str]]:
     """(departments named, ``q`` with their names masked by □, whether it names a department the
-    corpus lacks) for a folded question; by the rules of assistant.answer.names. A name several
-    departments share (医保局 alone) names them all only when nothing more particular is named."""
+    corpus lacks, the departments of a tie to ask about) for a folded question; by the rules of
+    assistant.answer.names. A name several departments share (医保局 alone) names them all only when
+    nothing more particular is named."""
     # Metric names are never read as department names (公立医院, 办公费).
     metric_spans = [(p, p + len(t)) for p, t in longest_matches(q, vocab.terms_in(q))]
     match = match_departments(q, vocab, metric_spans)
@@ -149,8 +150,8 @@ def find_departments(q: str, vocab: Vocabulary | StoreVocabulary) -> tuple[list[
     for a, b in match.spans:
         rest = rest[:a] + "□" * (b - a) + rest[b:]
     if match.unknown is not None:
-        return [], rest, True
-    return match.departments or match.ambiguous, rest, False
+        return [], rest, True, []
+    return match.departments or match.ambiguous, rest, False, [] if match.departments else match.clarify
 
 
 def _names_a_whole(text: str, pos: int, term: str) -> bool:
