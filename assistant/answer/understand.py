@@ -143,9 +143,10 @@ def find_departments(q: str, vocab: Vocabulary | StoreVocabulary) -> tuple[list[
     corpus lacks, the departments of a tie to ask about) for a folded question; by the rules of
     assistant.answer.names. A name several departments share (医保局 alone) names them all only when
     nothing more particular is named."""
-    # Metric names are never read as department names (公立医院, 办公费).
-    metric_spans = [(p, p + len(t)) for p, t in longest_matches(q, vocab.terms_in(q))]
-    match = match_departments(q, vocab, metric_spans)
+    match = match_departments(q, vocab)
+    if match.unknown is not None:
+        # Metric names are never read as department names (公立医院): looked up only when needed.
+        match = match_departments(q, vocab, [(p, p + len(t)) for p, t in longest_matches(q, vocab.terms_in(q))])
     rest = q
     for a, b in match.spans:
         rest = rest[:a] + "□" * (b - a) + rest[b:]
