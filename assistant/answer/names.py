@@ -32,6 +32,10 @@ _DEPT_LIKE = re.compile(
 _PHRASE_STOPS = ("请问", "告诉我", "查询", "查一下", "那么", "的", "和", "与", "及", "跟", "同", "比", "较", "那", "年",
                  "是", "在", "对", "或", "呢", "吗", "了")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
+# A place at the start of a phrase: a division name (峨山县, 上海市普陀区, 普陀区委).
+_PLACE_START = re.compile(r"^[\u4e00-\u9fff]{1,8}?(省|市|县|区|州|旗|盟)")
+# Words after which a department's name starts a phrase of its own.
+_BOUNDARIES = ("请问", "那么", "那", "和", "与", "及", "跟", "同", "比", "或", "问", "查询", "对比")
 _GENERIC_BEFORE = re.compile(r"(这|那|哪|各|几|本|该|每|其他|其它|所有|全部)[个些家]?[一二三四五六七八九十两\d]*[个家]?$")
 # Subordinate units named after their department (仁和区医疗保障事务中心 of 仁和区医疗保障局).
 _UNIT_SUFFIX = re.compile(r"(中心|所|站|队|馆)$")
@@ -177,7 +181,11 @@ def _unknown_phrase(q: str, start_type: int, end_type: int, taken: list[tuple[in
     body = phrase[: len(phrase) - (end_type - start_type)]
     if len(body) < 2 or _GENERIC_BEFORE.search(q[:start_type]) or _GENERIC_BEFORE.search(body):
         return None
-    return phrase
+    # A department is named with its place (峨山县卫健局) or on its own (教育局…, 那卫健局呢); a word
+    # inside a sentence that merely ends like one (共举办, 对乡镇卫生院, 医保局医保服务中心) is none.
+    placed = _PLACE_START.match(phrase) is not None or any(a == i for a, _ in places)
+    bounded = i == 0 or not _CJK.match(q[i - 1]) or any(q[:i].endswith(w) for w in _BOUNDARIES)
+    return phrase if placed or bounded else None
 
 
 def match_departments(q: str, vocab: NameLookup, masked: list[tuple[int, int]] = ()) -> DepartmentMatch:  # type: ignore[assignment]
