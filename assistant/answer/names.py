@@ -23,6 +23,7 @@ from assistant.naming import department_forms
 END_CHARS = frozenset("局委办部厅院镇乡处室会心道所站馆队社署联")
 MAX_PHRASE = 24  # longest phrase (place + body) tried as a department name
 MIN_SHORT_BODY = 3  # a short form keeps at least three characters of the body (医保局, 社工部)
+MAX_CANDIDATES = 50  # departments one short-form key may name before it names none in particular
 # What reads as a department name: a type word not continued by a common word (部门, 办公费, 委托).
 _DEPT_LIKE = re.compile(
     r"(委员会|办公室|办公厅|办事处|街道|中心|局|委(?!托|员(?!会))|办(?!公(?!室|厅)|法|理|事(?!处)|员|学|案|件|结)"
@@ -46,7 +47,7 @@ class NameLookup(Protocol):
 
     def aliases_in(self, text: str) -> dict[str, list[str]]: ...
 
-    def departments_by_keys(self, keys: set[str]) -> dict[str, list[str]]: ...
+    def departments_by_keys(self, keys: set[str], limit: int | None = None) -> dict[str, list[str]]: ...
 
 
 class DepartmentMatch(Record):
@@ -201,25 +202,33 @@ def match_departments(q: str, vocab: NameLookup, masked: list[tuple[int, int]] =
                 spans.setdefault(span, {})[d] = 1000 * len(alias) + 1000
             if _is_place_only(alias):
                 place_only.add(span)
+    # Short-form candidates, scored lazily: a span is scored only while no longer span has taken
+    # its characters. A key that more than MAX_CANDIDATES departments share (医保局 alone, 区医保局
+    # among thousands) names none in particular and is not read at all.
     phrase_keys = _phrase_keys(q)
-    for key, depts in vocab.departments_by_keys(set(phrase_keys)).items():
+    pending: dict[tuple[int, int], list[tuple[int, str]]] = {}
+    for key, depts in vocab.departments_by_keys(set(phrase_keys), MAX_CANDIDATES).items():
+        if len(depts) > MAX_CANDIDATES:
+            continue
         for start, end, split in phrase_keys[key]:
-            for d in depts:
-                s = _body_score(q[start:split], q[split:end], d)
-                if s is not None:
-                    total = 1000 * (end - start) + s
-                    bucket = spans.setdefault((start, end), {})
-                    bucket[d] = max(bucket.get(d, 0), total)
-    # Longest span first, then the best score, then leftmost; spans never overlap.
-    order = sorted(spans, key=lambda sp: (-(sp[1] - sp[0]), -max(spans[sp].values()), sp[0]))
+            pending.setdefault((start, end), []).extend((split, d) for d in depts)
     chosen: list[tuple[tuple[int, int], list[str], int]] = []
     taken = bytearray(len(q))
-    for sp in order:
-        if any(taken[sp[0]:sp[1]]):
-            continue
-        taken[sp[0]:sp[1]] = b"\x01" * (sp[1] - sp[0])
-        top = max(spans[sp].values())
-        chosen.append((sp, sorted(d for d, s in spans[sp].items() if s == top), top))
+    for length in sorted({b - a for a, b in [*spans, *pending]}, reverse=True):
+        group = [sp for sp in {*spans, *pending} if sp[1] - sp[0] == length and not any(taken[sp[0]:sp[1]])]
+        for sp in group:
+            bucket = spans.setdefault(sp, {})
+            for split, d in pending.get(sp, ()):
+                sc = _body_score(q[sp[0]:split], q[split:sp[1]], d)
+                if sc is not None:
+                    bucket[d] = max(bucket.get(d, 0), 1000 * length + sc)
+        # the best score first, then leftmost; spans never overlap
+        for sp in sorted((sp for sp in group if spans[sp]), key=lambda sp: (-max(spans[sp].values()), sp[0])):
+            if any(taken[sp[0]:sp[1]]):
+                continue
+            taken[sp[0]:sp[1]] = b"\x01" * length
+            top = max(spans[sp].values())
+            chosen.append((sp, sorted(d for d, v in spans[sp].items() if v == top), top))
     chosen.sort()
     unknown = None
     skip = bytearray(len(q))
@@ -248,25 +257,24 @@ def match_departments(q: str, vocab: NameLookup, masked: list[tuple[int, int]] =
         # the unknown department's own place (峨山县 of 峨山县卫健局) names none of ours
         chosen = [c for c in chosen if not (c[0] in place_only and c[0][0] < end and start < c[0][1])]
         break
-    departments: list[str] = []
-    ambiguous: list[str] = []
-    clarify: list[str] = []
+    # dicts as ordered sets: a name thousands of departments share must not cost their square
+    departments: dict[str, None] = {}
+    ambiguous: dict[str, None] = {}
+    clarify: dict[str, None] = {}
     covered: list[tuple[int, int]] = []
     score = 0
     for sp, depts, s in chosen:
         covered.append(sp)
         score += s
         if len(depts) == 1:
-            if depts[0] not in departments:
-                departments.append(depts[0])
+            departments.setdefault(depts[0])
         else:
-            ambiguous.extend(d for d in depts if d not in ambiguous)
-            if sp not in place_only and _names_a_place(q[sp[0]:sp[1]], depts):
-                clarify.extend(d for d in depts if d not in clarify)
-    if unknown is not None:
-        departments = [d for d in departments if d not in ambiguous]
-    return DepartmentMatch(departments=departments, spans=covered, score=score, ambiguous=ambiguous,
-                           clarify=clarify, unknown=unknown)
+            ambiguous.update(dict.fromkeys(depts))
+            if sp not in place_only and len(depts) <= MAX_CANDIDATES and _names_a_place(q[sp[0]:sp[1]], depts):
+                clarify.update(dict.fromkeys(depts))
+    named = [d for d in departments if unknown is None or d not in ambiguous]
+    return DepartmentMatch(departments=named, spans=covered, score=score, ambiguous=list(ambiguous),
+                           clarify=list(clarify), unknown=unknown)
 
 
 def _names_a_place(phrase: str, depts: list[str]) -> bool:

@@ -25,6 +25,7 @@ _TERMS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS terms (term TEXT NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL,
                                   rank INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS terms_by_term ON terms (term, kind);
+CREATE INDEX IF NOT EXISTS terms_by_kind_term_rank ON terms (kind, term, rank);
 CREATE INDEX IF NOT EXISTS reports_by_department ON reports (json_extract(json, '$.department'));
 """
 
@@ -118,9 +119,11 @@ class Vocabulary:
         """(term, metric) of every term that contains ``core``."""
         return [(t, m) for t, m in self.term_index.items() if core in t]
 
-    def departments_by_keys(self, keys: set[str]) -> dict[str, list[str]]:
-        """Departments under each of ``keys`` (department_index keys) that has any."""
-        return {k: self.dept_index[k] for k in sorted(keys) if k in self.dept_index}
+    def departments_by_keys(self, keys: set[str], limit: int | None = None) -> dict[str, list[str]]:
+        """Departments under each of ``keys`` (department_index keys) that has any; at most
+        ``limit`` + 1 per key (so a caller sees that a key has more than ``limit``)."""
+        end = None if limit is None else limit + 1
+        return {k: self.dept_index[k][:end] for k in sorted(keys) if k in self.dept_index}
 
     def terms_by_ends(self, keys: set[str]) -> dict[str, str]:
         """term → metric of every term whose term_end_key is among ``keys``."""
@@ -141,16 +144,17 @@ class StoreVocabulary:
     def __init__(self, con: sqlite3.Connection) -> None:
         self.con = con
 
-    def _lookup(self, kind: str, keys: set[str]) -> list[tuple[str, str]]:
+    def _lookup(self, kind: str, keys: set[str], max_rank: int | None = None) -> list[tuple[str, str]]:
         if not keys:
             return []
         # Sorted keys and ORDER BY: the same rows in the same order every time.
         ordered = sorted(keys)
         rows: list[tuple[str, str]] = []
+        ranked = "" if max_rank is None else f" AND rank <= {int(max_rank)}"
         for i in range(0, len(ordered), 900):  # stay under SQLite's bound-parameter limit
             part = ordered[i:i + 900]
             rows += self.con.execute(
-                f"SELECT term, target FROM terms WHERE kind = ? AND term IN ({','.join('?' * len(part))}) "
+                f"SELECT term, target FROM terms WHERE kind = ? AND term IN ({','.join('?' * len(part))}){ranked} "
                 "ORDER BY term, rank", (kind, *part)).fetchall()
         return rows
 
@@ -165,10 +169,12 @@ class StoreVocabulary:
         """Metric terms that occur in ``text`` (already folded), with their metric."""
         return dict(self._lookup("term", substrings(text)))
 
-    def departments_by_keys(self, keys: set[str]) -> dict[str, list[str]]:
-        """Departments under each of ``keys`` (department_index keys) that has any."""
+    def departments_by_keys(self, keys: set[str], limit: int | None = None) -> dict[str, list[str]]:
+        """Departments under each of ``keys`` (department_index keys) that has any; at most
+        ``limit`` + 1 per key (so a caller sees that a key has more than ``limit``): a key many
+        departments share costs the same as a rare one (index terms_by_kind_term_rank)."""
         out: dict[str, list[str]] = {}
-        for key, dept in self._lookup("dkey", keys):
+        for key, dept in self._lookup("dkey", keys, max_rank=limit):
             out.setdefault(key, []).append(dept)
         return out
 
