@@ -11,13 +11,13 @@ from decimal import Decimal
 from typing import Any
 
 from assistant.answer.compose import citation_of, fmt, money_text, round2, value_of, where
-from assistant.answer.scope import choose_scope, list_copies, twin_note, twins
+from assistant.answer.scope import choose_scope, cited_docs, list_copies, twin_index, twin_note, twins
 from assistant.answer.session import Session
 from assistant.answer.understand import RELATIVE_YEARS, understand
 from assistant.config import Settings
 from assistant.models import Answer, AnswerValue, Fact, Query, Report
 from assistant.parse.lexicon import COMPONENTS
-from assistant.store.db import load_reports, open_store, query_facts
+from assistant.store.db import copies_of, load_reports, open_store, query_facts
 from assistant.store.vocabulary import fold, open_vocabulary
 
 TOTAL_LABELS = ("合计", "总计")
@@ -66,10 +66,6 @@ class Engine:
             self._by_doc.update((r.doc, r) for r in found)
         return list(self._by_departments[key])
 
-    def _copies_of(self, doc: str) -> list[str]:
-        r = self.report(doc)
-        return r.copies if r is not None else []
-
     def _report_count(self) -> int:
         if self._n_reports is None:
             self._n_reports = self.con.execute("SELECT count(*) FROM reports").fetchone()[0]
@@ -95,7 +91,8 @@ class Engine:
             return Answer(question=question, kind="clarify", text="请输入一个问题，例如：峨山县医保局2021年三公经费是多少？")
         query = self._with_context(understand(text, self.vocab), session)
         query, note = self._resolve_relative_year(query)
-        answer = list_copies(self._answer(query), self._copies_of)
+        answer = self._answer(query)
+        answer = list_copies(answer, copies_of(self.con, cited_docs(answer)))  # byte-identical files (scope.py)
         if note:
             answer = answer.model_copy(update={"text": f"{note}\n{answer.text}"})
         session.last_query, session.last_answer = query, answer
@@ -271,6 +268,7 @@ class Engine:
         citations = []
         derivation: list[str] = []
         kind = "lookup"
+        pairs = twin_index(self._reports_of(q.departments))
         for r in reports:
             facts = self._best(q, r, self._candidates(q, r))
             if q.year is not None and r.year != q.year:
@@ -291,7 +289,7 @@ class Engine:
             values.append(value_of(best))
             citations.append(citation_of(best))
             lines.append(self._sentence(r, best, facts))
-            for twin in twins(r, self._reports_of(q.departments)):  # the other scope's figure, when it differs
+            for twin in twins(r, pairs):  # the other scope's figure, when it differs (scope.py)
                 note = twin_note(best, r, twin, next(iter(self._best(q, twin, self._candidates(q, twin))), None))
                 if note:
                     lines.append(note)

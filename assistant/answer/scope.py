@@ -10,7 +10,6 @@ stored under one name; citations list the other names too (``alt_docs``).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from assistant.answer.compose import money_text
 from assistant.models import Answer, Fact, Report, ReportScope
@@ -43,9 +42,21 @@ def choose_scope(reports: list[Report], asked: ReportScope | None) -> list[Repor
     return [r for r in reports if len(scopes[_twin_key(r)]) == 1 or r.scope == want]
 
 
-def twins(report: Report, candidates: list[Report]) -> list[Report]:
+TwinIndex = dict[tuple[str | None, int | None, str | None], list[Report]]
+
+
+def twin_index(reports: list[Report]) -> TwinIndex:
+    """(department, year, kind) → its reports, for those that have reports of both scopes (mostly
+    none: one pass, so that listing every department's figure stays linear)."""
+    groups: TwinIndex = {}
+    for r in reports:
+        groups.setdefault(_twin_key(r), []).append(r)
+    return {k: rs for k, rs in groups.items() if len({r.scope for r in rs}) > 1}
+
+
+def twins(report: Report, index: TwinIndex) -> list[Report]:
     """Reports of the same department, year and kind as ``report`` but of the other scope."""
-    return [r for r in candidates if _twin_key(r) == _twin_key(report) and r.scope != report.scope]
+    return [r for r in index.get(_twin_key(report), ()) if r.scope != report.scope]
 
 
 def twin_note(chosen: Fact, report: Report, twin: Report, twin_best: Fact | None) -> str | None:
@@ -62,9 +73,17 @@ def twin_note(chosen: Fact, report: Report, twin: Report, twin_best: Fact | None
             f"（第{twin_best.line}行）。")
 
 
-def list_copies(answer: Answer, copies_of: Callable[[str], list[str]]) -> Answer:
-    """The answer with every citation also naming the byte-identical copies of its file."""
-    cits = [c.model_copy(update={"alt_docs": copies_of(c.doc)}) if copies_of(c.doc) else c for c in answer.citations]
-    values = [v.model_copy(update={"citation": v.citation.model_copy(update={"alt_docs": copies_of(v.citation.doc)})})
-              if copies_of(v.citation.doc) else v for v in answer.values]
+def cited_docs(answer: Answer) -> set[str]:
+    """Every file an answer cites (values and citations)."""
+    return {c.doc for c in answer.citations} | {v.citation.doc for v in answer.values}
+
+
+def list_copies(answer: Answer, copies: dict[str, list[str]]) -> Answer:
+    """The answer with every citation also naming the byte-identical copies of its file (``copies``:
+    doc → copies, see store.db.copies_of)."""
+    if not copies:
+        return answer
+    cits = [c.model_copy(update={"alt_docs": copies[c.doc]}) if c.doc in copies else c for c in answer.citations]
+    values = [v.model_copy(update={"citation": v.citation.model_copy(update={"alt_docs": copies[v.citation.doc]})})
+              if v.citation.doc in copies else v for v in answer.values]
     return answer.model_copy(update={"citations": cits, "values": values})

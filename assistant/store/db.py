@@ -483,6 +483,18 @@ def load_reports(con: sqlite3.Connection, *, departments: list[str] | None = Non
             for r in con.execute(sql, args)]
 
 
+def copies_of(con: sqlite3.Connection, docs: Iterable[str]) -> dict[str, list[str]]:
+    """doc → the byte-identical copies indexed under it, for those of ``docs`` that have any (one query)."""
+    ordered = sorted(set(docs))
+    out: dict[str, list[str]] = {}
+    for i in range(0, len(ordered), 900):  # stay under SQLite's bound-parameter limit
+        part = ordered[i:i + 900]
+        for doc, dups in con.execute(f"SELECT doc, duplicates FROM reports WHERE doc IN ({','.join('?' * len(part))})"
+                                     " AND duplicates != '[]'", part):
+            out[doc] = json.loads(dups)
+    return out
+
+
 def query_facts(con: sqlite3.Connection, *, doc: str | None = None, metric: str | None = None,
                 year: int | None = None, docs: list[str] | None = None, like: bool = False,
                 qualifier: str | None = None) -> list[Fact]:
