@@ -202,3 +202,10 @@ def test_a_tie_between_departments_named_with_their_place_is_a_clarify_question(
     assert one.departments == ["浙江省舟山市普陀区医疗保障局"]
     bare = match_departments(fold("医保局2024年基本支出是多少"), vocab)
     assert bare.clarify == [] and len(bare.ambiguous) == 3  # a bare type name: no department in particular
+
+
+def test_metric_short_forms_from_the_store(engine) -> None:
+    # keys written by the build (terms kind tkey): the store answers as the in-memory vocabulary does
+    assert "公务用车运行维护费" in metric_short_forms("公车运行维护费", engine.vocab)
+    assert metric_short_forms("社保缴费", engine.vocab) == metric_short_forms("社保缴费", Vocabulary.build(
+        {}, engine.con.execute("SELECT metric, label FROM labels")))
