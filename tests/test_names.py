@@ -207,5 +207,8 @@ def test_a_tie_between_departments_named_with_their_place_is_a_clarify_question(
 def test_metric_short_forms_from_the_store(engine) -> None:
     # keys written by the build (terms kind tkey): the store answers as the in-memory vocabulary does
     assert "公务用车运行维护费" in metric_short_forms("公车运行维护费", engine.vocab)
-    assert metric_short_forms("社保缴费", engine.vocab) == metric_short_forms("社保缴费", Vocabulary.build(
-        {}, engine.con.execute("SELECT metric, label FROM labels")))
+    memory = Vocabulary.build({}, engine.con.execute("SELECT metric, label FROM labels"))
+    for phrase in ("机关运行费", "一般公共预算拨款支出"):
+        assert metric_short_forms(phrase, engine.vocab) == metric_short_forms(phrase, memory)
+    assert metric_short_forms("机关运行费", engine.vocab) == ["机关运行经费"]
+    assert metric_short_forms("一般公共预算拨款支出", engine.vocab) == ["一般公共预算财政拨款支出"]
