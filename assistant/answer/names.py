@@ -137,9 +137,10 @@ def _body_score(place: str, body_p: str, dept: str) -> int | None:
     return best
 
 
-def _phrase_keys(q: str) -> dict[str, list[tuple[int, int, int]]]:
+def _phrase_keys(q: str, exact: list[tuple[int, int]]) -> dict[str, list[tuple[int, int, int]]]:
     """Lookup key → (start, end, split) of every phrase of ``q`` that ends on an END_CHARS character:
-    ``place|ab`` for the phrase q[start:end] split into place q[start:split] and body q[split:end]."""
+    ``place|ab`` for the phrase q[start:end] split into place q[start:split] and body q[split:end].
+    A phrase inside an ``exact`` alias span is left out: it could not beat that alias."""
     keys: dict[str, list[tuple[int, int, int]]] = {}
     for j in range(2, len(q) + 1):
         if q[j - 1] not in END_CHARS:
@@ -148,6 +149,8 @@ def _phrase_keys(q: str) -> dict[str, list[tuple[int, int, int]]]:
         while i > 0 and j - i < MAX_PHRASE and _CJK.match(q[i - 1]):
             i -= 1
         for start in range(i, j - 1):
+            if any(a <= start and j <= b for a, b in exact):
+                continue
             for split in range(start, j - 1):
                 keys.setdefault(f"{q[start:split]}|{q[split]}{q[j - 1]}", []).append((start, j, split))
     return keys
@@ -192,20 +195,22 @@ def _unknown_phrase(q: str, start_type: int, end_type: int, taken: list[tuple[in
 def match_departments(q: str, vocab: NameLookup, masked: list[tuple[int, int]] = ()) -> DepartmentMatch:  # type: ignore[assignment]
     """The departments question ``q`` (folded) names; ``masked`` spans (metric names the caller
     found) are never read as department-like phrases."""
-    # (start, end) → {department: score}; place-only aliases (普陀区, 峨山) are marked apart
+    # (start, end) → {department: score}, filled only for spans still free when their length comes
+    # up (a generic alias inside a longer name, 医保局 in 峨山县医保局, is never expanded); exact
+    # aliases score as a full short form; place-only aliases (普陀区, 峨山) are marked apart.
     spans: dict[tuple[int, int], dict[str, int]] = {}
+    exact: dict[tuple[int, int], list[str]] = {}
     place_only: set[tuple[int, int]] = set()
     for alias, depts in vocab.aliases_in(q).items():
         for m in re.finditer(re.escape(alias), q):
             span = (m.start(), m.end())
-            for d in depts:
-                spans.setdefault(span, {})[d] = 1000 * len(alias) + 1000
+            exact[span] = depts
             if _is_place_only(alias):
                 place_only.add(span)
     # Short-form candidates, scored lazily: a span is scored only while no longer span has taken
     # its characters. A key that more than MAX_CANDIDATES departments share (医保局 alone, 区医保局
     # among thousands) names none in particular and is not read at all.
-    phrase_keys = _phrase_keys(q)
+    phrase_keys = _phrase_keys(q, [sp for sp in exact if sp not in place_only])
     pending: dict[tuple[int, int], list[tuple[int, str]]] = {}
     for key, depts in vocab.departments_by_keys(set(phrase_keys), MAX_CANDIDATES).items():
         if len(depts) > MAX_CANDIDATES:
@@ -214,10 +219,10 @@ def match_departments(q: str, vocab: NameLookup, masked: list[tuple[int, int]] =
             pending.setdefault((start, end), []).extend((split, d) for d in depts)
     chosen: list[tuple[tuple[int, int], list[str], int]] = []
     taken = bytearray(len(q))
-    for length in sorted({b - a for a, b in [*spans, *pending]}, reverse=True):
-        group = [sp for sp in {*spans, *pending} if sp[1] - sp[0] == length and not any(taken[sp[0]:sp[1]])]
+    for length in sorted({b - a for a, b in [*exact, *pending]}, reverse=True):
+        group = sorted(sp for sp in {*exact, *pending} if sp[1] - sp[0] == length and not any(taken[sp[0]:sp[1]]))
         for sp in group:
-            bucket = spans.setdefault(sp, {})
+            bucket = spans.setdefault(sp, dict.fromkeys(exact.get(sp, ()), 1000 * length + 1000))
             for split, d in pending.get(sp, ()):
                 sc = _body_score(q[sp[0]:split], q[split:sp[1]], d)
                 if sc is not None:

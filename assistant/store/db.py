@@ -25,7 +25,7 @@ from typing import Any
 
 from assistant.models import Fact, Report
 
-FORMAT_VERSION = "2"  # 2: the labels table
+FORMAT_VERSION = "3"  # 2: the labels table; 3: short-form keys (terms dkey/tkey), Report.scope
 DB_NAME = "facts.sqlite"
 MANIFEST_NAME = "manifest.json"
 NEXT_MANIFEST_NAME = "manifest.next.json"
@@ -173,7 +173,7 @@ def write_report_rows(con: sqlite3.Connection, report: Report, rows: list[tuple[
                       warnings: list[str], duplicates: list[str]) -> None:
     """write_report with the facts already as rows (see fact_rows)."""
     con.execute("INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?)",
-                (report.doc, report.sha256, report.model_dump_json(), n_tables,
+                (report.doc, report.sha256, report.model_dump_json(exclude={"copies"}), n_tables,
                  json.dumps(warnings, ensure_ascii=False), json.dumps(duplicates, ensure_ascii=False)))
     if report.department:
         con.executemany("INSERT OR IGNORE INTO aliases VALUES (?, ?)",
