@@ -189,7 +189,9 @@ def _unknown_phrase(q: str, start_type: int, end_type: int, taken: list[tuple[in
     # inside a sentence that merely ends like one (共举办, 对乡镇卫生院, 医保局医保服务中心) is none.
     placed = _PLACE_START.match(phrase) is not None or any(a == i for a, _ in places)
     bounded = i == 0 or not _CJK.match(q[i - 1]) or any(q[:i].endswith(w) for w in _BOUNDARIES)
-    return phrase if placed or bounded else None
+    # 普陀区的商务委: a department of a place; 大城县医保局的医保服务中心: a part of a department
+    of_place = q[:i].endswith("的") and not any(a < i - 1 <= b for a, b in taken)
+    return phrase if placed or bounded or of_place else None
 
 
 def match_departments(q: str, vocab: NameLookup, masked: list[tuple[int, int]] = ()) -> DepartmentMatch:  # type: ignore[assignment]
@@ -236,6 +238,14 @@ def match_departments(q: str, vocab: NameLookup, masked: list[tuple[int, int]] =
             chosen.append((sp, sorted(d for d, v in spans[sp].items() if v == top), top))
     chosen.sort()
     unknown = None
+    # 大城县医保局 when only 峨山彝族自治县医疗保障局 is ours: 县医保局 / 医保局 matched, but the question
+    # puts another place before it. That department is not ours, whatever it shares with one of ours.
+    for sp, _, _ in chosen:
+        foreign = None if sp in place_only else _foreign_place(q, sp)
+        if foreign is not None:
+            unknown = q[foreign:sp[1]]
+            chosen = [c for c in chosen if not (c[0][0] < sp[1] and foreign < c[0][1])]
+            break
     skip = bytearray(len(q))
     for a, b in masked:
         skip[a:b] = b"\x01" * (b - a)
@@ -251,7 +261,7 @@ def match_departments(q: str, vocab: NameLookup, masked: list[tuple[int, int]] =
         if phrase is not None:
             start = m.end() - len(phrase)
             phrases = [p for p in phrases if not start <= p[0] < m.end()] + [(start, m.end())]
-    for start, end in phrases:
+    for start, end in ([] if unknown is not None else phrases):
         unit = _subordinate_unit(q[start:end], vocab)
         if unit is not None:
             chosen = [c for c in chosen if not (c[0][0] < end and start < c[0][1])]
@@ -287,6 +297,22 @@ def _names_a_place(phrase: str, depts: list[str]) -> bool:
     (医保局): a tie between them is a question to ask, not a name nobody in particular bears."""
     return all(any(p and phrase.startswith(p) and len(p) < len(phrase) for p in department_forms(d).places)
                for d in depts)
+
+
+_LEVELS = "省市县区州旗盟"
+_PLACE_END = re.compile(r"[\u4e00-\u9fff]{2,8}[省市县区州旗盟]$")
+
+
+def _foreign_place(q: str, sp: tuple[int, int]) -> int | None:
+    """Where another place starts when a matched name is read after it: its level character is the
+    match's first (大城 + 县医保局) or the match has no place and follows one (大城县 + 医保局); None
+    when nothing but a stop word or a determiner (这个区社工部) comes before."""
+    start = sp[0]
+    head = q[: start + 1] if q[start] in _LEVELS else q[:start]
+    m = _PLACE_END.search(head)
+    if m is None or _GENERIC_BEFORE.search(head[:-1]) or any(w in m.group(0) for w in _PHRASE_STOPS):
+        return None
+    return m.start()
 
 
 def _subordinate_unit(phrase: str, vocab: NameLookup) -> str | None:
