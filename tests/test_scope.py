@@ -85,6 +85,9 @@ def test_asked_scope_reads_scope_words_not_every_unit() -> None:
 def test_a_corpus_without_twins_answers_as_before(engine) -> None:
     a = engine.ask("大城县医保局2021年单位预算三公经费是多少？", Session())
     assert [(Decimal(v.value), v.unit, v.citation.doc) for v in a.values] == [(Decimal(6), "万元", DOC002)]
+    assert a.text.startswith("（语料中没有所问的单位报告，以下按部门预算回答。）")
+    plain = engine.ask("大城县医保局2021年三公经费是多少？", Session())
+    assert "语料中没有所问" not in plain.text
 
 
 def test_unknown_copy_names_are_not_invented(engine) -> None:

@@ -11,7 +11,15 @@ from decimal import Decimal
 from typing import Any
 
 from assistant.answer.compose import citation_of, fmt, money_text, round2, value_of, where
-from assistant.answer.scope import choose_scope, cited_docs, list_copies, twin_index, twin_note, twins
+from assistant.answer.scope import (
+    choose_scope,
+    cited_docs,
+    list_copies,
+    missing_scope_note,
+    twin_index,
+    twin_note,
+    twins,
+)
 from assistant.answer.session import Session
 from assistant.answer.understand import RELATIVE_YEARS, understand
 from assistant.config import Settings
@@ -311,6 +319,8 @@ class Engine:
         if not values:
             return self._not_found(q, self._coverage(q))
         text = "\n".join(lines)
+        if (scope_note := missing_scope_note(reports, q.scope)) is not None:  # 单位 asked, only 部门 here
+            text = f"{scope_note}\n{text}"
         if len({r.department for r in reports}) > 1 and self._department_unspecified(q):
             text = "未指定部门，按各部门分别列出：\n" + text
         return Answer(question=q.text, kind=kind, text=text, values=values, citations=citations, derivation=derivation)

@@ -59,6 +59,14 @@ def twins(report: Report, index: TwinIndex) -> list[Report]:
     return [r for r in index.get(_twin_key(report), ()) if r.scope != report.scope]
 
 
+def missing_scope_note(reports: list[Report], asked: ReportScope | None) -> str | None:
+    """A sentence saying the asked scope has no report here, so another scope's report answers."""
+    if asked is None or not reports or any(r.scope == asked for r in reports):
+        return None
+    other = "、".join(sorted({f"{r.scope}{r.kind or '报告'}" for r in reports}))
+    return f"（语料中没有所问的{asked}报告，以下按{other}回答。）"
+
+
 def twin_note(chosen: Fact, report: Report, twin: Report, twin_best: Fact | None) -> str | None:
     """A sentence saying the twin report states a different figure for the same item, or None when
     it states none or the same amount."""
