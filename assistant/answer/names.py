@@ -32,14 +32,28 @@ _DEPT_LIKE = re.compile(
 # Where a department phrase starts at the latest: after these words (那峨山县卫健局呢, 和昭化区财政局).
 _PHRASE_STOPS = ("请问", "告诉我", "查询", "查一下", "那么", "的", "和", "与", "及", "跟", "同", "比", "较", "那", "年",
                  "是", "在", "对", "或", "呢", "吗", "了")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
-# A place at the start of a phrase: a division name (峨山县, 上海市普陀区, 普陀区委).
-_PLACE_START = re.compile(r"^[\u4e00-\u9fff]{1,8}?(省|市|县|区|州|旗|盟)")
+# Level characters that end a division name (峨山县, 上海市普陀区, 普陀区委 start with one).
+_LEVELS = "省市县区州旗盟"
 # Words after which a department's name starts a phrase of its own.
 _BOUNDARIES = ("请问", "那么", "那", "和", "与", "及", "跟", "同", "比", "或", "问", "查询", "对比")
 _GENERIC_BEFORE = re.compile(r"(这|那|哪|各|几|本|该|每|其他|其它|所有|全部)[个些家]?[一二三四五六七八九十两\d]*[个家]?$")
 # Subordinate units named after their department (仁和区医疗保障事务中心 of 仁和区医疗保障局).
 _UNIT_SUFFIX = re.compile(r"(中心|所|站|队|馆)$")
+
+
+def _is_cjk(ch: str) -> bool:
+    # a comparison, not a regex: a CJK character class costs a millisecond to compile on every cold ask
+    return "\u4e00" <= ch <= "\u9fff"
+
+
+def _starts_with_place(phrase: str) -> bool:
+    """The phrase starts with a division name: one to eight Chinese characters and a level (峨山县)."""
+    for k in range(1, min(9, len(phrase))):
+        if not _is_cjk(phrase[k - 1]):
+            return False
+        if phrase[k] in _LEVELS:
+            return True
+    return False
 
 
 class NameLookup(Protocol):
@@ -146,7 +160,7 @@ def _phrase_keys(q: str, exact: list[tuple[int, int]]) -> dict[str, list[tuple[i
         if q[j - 1] not in END_CHARS:
             continue
         i = j - 1
-        while i > 0 and j - i < MAX_PHRASE and _CJK.match(q[i - 1]):
+        while i > 0 and j - i < MAX_PHRASE and _is_cjk(q[i - 1]):
             i -= 1
         for start in range(i, j - 1):
             if any(a <= start and j <= b for a, b in exact):
@@ -173,7 +187,7 @@ def _unknown_phrase(q: str, start_type: int, end_type: int, taken: list[tuple[in
     仁和区… though 和 is a stop word); None when it names no particular one (这五个医保局, 各部门,
     a bare type word)."""
     i = start_type
-    while i > 0 and end_type - i < 16 and _CJK.match(q[i - 1]) and not any(a < i <= b for a, b in taken):
+    while i > 0 and end_type - i < 16 and _is_cjk(q[i - 1]) and not any(a < i <= b for a, b in taken):
         place = next((a for a, b in places if a < i <= b), None)
         if place is not None:
             i = place
@@ -187,8 +201,8 @@ def _unknown_phrase(q: str, start_type: int, end_type: int, taken: list[tuple[in
         return None
     # A department is named with its place (峨山县卫健局) or on its own (教育局…, 那卫健局呢); a word
     # inside a sentence that merely ends like one (共举办, 对乡镇卫生院, 医保局医保服务中心) is none.
-    placed = _PLACE_START.match(phrase) is not None or any(a == i for a, _ in places)
-    bounded = i == 0 or not _CJK.match(q[i - 1]) or any(q[:i].endswith(w) for w in _BOUNDARIES)
+    placed = _starts_with_place(phrase) or any(a == i for a, _ in places)
+    bounded = i == 0 or not _is_cjk(q[i - 1]) or any(q[:i].endswith(w) for w in _BOUNDARIES)
     # 普陀区的商务委: a department of a place; 大城县医保局的医保服务中心: a part of a department
     of_place = q[:i].endswith("的") and not any(a < i - 1 <= b for a, b in taken)
     return phrase if placed or bounded or of_place else None
@@ -299,8 +313,6 @@ def _names_a_place(phrase: str, depts: list[str]) -> bool:
                for d in depts)
 
 
-_LEVELS = "省市县区州旗盟"
-_PLACE_END = re.compile(r"[\u4e00-\u9fff]{2,8}[省市县区州旗盟]$")
 
 
 def _foreign_place(q: str, sp: tuple[int, int]) -> int | None:
@@ -309,10 +321,15 @@ def _foreign_place(q: str, sp: tuple[int, int]) -> int | None:
     when nothing but a stop word or a determiner (这个区社工部) comes before."""
     start = sp[0]
     head = q[: start + 1] if q[start] in _LEVELS else q[:start]
-    m = _PLACE_END.search(head)
-    if m is None or _GENERIC_BEFORE.search(head[:-1]) or any(w in m.group(0) for w in _PHRASE_STOPS):
+    if not head or head[-1] not in _LEVELS:
         return None
-    return m.start()
+    i = len(head) - 1
+    while i > 0 and len(head) - 1 - i < 8 and _is_cjk(head[i - 1]):
+        i -= 1
+    place = head[i:]
+    if len(place) < 3 or _GENERIC_BEFORE.search(head[:-1]) or any(w in place for w in _PHRASE_STOPS):
+        return None
+    return i
 
 
 def _subordinate_unit(phrase: str, vocab: NameLookup) -> str | None:
