@@ -233,7 +233,8 @@ def department_forms(name: str) -> DepartmentForms:
     """The places and body variants of a department's name (see DepartmentForms)."""
     _, _, org = _split_name(name.strip())
     bodies = tuple((b, _body_ends(b)) for b in _body_variants(org) if len(b) >= 2)
-    return DepartmentForms(name=name, places=tuple(_places(name.strip())), bodies=bodies)
+    # model_construct: built from the name here; validating would build the schema on a cold ask
+    return DepartmentForms.model_construct(name=name, places=tuple(_places(name.strip())), bodies=bodies)
 
 
 def department_keys(name: str) -> set[str]:
