@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-
-from assistant.models import Record
+from typing import NamedTuple
 
 # Common abbreviations of department bodies (full → short forms used in questions and prose).
 ORG_ABBREVIATIONS: dict[str, tuple[str, ...]] = {
@@ -175,9 +174,12 @@ _INNER_TYPE = re.compile(r"(街道|镇|乡)(?=办事处$|人民政府$)")
 _GOVERNMENT = "人民政府"
 
 
-class DepartmentForms(Record):
+class DepartmentForms(NamedTuple):
     """How a department's name splits for short-form matching: the place prefixes a question may put
-    before it ("" = none) and the body variants, each with the positions where a short form may end."""
+    before it ("" = none) and the body variants, each with the positions where a short form may end.
+
+    A NamedTuple, not a pydantic record: it is a cached value derived in-process, and creating a
+    model class costs milliseconds of every cold `assistant ask`."""
 
     name: str
     places: tuple[str, ...]
@@ -233,8 +235,7 @@ def department_forms(name: str) -> DepartmentForms:
     """The places and body variants of a department's name (see DepartmentForms)."""
     _, _, org = _split_name(name.strip())
     bodies = tuple((b, _body_ends(b)) for b in _body_variants(org) if len(b) >= 2)
-    # model_construct: built from the name here; validating would build the schema on a cold ask
-    return DepartmentForms.model_construct(name=name, places=tuple(_places(name.strip())), bodies=bodies)
+    return DepartmentForms(name=name, places=tuple(_places(name.strip())), bodies=bodies)
 
 
 def department_keys(name: str) -> set[str]:

@@ -14,10 +14,10 @@ a department that merely shares its place (峨山县卫健局 is not 峨山县�
 from __future__ import annotations
 
 import re
-from typing import Protocol
 
 from assistant.models import Record
 from assistant.naming import department_forms
+from assistant.store.vocabulary import StoreVocabulary, Vocabulary
 
 # Characters a department's short form can end with (the last or first character of a type word).
 END_CHARS = frozenset("局委办部厅院镇乡处室会心道所站馆队社署联")
@@ -54,14 +54,6 @@ def _starts_with_place(phrase: str) -> bool:
         if phrase[k] in _LEVELS:
             return True
     return False
-
-
-class NameLookup(Protocol):
-    """What matching needs of a vocabulary (assistant.store.vocabulary)."""
-
-    def aliases_in(self, text: str) -> dict[str, list[str]]: ...
-
-    def departments_by_keys(self, keys: set[str], limit: int | None = None) -> dict[str, list[str]]: ...
 
 
 class DepartmentMatch(Record):
@@ -117,11 +109,7 @@ def best_short_forms(short: str, candidates: list[str]) -> list[str]:
     return [c for s, c in scored if s == top]
 
 
-class MetricLookup(Protocol):
-    def terms_by_ends(self, keys: set[str]) -> dict[str, str]: ...
-
-
-def metric_short_forms(phrase: str, vocab: MetricLookup) -> list[str]:
+def metric_short_forms(phrase: str, vocab: Vocabulary | StoreVocabulary) -> list[str]:
     """Metrics whose term ``phrase`` (already folded) abbreviates best (公车运行费 → 公务用车运行维护费);
     several on a tie, none when no term keeps its characters in order."""
     if len(phrase) < MIN_SHORT_BODY:
@@ -208,7 +196,7 @@ def _unknown_phrase(q: str, start_type: int, end_type: int, taken: list[tuple[in
     return phrase if placed or bounded or of_place else None
 
 
-def match_departments(q: str, vocab: NameLookup, masked: list[tuple[int, int]] = ()) -> DepartmentMatch:  # type: ignore[assignment]
+def match_departments(q: str, vocab: Vocabulary | StoreVocabulary, masked: list[tuple[int, int]] = ()) -> DepartmentMatch:  # type: ignore[assignment]
     """The departments question ``q`` (folded) names; ``masked`` spans (metric names the caller
     found) are never read as department-like phrases."""
     # (start, end) → {department: score}, filled only for spans still free when their length comes
@@ -334,7 +322,7 @@ def _foreign_place(q: str, sp: tuple[int, int]) -> int | None:
     return i
 
 
-def _subordinate_unit(phrase: str, vocab: NameLookup) -> str | None:
+def _subordinate_unit(phrase: str, vocab: Vocabulary | StoreVocabulary) -> str | None:
     """The one department whose place and body stem begin ``phrase`` when it names a unit
     (…中心, …所) of it: 仁和区医疗保障事务中心 → 攀枝花市仁和区医疗保障局."""
     if not _UNIT_SUFFIX.search(phrase):
