@@ -217,3 +217,11 @@ def test_metric_short_forms_from_the_store(engine) -> None:
         assert metric_short_forms(phrase, engine.vocab) == metric_short_forms(phrase, memory)
     assert metric_short_forms("机关运行费", engine.vocab) == ["机关运行经费"]
     assert metric_short_forms("一般公共预算拨款支出", engine.vocab) == ["一般公共预算财政拨款支出"]
+
+
+def test_repl_use_resolves_short_forms_by_the_same_rule(engine) -> None:
+    from assistant.repl.commands import resolve_department
+
+    assert resolve_department(engine, "普陀社会工作部") == ("中共上海市普陀区委社会工作部", [])
+    assert resolve_department(engine, "普陀区政府办公室") == ("上海市普陀区人民政府办公室", [])
+    assert resolve_department(engine, "峨山县卫健局")[0] is None
