@@ -115,6 +115,13 @@ def resolve_department(engine: Any, text: str) -> tuple[str | None, list[str]]:
         return text, []
     if text in mapping:
         return mapping[text], []
+    from assistant.answer.names import match_departments  # short forms by rule (商务委, 规划资源局)
+    from assistant.store.vocabulary import fold
+
+    vocab = getattr(engine, "vocab", None)
+    named = match_departments(fold(text), vocab) if vocab is not None else None
+    if named is not None and named.unknown is None and len(named.departments) == 1:
+        return named.departments[0], []
     hits = sorted({canon for name, canon in mapping.items() if text in name})
     if len(hits) == 1:
         return hits[0], []
