@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 ReportKind = Literal["预算", "决算"]
+# 部门: a 部门预算/决算 (the department with its subordinate units); 单位: a 单位预算/决算 (the organ alone).
+ReportScope = Literal["部门", "单位"]
 AnswerKind = Literal["lookup", "computed", "retrieval", "clarify", "not_found"]
 
 
@@ -67,6 +69,8 @@ class Report(Record):
     year: int | None = None
     kind: ReportKind | None = None
     title: str | None = None
+    scope: ReportScope = "部门"
+    copies: list[str] = Field(default_factory=list)  # other file names with byte-identical content
     warnings: list[str] = Field(default_factory=list)
 
 
@@ -167,6 +171,8 @@ class Query(Record):
     ] = "value"
     mentions_other: bool = False  # named a department/year the corpus does not have
     relative_year: str | None = None  # 去年 / 今年 …: resolved against the reports' own year by the engine
+    scope: ReportScope | None = None  # 单位 (单位预算, 本级) or 部门 when the question names one
+    clarify_departments: list[str] = Field(default_factory=list)  # a name two departments tie for: ask which
 
 
 class Citation(Record):
@@ -175,6 +181,7 @@ class Citation(Record):
     line_end: int
     page: int | None = None
     snippet: str
+    alt_docs: list[str] = Field(default_factory=list)  # byte-identical copies of ``doc`` (same report)
 
 
 class ValueCitation(Record):
@@ -182,6 +189,7 @@ class ValueCitation(Record):
     line: int
     page: int | None = None
     snippet: str
+    alt_docs: list[str] = Field(default_factory=list)  # byte-identical copies of ``doc`` (same report)
 
 
 class AnswerValue(Record):

@@ -11,12 +11,21 @@ from decimal import Decimal
 from typing import Any
 
 from assistant.answer.compose import citation_of, fmt, money_text, round2, value_of, where
+from assistant.answer.scope import (
+    choose_scope,
+    cited_docs,
+    list_copies,
+    missing_scope_note,
+    twin_index,
+    twin_note,
+    twins,
+)
 from assistant.answer.session import Session
 from assistant.answer.understand import RELATIVE_YEARS, understand
 from assistant.config import Settings
 from assistant.models import Answer, AnswerValue, Fact, Query, Report
 from assistant.parse.lexicon import COMPONENTS
-from assistant.store.db import load_reports, open_store, query_facts
+from assistant.store.db import copies_of, load_reports, open_store, query_facts
 from assistant.store.vocabulary import fold, open_vocabulary
 
 TOTAL_LABELS = ("合计", "总计")
@@ -91,9 +100,11 @@ class Engine:
         query = self._with_context(understand(text, self.vocab), session)
         query, note = self._resolve_relative_year(query)
         answer = self._answer(query)
+        answer = list_copies(answer, copies_of(self.con, cited_docs(answer)))  # byte-identical files (scope.py)
         if note:
             answer = answer.model_copy(update={"text": f"{note}\n{answer.text}"})
         session.last_query, session.last_answer = query, answer
+        session.unknown_department = query.mentions_other or (session.unknown_department and not query.departments)
         if query.departments:
             session.departments = query.departments
         if query.year:
@@ -132,6 +143,10 @@ class Engine:
             query.text.rstrip("？?。 ").endswith("呢") or query.text.startswith(("那", "其中", "它", "他们"))
             or not query.departments
         )
+        if follow_up and not query.departments and not query.mentions_other and session.unknown_department \
+                and not session.pinned_department and query.operation != "text":
+            # 那2024年呢 after 峨山县卫健局…: still the department the corpus lacks (names: not found).
+            upd["mentions_other"] = True
         if not query.departments and not query.mentions_other:
             if session.pinned_department:
                 upd["departments"] = [session.pinned_department]
@@ -162,6 +177,9 @@ class Engine:
     def _answer(self, q: Query) -> Answer:
         if q.mentions_other:
             return self._not_found(q, "语料中没有这个部门的报告")
+        if q.clarify_departments and q.operation not in ("rank_max", "rank_min", "compare"):
+            return Answer(question=q.text, kind="clarify",  # names.py: a tie between departments
+                          text="这个名称可以指：" + "、".join(q.clarify_departments) + "。请说明是哪一个部门。")
         if q.operation == "text" or (q.metric is None and q.operation not in ("rank_max", "rank_min")):
             return self._retrieve(q)
         reports = self._reports_for(q)
@@ -184,7 +202,7 @@ class Engine:
         return self._value(q, reports)
 
     def _reports_for(self, q: Query) -> list[Report]:
-        reps = self._reports_of(q.departments)
+        reps = choose_scope(self._reports_of(q.departments), q.scope)  # 部门 or 单位 twin (answer.scope)
         if q.kind:
             reps = [r for r in reps if r.kind == q.kind]
         if q.year is not None:
@@ -258,6 +276,7 @@ class Engine:
         citations = []
         derivation: list[str] = []
         kind = "lookup"
+        pairs = twin_index(self._reports_of(q.departments))
         for r in reports:
             facts = self._best(q, r, self._candidates(q, r))
             if q.year is not None and r.year != q.year:
@@ -278,6 +297,10 @@ class Engine:
             values.append(value_of(best))
             citations.append(citation_of(best))
             lines.append(self._sentence(r, best, facts))
+            for twin in twins(r, pairs):  # the other scope's figure, when it differs (scope.py)
+                note = twin_note(best, r, twin, next(iter(self._best(q, twin, self._candidates(q, twin))), None))
+                if note:
+                    lines.append(note)
             if q.operation == "change":
                 ch = [f for f in self._metric_facts(q.metric, [r.doc]) if f.qualifier in ("比上年增减", "增长率")]
                 for f in ch[:2]:
@@ -296,6 +319,8 @@ class Engine:
         if not values:
             return self._not_found(q, self._coverage(q))
         text = "\n".join(lines)
+        if (scope_note := missing_scope_note(reports, q.scope)) is not None:  # 单位 asked, only 部门 here
+            text = f"{scope_note}\n{text}"
         if len({r.department for r in reports}) > 1 and self._department_unspecified(q):
             text = "未指定部门，按各部门分别列出：\n" + text
         return Answer(question=q.text, kind=kind, text=text, values=values, citations=citations, derivation=derivation)

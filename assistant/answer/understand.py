@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from assistant.answer.names import match_departments
+from assistant.answer.scope import asked_scope
 from assistant.models import Query
 from assistant.parse.lexicon import COUNT_VARIANTS
 from assistant.store.vocabulary import StoreVocabulary, Vocabulary, fold
 
 YEAR_RE = re.compile(r"(?<!\d)(20\d{2}|\d{2})\s*年")
-OTHER_DEPT_RE = re.compile(r"[\u4e00-\u9fff]{2,12}?(局|部|办公室|委员会|厅|中心|政府办|院)")
 QUALIFIER_WORDS = ("预算", "决算", "预算数", "决算数", "调整预算", "调整预算数", "执行数", "年初预算")
 COLUMN_TERMS = ("基本支出", "项目支出", "人员经费", "公用经费", "财政拨款收入", "一般公共预算财政拨款",
                 "上级补助收入", "事业收入", "经营收入", "其他收入")
@@ -62,20 +63,7 @@ def longest_matches(text: str, index: dict[str, Any], max_len: int = 40) -> list
 def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
     """Parse a question into a Query (departments, year, metric, qualifier, operation)."""
     q = fold(question)[:500]
-    depts: list[str] = []
-    rest = q
-    aliases = vocab.aliases_in(q)
-    for _, a in sorted(longest_matches(q, aliases), key=lambda m: (-len(m[1]), m[0])):
-        for dept in aliases[a]:
-            if dept not in depts:
-                depts.append(dept)
-        rest = rest.replace(a, "□")
-    mentions_other = False
-    if not depts:
-        m = OTHER_DEPT_RE.search(rest)
-        # A named department that the corpus lacks ("教育局", "卫健委"), unlike generic words (这五个医保局).
-        if m and not re.search(r"(这|那|哪|各|几|五|本)[个些家]?[\u4e00-\u9fff]{0,4}$", rest[: m.end() - len(m.group(1))]):
-            mentions_other = True
+    depts, rest, mentions_other, clarify = find_departments(q, vocab)
     years = sorted({int(m.group(1)) + 2000 if int(m.group(1)) < 100 else int(m.group(1))
                     for m in YEAR_RE.finditer(rest) if rest[max(0, m.start() - 1):m.start()] not in ("比", "较", "与")})
     # "2020年或2021年": any of several years, so no single year filter.
@@ -147,7 +135,24 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
         metric_names = _partial_metrics(rest, vocab)
     return Query(text=question, departments=depts, year=year, kind=kind, metric=primary, metric_terms=metric_names,
                  qualifier=qualifier, column=column, operation=operation, mentions_other=mentions_other,
-                 relative_year=relative_year)
+                 relative_year=relative_year, scope=asked_scope(masked), clarify_departments=clarify)
+
+
+def find_departments(q: str, vocab: Vocabulary | StoreVocabulary) -> tuple[list[str], str, bool, list[str]]:
+    """(departments named, ``q`` with their names masked by □, whether it names a department the
+    corpus lacks, the departments of a tie to ask about) for a folded question; by the rules of
+    assistant.answer.names. A name several departments share (医保局 alone) names them all only when
+    nothing more particular is named."""
+    match = match_departments(q, vocab)
+    if match.unknown is not None:
+        # Metric names are never read as department names (公立医院): looked up only when needed.
+        match = match_departments(q, vocab, [(p, p + len(t)) for p, t in longest_matches(q, vocab.terms_in(q))])
+    rest = q
+    for a, b in match.spans:
+        rest = rest[:a] + "□" * (b - a) + rest[b:]
+    if match.unknown is not None:
+        return [], rest, True, []
+    return match.departments or match.ambiguous, rest, False, [] if match.departments else match.clarify
 
 
 def _names_a_whole(text: str, pos: int, term: str) -> bool:
