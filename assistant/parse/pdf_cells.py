@@ -102,6 +102,8 @@ def header_columns(header: list[SourceLine], columns: tuple[str, ...]) -> dict[i
     for ln in header:
         for c in ln.cells or []:
             t = c.text.replace(" ", "")
+            if sum(name in t for name in columns) > 1:
+                continue  # formats: two columns' names in one cell (glued by OCR, no ruling) anchor neither
             for j, name in enumerate(columns):
                 if j not in out and (t == name or j == 0 and t in ("合计", "总计")
                                      or len(t) >= 4 and (name.endswith(t) or t.endswith(name))):
