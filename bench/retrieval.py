@@ -111,8 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=5, help="timed passes over the questions")
     ap.add_argument("--encoders", action="store_true",
                     help="compare torch fp32 / ONNX fp32 / ONNX int8: passages/s and recall@5 (each embeds the corpus)")
+    ap.add_argument("--table-vectors", action="store_true",
+                    help="recall@5 with and without vectors for table chunks (one embedding of the corpus)")
     args = ap.parse_args(argv)
     settings = load_settings(args.config)
+    if args.table_vectors:
+        return compare_table_vectors(settings, Path(args.corpus), [Path(q) for q in args.qa.split(",")])
     if args.encoders:
         return compare_encoders(settings, Path(args.corpus), [Path(q) for q in args.qa.split(",")])
 
@@ -255,6 +259,45 @@ def compare_encoders(settings, corpus: Path, qas: list[Path]) -> int:  # noqa: A
                 print(f"| {runtime} {precision} | {enc.load_seconds or 0:.2f} | {n} | {dense_s:.1f} | "
                       f"{n / dense_s:.2f} | {float(np.median(lat)):.1f} | {qa.name} | "
                       + " | ".join(f"{r:.3f}" for r in rec) + " |", flush=True)
+    return 0
+
+
+def compare_table_vectors(settings, corpus: Path, qas: list[Path]) -> int:  # noqa: ANN001
+    """Recall@5 with every chunk embedded vs table chunks (a table context: rows the facts answer)
+    left without a vector (zero: never a dense candidate), on one index built with the configured
+    encoder; prints the share of chunks and characters that would not be embedded."""
+    import json as _json
+
+    import numpy as np
+
+    from assistant.retrieve.dense import DenseIndex
+    from assistant.retrieve.index import CONTEXTS
+
+    docs = load_corpus(corpus)
+    by_name = {d.doc: (d, r) for d, r in docs}
+    enc = ModelEncoder(settings)
+    with tempfile.TemporaryDirectory(prefix="bench-tables-") as tmp:
+        RetrievalIndex.build(Path(tmp), docs, settings, embed=True, progress=False, encoder=enc)
+        index = RetrievalIndex.open(Path(tmp), settings, encoder=enc)
+        contexts = [_json.loads(line) for line in (Path(tmp) / "retrieval" / CONTEXTS).read_text(encoding="utf-8").splitlines()]
+        table = np.asarray([bool(c) for c in contexts])
+        chars = np.asarray([len(c.text) for c in index.chunks])
+        print(f"chunks {len(table)}, in tables {int(table.sum())} ({table.mean():.1%}); "
+              f"characters in table chunks {chars[table].sum() / chars.sum():.1%}")
+        assert index.dense is not None
+        full = index.dense
+        vectors = full.index.reconstruct_n(0, full.size)
+        vectors[table] = 0.0
+        print("| vectors | QA file | R@5 dense | R@5 dense+dept | R@5 hybrid | R@5 hybrid+dept |")
+        print("|---|---|---|---|---|---|")
+        for label, dense in (("every chunk", full), ("no table chunks", DenseIndex.build(vectors, 10**9))):
+            index.dense = dense
+            for qa in qas:
+                items = [i for i in load_items(qa) if i["doc"] in by_name]
+                spans = {i["id"]: evidence_lines(by_name[i["doc"]][0], i["evidence"]) for i in items}
+                rec = [recall_at(index, items, spans, by_name, mode, f)
+                       for mode in ("dense", "hybrid") for f in (False, True)]
+                print(f"| {label} | {qa.name} | " + " | ".join(f"{r:.3f}" for r in rec) + " |", flush=True)
     return 0
 
 

@@ -98,6 +98,21 @@ def test_tokenizers_library_gives_the_transformers_ids(settings: Settings, st_mo
         assert tok.encode("query: " + q).ids == st_model.tokenizer("query: " + q)["input_ids"], q
 
 
+def test_few_texts_tokenizer_gives_the_full_tokenizers_ids(settings: Settings) -> None:
+    from tokenizers import Tokenizer
+
+    path = M.prepared_dir(settings)
+    full = Tokenizer.from_file(str(path / "tokenizer.json"))
+    full.enable_truncation(512)
+    few = O.FewTextsTokenizer(O.onnx_dir(path), 512)
+    lines = [ln for p in sorted((REPO / "corpus").glob("*.txt"))
+             for ln in p.read_text(encoding="utf-8").splitlines()[:150] if ln.strip()]
+    odd = ["Hello  world\tand\r\nlines", "ＡＢＣ１２３，全角\u3000空格", "émigré café <mask> x<s>y", "㐀𠀀 ☃ \x00",
+           "", "   ", "a" * 3000]  # rare characters (unknown pieces), added tokens, truncation
+    for text in [*("query: " + q for q in _questions()), *lines, *odd]:
+        assert few.ids(text) == full.encode(text).ids, text
+
+
 def test_int8_graph_is_close_and_keeps_the_ranking(settings: Settings, st_model) -> None:
     qs = _questions()
     fp32, int8 = st_model and M.encode_queries(st_model, qs), _onnx(settings, "int8").encode(qs, "query: ")
@@ -138,7 +153,7 @@ def test_stale_export_is_not_exported(settings: Settings, tmp_path: Path) -> Non
     for f in ("manifest.json", "tokenizer.json"):
         (fake / f).write_bytes((src / f).read_bytes())
     man = json.loads((O.onnx_dir(src) / O.MANIFEST).read_text(encoding="utf-8"))
-    for f in (O.WORD_EMBEDDINGS, *O.GRAPHS.values()):
+    for f in O.EXPORT_FILES:
         (fake / O.ONNX_SUBDIR / f).write_bytes(b"")
     (fake / O.ONNX_SUBDIR / O.MANIFEST).write_text(json.dumps(man), encoding="utf-8")
     assert O.is_exported(fake)
