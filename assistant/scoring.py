@@ -8,6 +8,7 @@ lines must be parsed with ``json.loads(line, parse_float=Decimal)`` (see :func:`
 from __future__ import annotations
 
 import json
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from pathlib import Path, PurePath
 from typing import Literal
@@ -82,6 +83,7 @@ class GoldItem(BaseModel):
     question: str
     context: list[str] = Field(default_factory=list)
     kind: GoldKind
+    alt_docs: list[str] = Field(default_factory=list)  # other files that answer it equally (copies, twins)
     answer: GoldAnswer
     evidence: str = ""
     note: str = ""
@@ -201,11 +203,45 @@ def value_matches(value: str, unit: str | None, gold_value: Decimal, gold_unit: 
     return round_to(converted, places) == round_to(gold_value, places)
 
 
+# Numbers in a passage answer's text that are not answers: citations (a file name, 第25页, 第12–15行),
+# dates (8月31日, 2021年12月31日) and years (2021年, 2021年度). Removed before the text's numbers are read.
+_NOT_ANSWER_NUMBER_RE = re.compile(
+    r"[\w.\-]+\.(?:txt|md|pdf|docx?|html?|xlsx?)\b"
+    r"|第\s*\d+\s*(?:[-–—~至]\s*\d+\s*)?[页行]"
+    r"|\d{2,4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|\d{1,2}\s*月\s*\d{1,2}\s*日"
+    r"|(?<![\d.,])(?:19|20)\d{2}(?=\s*(?:年|—|-|–))"
+)
+_UNIT_ALTERNATIVES = "|".join(
+    sorted(set(MONEY_UNITS) | set(COUNT_UNITS) | PERCENT_UNITS, key=len, reverse=True)
+)
+_TEXT_NUMBER_RE = re.compile(r"(?<![\d.,])([-−－]?\d[\d,]*(?:\.\d+)?)\s*(" + _UNIT_ALTERNATIVES + ")?")
+# A question about how much something fell: its answer may state the decrease with its sign (−6.90%).
+_DECREASE_RE = re.compile(r"下降|减少|降低|少了|缩减|压减|节约|节省|回落|下滑|少多少|少了多少")
+
+
+def text_values(text: str) -> list[tuple[str, str | None]]:
+    """(number, unit) pairs written in an answer's text, without citations, dates and years."""
+    cleaned = _NOT_ANSWER_NUMBER_RE.sub(" ", text)
+    out: list[tuple[str, str | None]] = []
+    for m in _TEXT_NUMBER_RE.finditer(cleaned):
+        out.append((m.group(1).replace("−", "-").replace("－", "-"), m.group(2)))
+    return out
+
+
+def _matches_gold(value: str, unit: str | None, gold: GoldAnswer, decrease: bool) -> bool:
+    assert gold.value is not None
+    if value_matches(value, unit, gold.value, gold.unit):
+        return True
+    # FORMAT.md: for a question about a fall, −6.90% matches a gold 6.9%.
+    number = parse_number(value)
+    return decrease and number is not None and number < 0 and value_matches(str(-number), unit, gold.value, gold.unit)
+
+
 def cited_docs(answer: Answer) -> set[str]:
     """File names the answer cites, in its values' citations and its passage citations."""
     docs = {v.citation.doc for v in answer.values} | {c.doc for c in answer.citations}
     # Compare by file name: an engine may cite a path where gold files name the file only.
-    return docs | {PurePath(d).name for d in docs}
+    return docs | {_doc_name(d) for d in docs}
 
 
 def _searchable_text(answer: Answer) -> str:
@@ -232,7 +268,11 @@ def score_item(item: GoldItem, answer: Answer) -> ItemScore:
       the gold value's decimal places;
     - otherwise (narrative/list …): correct when every keyword occurs in the answer text or its
       citations' snippets (with no keywords: when the answer is not not_found/clarify);
-    - the answer must cite ``item.doc`` when it is not null.
+    - numbers of the answer's text count only when it has no values (a passage answer), never a
+      citation's page or line, a date or a year;
+    - for a question about a fall (下降/减少/少了 …) a value may carry its sign (−6.90% matches 6.9);
+    - when ``item.doc`` is set: the answer must cite it or one of ``item.alt_docs``, and its values
+      must cite no other report.
     A confident wrong number (``wrong_number``) is an answer of kind lookup/computed giving values
     for a numeric or unanswerable item, none of which matches.
     """
@@ -242,6 +282,7 @@ def score_item(item: GoldItem, answer: Answer) -> ItemScore:
 
     gold = item.answer
     confident = answer.kind in CONFIDENT_KINDS and bool(answer.values)
+    allowed = {item.doc, *item.alt_docs} if item.doc is not None else set()
 
     if item.kind == "unanswerable":
         if answer.values:
@@ -251,13 +292,17 @@ def score_item(item: GoldItem, answer: Answer) -> ItemScore:
         return verdict(True, "ok")
 
     if gold.value is not None:
-        matched = any(value_matches(v.value, v.unit, gold.value, gold.unit) for v in answer.values)
+        decrease = bool(_DECREASE_RE.search(item.question))
+        # FORMAT.md: the text's numbers count only for an answer that gives no values at all.
+        stated = [(v.value, v.unit) for v in answer.values] or text_values(answer.text)
+        matched = any(_matches_gold(value, unit, gold, decrease) for value, unit in stated)
         if not matched:
-            if not answer.values:
+            if not stated:
                 return verdict(
                     False, f"no value given (expected {_format_gold(item)}, answer kind {answer.kind})"
                 )
-            return verdict(False, f"expected {_format_gold(item)}, got {_format_values(answer)}", confident)
+            got = _format_values(answer) if answer.values else "in text " + ", ".join(f"{v}{u or ''}" for v, u in stated)
+            return verdict(False, f"expected {_format_gold(item)}, got {got}", confident)
     else:
         haystack = _searchable_text(answer)
         missing = [k for k in gold.keywords if k not in haystack]
@@ -266,6 +311,14 @@ def score_item(item: GoldItem, answer: Answer) -> ItemScore:
         if not gold.keywords and answer.kind in ("not_found", "clarify"):
             return verdict(False, f"no answer (kind {answer.kind})")
 
-    if item.doc is not None and item.doc not in cited_docs(answer):
-        return verdict(False, f"does not cite {item.doc}")
+    if allowed and not (allowed & cited_docs(answer)):
+        return verdict(False, f"does not cite {' or '.join(sorted(allowed))}")
+    others = sorted({v.citation.doc for v in answer.values if _doc_name(v.citation.doc) not in allowed})
+    if allowed and others:
+        # FORMAT.md: a question about one report answered with several reports' figures is not correct.
+        return verdict(False, "a question about one report, answered with other reports too: " + ", ".join(others))
     return verdict(True, "ok")
+
+
+def _doc_name(doc: str) -> str:
+    return PurePath(doc).name

@@ -17,6 +17,7 @@ from assistant.scoring import (
     load_gold,
     parse_gold_line,
     score_item,
+    text_values,
     value_matches,
 )
 
@@ -155,10 +156,23 @@ def test_doc_must_be_cited() -> None:
     assert DOC in result.reason
 
 
-def test_doc_cited_in_passages_is_enough() -> None:
-    a = answer(("5406.00", "元"), doc="other.txt")
-    a.citations.append(Citation(doc=DOC, line_start=5, line_end=5, snippet="…"))
-    assert score_item(gold("5406.0", "元"), a).ok
+def test_values_from_other_reports_too_are_not_correct() -> None:
+    # A question about one report answered "按各部门分别列出": the right figure among others is no answer.
+    a = answer(("5406.00", "元"))
+    a.values.append(a.values[0].model_copy(update={"citation": ValueCitation(doc="other.txt", line=3, snippet="s")}))
+    result = score_item(gold("5406.0", "元"), a)
+    assert not result.ok and not result.wrong_number
+    assert "other.txt" in result.reason
+
+
+def test_alt_docs_are_cited_equally() -> None:
+    item = parse_gold_line(
+        f'{{"id": "t", "doc": "{DOC}", "alt_docs": ["copy.txt"], "question": "q", "kind": "lookup", '
+        '"answer": {"value": 5406.0, "unit": "元"}}'
+    )
+    assert score_item(item, answer(("5406.00", "元"), doc="copy.txt")).ok
+    assert score_item(item, answer(("5406.00", "元"))).ok
+    assert not score_item(item, answer(("5406.00", "元"), doc="third.txt")).ok
 
 
 def test_doc_cited_by_path() -> None:
@@ -261,3 +275,30 @@ def test_duplicate_id(tmp_path: Path) -> None:
     path.write_text(good + "\n" + good + "\n", encoding="utf-8")
     with pytest.raises(GoldError, match=r":2: duplicate id 'd001' \(first on line 1\)"):
         load_gold(path)
+
+
+# --- numbers in a passage answer's text ---------------------------------------------------------
+def test_text_numbers_count_only_without_values() -> None:
+    item = gold("5406.0", "元")
+    passage = answer(kind="retrieval", text="三公经费支出5,406.00元。", snippets=["…"])
+    assert score_item(item, passage).ok
+    # With values, the text's numbers are not read: the values are the answer.
+    with_values = answer(("5600.00", "元"), text="三公经费支出5,406.00元。")
+    assert not score_item(item, with_values).ok
+
+
+def test_citation_date_and_year_numbers_are_not_answers() -> None:
+    assert text_values("000_db59d6f0fba66678.txt 第25页、第312行；截至2021年12月31日，2021年度支出18.5万元") == [("18.5", "万元")]
+    for number, written in (("25", "第25页"), ("12", "第12–15行"), ("31", "8月31日"), ("2021", "2021年")):
+        passage = answer(kind="retrieval", text=f"见{written}原文。", snippets=["…"])
+        assert not score_item(gold(number, None), passage).ok, written
+
+
+def test_a_fall_may_carry_its_sign() -> None:
+    item = parse_gold_line(
+        f'{{"id": "t", "doc": "{DOC}", "question": "三公经费比上年下降了多少", "kind": "computed", '
+        '"answer": {"value": 6.9, "unit": "%"}}'
+    )
+    assert score_item(item, answer(("-6.90", "%"), kind="computed")).ok
+    rise = item.model_copy(update={"question": "三公经费比上年增长了多少"})
+    assert not score_item(rise, answer(("-6.90", "%"), kind="computed")).ok
