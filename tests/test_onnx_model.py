@@ -59,7 +59,7 @@ def test_prepare_exports_onnx_next_to_the_model(settings: Settings) -> None:
     man = json.loads((d / O.MANIFEST).read_text(encoding="utf-8"))
     assert man["verification"]["passed"] and man["verification"]["min_cosine_fp32"] >= O.MIN_COSINE_FP32
     assert man["dimension"] == 384 and man["max_seq_length"] == 512
-    table = np.load(d / O.WORD_EMBEDDINGS, mmap_mode="r")
+    table = np.load(d / O.WORD_EMBEDDINGS, mmap_mode="r", allow_pickle=False)
     assert table.shape[1] == 384 and table.shape[0] >= 250002 and table.dtype == np.float16  # XLM-R vocabulary
 
 

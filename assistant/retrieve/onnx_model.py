@@ -102,10 +102,10 @@ class FewTextsTokenizer:
     def __init__(self, directory: Path, max_length: int) -> None:
         d = Path(directory)
         self._spec = json.loads((d / VOCAB_SPEC).read_text(encoding="utf-8"))
-        self._pieces = np.load(d / VOCAB_PIECES, mmap_mode="r")  # by id
-        self._scores = np.load(d / VOCAB_SCORES, mmap_mode="r")
-        self._sorted = np.load(d / VOCAB_SORTED, mmap_mode="r")
-        self._sorted_ids = np.load(d / VOCAB_SORTED_IDS, mmap_mode="r")
+        self._pieces = np.load(d / VOCAB_PIECES, mmap_mode="r", allow_pickle=False)  # by id
+        self._scores = np.load(d / VOCAB_SCORES, mmap_mode="r", allow_pickle=False)
+        self._sorted = np.load(d / VOCAB_SORTED, mmap_mode="r", allow_pickle=False)
+        self._sorted_ids = np.load(d / VOCAB_SORTED_IDS, mmap_mode="r", allow_pickle=False)
         self._longest = int(self._spec["longest_piece"])
         self._unk = int(self._spec["model"]["unk_id"])
         self._always = {self._unk, int(self._spec["lowest_score_id"]),
