@@ -76,3 +76,13 @@ def test_real_engine_warms_up_its_retrieval_index(built_settings) -> None:
     assert index is not None and _index(engine) is index  # a question reuses what the warm-up opened
     answer = engine.ask("峨山县医保局的主要职责是什么", Session())
     assert answer.kind == "retrieval" and answer.citations
+
+
+def test_chat_without_an_index_is_one_line_exit_2(tmp_path, capsys) -> None:
+    from assistant.config import Settings
+    from assistant.repl.app import run_chat
+
+    settings = Settings.model_validate({"paths": {"index": str(tmp_path / "none")}, "base_dir": str(tmp_path)})
+    assert run_chat(settings) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "assistant index" in err

@@ -243,8 +243,13 @@ def run_chat(settings: Settings, plain: bool = False) -> int:
     """`assistant chat`: open the REPL on the terminal, warming the retrieval side up in the background
     (piped input: no warm-up, the transcript stays deterministic)."""
     from assistant.answer.engine import Engine
+    from assistant.store.db import StoreError
 
-    engine = Engine(settings)
+    try:
+        engine = Engine(settings)
+    except StoreError as e:  # no index, an old or damaged one: one line saying what to run
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if not sys.stdin.isatty():  # piped questions: a plain transcript, not a terminal UI
         return ChatApp(engine, plain=True).run_lines(sys.stdin)
     # the retrieval side (index, jieba, query encoder: seconds) loads behind the prompt
