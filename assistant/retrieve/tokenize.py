@@ -142,10 +142,16 @@ class RustJieba:
         out: list[str] = []
         for tok in self._jieba.cut_for_search(text, HMM):
             if len(tok) > 1 and _NON_HAN.fullmatch(tok):
-                out.extend(p for p in _JIEBA_SKIP.split(tok) if p)
+                out.extend(_jieba_cut_run(tok))
             else:
                 out.append(tok)
         return out
+
+
+@lru_cache(maxsize=100_000)
+def _jieba_cut_run(run: str) -> tuple[str, ...]:
+    """A run of letters and digits as jieba cuts it (see _JIEBA_SKIP)."""
+    return tuple(p for p in _JIEBA_SKIP.split(run) if p)
 
 
 def _python_jieba() -> Any:
@@ -209,19 +215,24 @@ def _tokenize(text: str) -> list[str]:
     if not folded.strip():
         return []
     tk = _get_tokenizer()
-    stop = stopwords()
-    terms = _term_set()
     out: list[str] = []
     for tok in tk.cut_for_search(folded, HMM=True):
-        tok = tok.strip()
-        if not tok or tok in stop or not _WORDLIKE.search(tok):
-            continue
-        if len(tok) > 3:
-            # jieba's search mode adds only 2/3-character sub-words: add the domain terms inside a
-            # longer word too (三公经费支出 → 三公经费), so both forms of a query match
-            out.extend(_inner_terms(tok, terms))
-        out.append(tok)
+        out.extend(_kept(tok))
     return out
+
+
+@lru_cache(maxsize=200_000)
+def _kept(tok: str) -> tuple[str, ...]:
+    """What one segmented token contributes: nothing (space, punctuation, stopword), or the token with
+    the domain terms inside it. Cached: a corpus has far fewer distinct tokens than tokens."""
+    tok = tok.strip()
+    if not tok or tok in stopwords() or not _WORDLIKE.search(tok):
+        return ()
+    if len(tok) > 3:
+        # jieba's search mode adds only 2/3-character sub-words: add the domain terms inside a
+        # longer word too (三公经费支出 → 三公经费), so both forms of a query match
+        return (*_inner_terms(tok, _term_set()), tok)
+    return (tok,)
 
 
 @lru_cache(maxsize=1)
