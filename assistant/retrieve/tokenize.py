@@ -121,6 +121,9 @@ _JIEBA_SKIP = re.compile(r"([a-zA-Z0-9]+(?:\.\d+)?%?)")
 _NON_HAN = re.compile(r"[^\u4E00-\u9FD5]+")
 
 
+_RUST_WORDS: set[str] = set()  # words added to rjieba's (process-wide) dictionary
+
+
 class RustJieba:
     """jieba-rs (``rjieba``), giving jieba's search-mode tokens: its dictionary loads in about half of
     jieba's ~1.3 s (a cold text question pays it) and it segments ~5× faster (a build pays that).
@@ -138,7 +141,11 @@ class RustJieba:
         return int(self._jieba.suggest_freq(word))
 
     def add_word(self, word: str, freq: int) -> None:
-        self._jieba.add_word(word, freq, None)
+        # once per word and process: the dictionary is shared, and adding a word again would start from
+        # its raised frequency (suggest_freq) and raise it further, changing the segmentation
+        if word not in _RUST_WORDS:
+            _RUST_WORDS.add(word)
+            self._jieba.add_word(word, freq, None)
 
     def cut_for_search(self, text: str, HMM: bool = True) -> list[str]:  # noqa: N803 - jieba's name
         out: list[str] = []
