@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import unicodedata
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -22,16 +23,22 @@ if TYPE_CHECKING:
     from assistant.answer.engine import Engine
 
 
+# speed (REPL warm-up): the index may be opened by the REPL's warm-up thread while a question opens
+# it; one lock makes the second wait for the first instead of opening it twice.
+_OPEN_LOCK = threading.Lock()
+
+
 def _index(engine: Engine):  # noqa: ANN202
     """The retrieval index, opened once per engine (the embedding model loads on first use)."""
-    if engine._retrieval is None:
-        from assistant.retrieve.index import IndexNotFound, RetrievalIndex
+    with _OPEN_LOCK:
+        if engine._retrieval is None:
+            from assistant.retrieve.index import IndexNotFound, RetrievalIndex
 
-        try:
-            engine._retrieval = RetrievalIndex.open(engine.settings.index_dir, engine.settings)
-        except IndexNotFound as e:
-            print(f"note: {e}", file=sys.stderr)
-            engine._retrieval = False
+            try:
+                engine._retrieval = RetrievalIndex.open(engine.settings.index_dir, engine.settings)
+            except IndexNotFound as e:
+                print(f"note: {e}", file=sys.stderr)
+                engine._retrieval = False
     return engine._retrieval or None
 
 
@@ -165,15 +172,16 @@ def _metric_terms(metric: str) -> tuple[str, ...]:
 def _open_index_if_built(engine: Engine) -> Any:
     """The engine's retrieval index, opened now if it exists on disk and was not opened yet; None
     when there is none. Opening reads chunks and BM25 only: the embedding model loads on a search."""
-    if engine._retrieval is None:
-        from assistant.retrieve.index import MANIFEST, SUBDIR, IndexNotFound, RetrievalIndex
+    with _OPEN_LOCK:
+        if engine._retrieval is None:
+            from assistant.retrieve.index import MANIFEST, SUBDIR, IndexNotFound, RetrievalIndex
 
-        if not (engine.settings.index_dir / SUBDIR / MANIFEST).exists():
-            return None  # not built: leave the engine as it was (retrieval_answer reports it)
-        try:
-            engine._retrieval = RetrievalIndex.open(engine.settings.index_dir, engine.settings)
-        except IndexNotFound:
-            return None
+            if not (engine.settings.index_dir / SUBDIR / MANIFEST).exists():
+                return None  # not built: leave the engine as it was (retrieval_answer reports it)
+            try:
+                engine._retrieval = RetrievalIndex.open(engine.settings.index_dir, engine.settings)
+            except IndexNotFound:
+                return None
     return engine._retrieval or None
 
 
