@@ -42,7 +42,7 @@ def main(n: int = 7) -> None:
     for label, code in FLOORS:
         t = _time([sys.executable, "-c", code], n)
         print(f"{label:40} median {t * 1000:4.0f} ms")
-    ask = _time([sys.executable, "-m", "assistant.cli", "ask", QUESTION], n)
+    ask = _time([sys.executable, "-m", "assistant.interfaces.cli", "ask", QUESTION], n)
     print(f"assistant ask (cold)                     median {ask * 1000:4.0f} ms  ({ask / bare:.1f}× bare python)")
     print(f"target ≤ 300 ms: {'met' if ask <= 0.3 else 'MISSED'}")
 

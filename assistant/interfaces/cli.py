@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
+from pathlib import Path
 
-from assistant.config import ConfigError, Settings, load_settings
-
-EXIT_OK, EXIT_NOT_ANSWERED, EXIT_USAGE = 0, 1, 2
+from assistant.config import DEFAULT_CONFIG, Settings, load_settings
+from assistant.interfaces.errors import error_line, is_user_error
+from assistant.interfaces.exits import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
 def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
@@ -51,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     p = argparse.ArgumentParser(prog="assistant", description="Questions about department budget/final-accounts reports.")
     p.add_argument("--config", help="path to config.toml (default: ./config.toml)")
+    p.add_argument("--debug", action="store_true",
+                   help="show the Python traceback of an error (also ASSISTANT_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("index", help="build or update the index of the corpus")
@@ -92,20 +97,30 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `assistant` command."""
+    """Entry point of the `assistant` command.
+
+    The error policy lives here, once: an error the user can act on (see interfaces/errors.py) is one
+    line on stderr and exit status 2; anything else is a bug, one line and exit 70. ``--debug`` (or
+    ASSISTANT_DEBUG=1) prints the traceback first.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get("ASSISTANT_DEBUG", "") not in ("", "0")
     try:
+        if args.config is None and not Path(DEFAULT_CONFIG).exists():
+            print(f"note: {DEFAULT_CONFIG} not found; using the default settings", file=sys.stderr)
         settings = load_settings(args.config)
         return args.func(args, settings)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
-        return 0
+        return EXIT_OK
+    except Exception as e:
+        if debug:
+            traceback.print_exc()
+        print(error_line(e), file=sys.stderr)
+        return EXIT_USAGE if is_user_error(e) else EXIT_INTERNAL
 
 
 if __name__ == "__main__":
