@@ -20,14 +20,14 @@ def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.store.listing import run_facts
+    from assistant.interfaces.facts import run_facts
 
     return run_facts(settings, doc=args.doc, metric=args.metric, year=args.year,
                      conflicts=args.conflicts, as_json=args.json)
 
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.answer.run import run_ask
+    from assistant.interfaces.ask import run_ask
 
     return run_ask(settings, question=args.question, context=args.context or [], as_json=args.json)
 
@@ -39,7 +39,7 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.evaluate import run_eval
+    from assistant.interfaces.eval import run_eval
 
     return run_eval(settings, path=args.file, out=args.out, as_json=args.json, min_accuracy=args.min_accuracy)
 
