@@ -68,7 +68,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("facts", help="list parsed facts")
     s.add_argument("--doc", help="file name (or part of it)")
     s.add_argument("--metric", help="metric or row label (or part of it)")
-    s.add_argument("--year", type=int)
+    s.add_argument("--year", type=int, help="the report year (e.g. 2021)")
     s.add_argument("--conflicts", action="store_true", help="only facts flagged as conflicting")
     s.add_argument("--json", action="store_true", help="one JSON object per line")
     s.set_defaults(func=_cmd_facts)
@@ -87,7 +87,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file")
     s.add_argument("--out", help="write one answer object per item to this JSONL file")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
-    s.add_argument("--min-accuracy", type=float, default=None)
+    s.add_argument("--min-accuracy", type=float, default=None,
+                   help="exit 1 when accuracy is below this fraction (0.95) or percentage (95)")
     s.set_defaults(func=_cmd_eval)
 
     s = sub.add_parser("model", help="the offline embedding model")
