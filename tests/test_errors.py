@@ -157,3 +157,23 @@ def test_a_bug_is_one_line_exit_70(monkeypatch: pytest.MonkeyPatch, capsys: pyte
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("internal error: ZeroDivisionError: division by zero"), err
     assert "--debug" in err[0]
+
+
+
+def test_an_unwritable_out_file_names_it(built_config: Path, tmp_path: Path) -> None:
+    (tmp_path / "gold.jsonl").write_text(GOLD_LINE + "\n", encoding="utf-8")
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    out = tmp_path / "a-file" / "answers.jsonl"  # under a file: the folder cannot be made
+    p = run_cli(tmp_path, "--config", str(built_config), "eval", "gold.jsonl", "--out", str(out))
+    assert_one_error_line(p, f"error: {tmp_path / 'a-file'}: File exists (check the path")
+
+
+def test_the_entry_point_is_this_main() -> None:
+    import importlib
+    import tomllib
+
+    from assistant.interfaces import cli
+
+    target = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]["assistant"]
+    module, _, name = target.partition(":")
+    assert getattr(importlib.import_module(module), name) is cli.main

@@ -32,8 +32,8 @@ def error_line(e: BaseException) -> str:
     """The one line printed for ``e``: ``error: <file or setting>: <what is wrong and what to do>``."""
     if isinstance(e, OSError):
         what = e.strerror or str(e)
-        where = e.filename if e.filename is not None else "file"
-        return f"error: {where}: {what} (check the path and its permissions)"
+        where = f"{e.filename}: " if e.filename is not None else ""
+        return f"error: {where}{what} (check the path, its permissions and the free space)"
     if is_user_error(e):
         return f"error: {e}"
     return (f"internal error: {type(e).__name__}: {e} — please report it; "
