@@ -27,7 +27,7 @@ def _section(title: str) -> str:
     """The README text under ``## title``, up to the next ``## `` heading."""
     start = README.index(f"\n## {title}\n")
     end = README.find("\n## ", start + 1)
-    return README[start:end if end != -1 else None]
+    return README[start : end if end != -1 else None]
 
 
 def documented_commands() -> dict[str, str]:
@@ -39,8 +39,8 @@ def documented_commands() -> dict[str, str]:
 def documented_meta_commands() -> set[str]:
     """The meta-commands named in the README's "Meta-commands (…): `:docs`, …" paragraph."""
     text = _section("The REPL")
-    paragraph = text[text.index("Meta-commands"):]
-    paragraph = paragraph[:paragraph.find("\n\n")]
+    paragraph = text[text.index("Meta-commands") :]
+    paragraph = paragraph[: paragraph.find("\n\n")]
     return set(re.findall(r"`(:[a-z]+)", paragraph))
 
 
@@ -53,8 +53,11 @@ def test_subcommand_has_help(name: str) -> None:
 @pytest.mark.parametrize("name", SUBCOMMANDS)
 def test_subcommand_options_have_help(name: str) -> None:
     sub = _subparsers().choices[name]
-    missing = [a.option_strings[0] for a in sub._actions
-               if a.option_strings and a.help != argparse.SUPPRESS and not (a.help or "").strip()]
+    missing = [
+        a.option_strings[0]
+        for a in sub._actions
+        if a.option_strings and a.help != argparse.SUPPRESS and not (a.help or "").strip()
+    ]
     assert not missing, f"`assistant {name}` options without help: {missing}"
 
 

@@ -17,8 +17,10 @@ import pytest
 from assistant.interfaces.cli import build_parser
 from tests.conftest import CORPUS, REPO, write_config
 
-GOLD_LINE = ('{"id": "e1", "doc": null, "question": "峨山县医保局2021年三公经费多少", "kind": "lookup", '
-             '"answer": {"value": 5406.00, "unit": "元"}}')
+GOLD_LINE = (
+    '{"id": "e1", "doc": null, "question": "峨山县医保局2021年三公经费多少", "kind": "lookup", '
+    '"answer": {"value": 5406.00, "unit": "元"}}'
+)
 # A sample invocation of the commands that read the index (`index` without --check builds one).
 NEEDS_INDEX: dict[str, list[str]] = {
     "index": ["index", "--check"],
@@ -50,8 +52,15 @@ def run_cli(cwd: Path, *args: str, stdin: str = "", **env: str) -> subprocess.Co
     """``python -m assistant.interfaces.cli ARGS`` in ``cwd``, with this checkout on PYTHONPATH."""
     clean = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     clean.update(PYTHONPATH=str(REPO), **env)
-    return subprocess.run([sys.executable, "-m", "assistant.interfaces.cli", *args], cwd=cwd, input=stdin,
-                          capture_output=True, text=True, timeout=120, env=clean)
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.interfaces.cli", *args],
+        cwd=cwd,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=clean,
+    )
 
 
 def assert_one_error_line(p: subprocess.CompletedProcess[str], *needles: str) -> str:
@@ -145,8 +154,9 @@ def test_debug_shows_the_traceback(no_index: Path, how: str) -> None:
     assert p.stderr.splitlines()[-1].startswith(f"error: no index at {no_index / 'index'}")
 
 
-def test_a_bug_is_one_line_exit_70(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
-                                   no_index: Path) -> None:
+def test_a_bug_is_one_line_exit_70(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], no_index: Path
+) -> None:
     import assistant.interfaces.cli as cli
 
     def broken(args: argparse.Namespace, settings: object) -> int:
@@ -157,7 +167,6 @@ def test_a_bug_is_one_line_exit_70(monkeypatch: pytest.MonkeyPatch, capsys: pyte
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith("internal error: ZeroDivisionError: division by zero"), err
     assert "--debug" in err[0]
-
 
 
 def test_an_unwritable_out_file_names_it(built_config: Path, tmp_path: Path) -> None:
@@ -174,6 +183,8 @@ def test_the_entry_point_is_this_main() -> None:
 
     from assistant.interfaces import cli
 
-    target = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"]["assistant"]
+    target = tomllib.loads((REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]["scripts"][
+        "assistant"
+    ]
     module, _, name = target.partition(":")
     assert getattr(importlib.import_module(module), name) is cli.main

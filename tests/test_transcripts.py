@@ -31,7 +31,7 @@ UPDATE = os.environ.get("UPDATE_TRANSCRIPTS", "") not in ("", "0")
 
 def questions_of(transcript: str) -> list[str]:
     """The input lines of a transcript: what follows the echoed prompt."""
-    return [line[len(PROMPT):] for line in transcript.splitlines() if line.startswith(PROMPT)]
+    return [line[len(PROMPT) :] for line in transcript.splitlines() if line.startswith(PROMPT)]
 
 
 def normalise(text: str) -> str:
@@ -43,9 +43,15 @@ def real_run(config: Path, questions: list[str]) -> str:
     """`assistant --config CONFIG chat` with ``questions`` piped in, at WIDTH columns: its stdout."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_") and k != "NO_COLOR"}
     env.update(PYTHONPATH=str(REPO), COLUMNS=str(WIDTH), LINES="50")
-    p = subprocess.run([sys.executable, "-m", "assistant.interfaces.cli", "--config", str(config), "chat"],
-                       input="".join(q + "\n" for q in questions), capture_output=True, text=True,
-                       timeout=300, env=env, cwd=config.parent)
+    p = subprocess.run(
+        [sys.executable, "-m", "assistant.interfaces.cli", "--config", str(config), "chat"],
+        input="".join(q + "\n" for q in questions),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=env,
+        cwd=config.parent,
+    )
     assert p.returncode == 0 and p.stderr == "", (p.returncode, p.stderr)
     return normalise(p.stdout)
 
@@ -54,9 +60,13 @@ def assert_lines_equal(got: str, expected: str, where: str) -> None:
     """Line-for-line equality, the first differing line named (pytest's diff of long CJK text is hard to read)."""
     got_lines, want_lines = got.splitlines(), expected.splitlines()
     for n, (g, w) in enumerate(zip(got_lines, want_lines, strict=False), start=1):
-        assert g == w, f"{where}, line {n}:\n  expected: {w}\n  got:      {g}\n(UPDATE_TRANSCRIPTS=1 rewrites it)"
-    assert len(got_lines) == len(want_lines), (f"{where}: {len(want_lines)} lines expected, {len(got_lines)} printed"
-                                               "\n(UPDATE_TRANSCRIPTS=1 rewrites it)")
+        assert g == w, (
+            f"{where}, line {n}:\n  expected: {w}\n  got:      {g}\n(UPDATE_TRANSCRIPTS=1 rewrites it)"
+        )
+    assert len(got_lines) == len(want_lines), (
+        f"{where}: {len(want_lines)} lines expected, {len(got_lines)} printed"
+        "\n(UPDATE_TRANSCRIPTS=1 rewrites it)"
+    )
 
 
 def test_chat_session_transcript(built_config: Path) -> None:
@@ -80,7 +90,7 @@ def test_readme_transcript_is_a_real_run(built_config: Path) -> None:
     assert len(questions) >= 3, questions
     got = real_run(built_config, questions)
     if UPDATE:
-        README.write_text(text[:block.start(2)] + got + text[block.end(2):], encoding="utf-8")
+        README.write_text(text[: block.start(2)] + got + text[block.end(2) :], encoding="utf-8")
         return
     assert_lines_equal(got, block.group(2), "README.md's REPL transcript")
 

@@ -36,5 +36,7 @@ def error_line(e: BaseException) -> str:
         return f"error: {where}{what} (check the path, its permissions and the free space)"
     if is_user_error(e):
         return f"error: {e}"
-    return (f"internal error: {type(e).__name__}: {e} — please report it; "
-            "run again with --debug (or ASSISTANT_DEBUG=1) for the traceback")
+    return (
+        f"internal error: {type(e).__name__}: {e} — please report it; "
+        "run again with --debug (or ASSISTANT_DEBUG=1) for the traceback"
+    )
