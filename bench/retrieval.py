@@ -135,9 +135,9 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="bench-retrieval-") as tmp_dir:
         tmp = args.index or tmp_dir
-        stats = RetrievalIndex.build(Path(tmp), docs, settings, embed=True, progress=False, encoder=encoder)
+        stats = RetrievalIndex.build(Path(tmp), docs, settings, embed=True, encoder=encoder)
         t1 = time.perf_counter()
-        stats_again = RetrievalIndex.build(Path(tmp), docs, settings, embed=True, progress=False, encoder=encoder)
+        stats_again = RetrievalIndex.build(Path(tmp), docs, settings, embed=True, encoder=encoder)
         noop_s = time.perf_counter() - t1
         index = RetrievalIndex.open(Path(tmp), settings, encoder=encoder)
         index.warmup()
@@ -244,7 +244,7 @@ def compare_encoders(settings, corpus: Path, qas: list[Path]) -> int:  # noqa: A
         enc = ModelEncoder(s)
         enc.model()
         with tempfile.TemporaryDirectory(prefix="bench-encoders-") as tmp:
-            stats = RetrievalIndex.build(Path(tmp), docs, s, embed=True, progress=False, encoder=enc)
+            stats = RetrievalIndex.build(Path(tmp), docs, s, embed=True, encoder=enc)
             index = RetrievalIndex.open(Path(tmp), s, encoder=enc)
             lat = []
             for item in sets[0][1]:
@@ -277,7 +277,7 @@ def compare_table_vectors(settings, corpus: Path, qas: list[Path]) -> int:  # no
     by_name = {d.doc: (d, r) for d, r in docs}
     enc = ModelEncoder(settings)
     with tempfile.TemporaryDirectory(prefix="bench-tables-") as tmp:
-        RetrievalIndex.build(Path(tmp), docs, settings, embed=True, progress=False, encoder=enc)
+        RetrievalIndex.build(Path(tmp), docs, settings, embed=True, encoder=enc)
         index = RetrievalIndex.open(Path(tmp), settings, encoder=enc)
         contexts = [_json.loads(line) for line in (Path(tmp) / "retrieval" / CONTEXTS).read_text(encoding="utf-8").splitlines()]
         table = np.asarray([bool(c) for c in contexts])

@@ -12,8 +12,8 @@ import pytest
 from assistant.audit import RULES, audit_document
 from assistant.audit.amounts import agreement, sum_agreement
 from assistant.audit.context import AuditContext
-from assistant.interfaces.cli import main
 from assistant.ingest.loaders import load_document
+from assistant.interfaces.cli import main
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"
 DOCS = sorted(p.name for p in CORPUS.iterdir() if not p.name.startswith("."))

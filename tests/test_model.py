@@ -241,16 +241,21 @@ def test_resolve_unknown_name_raises(tmp_path: Path) -> None:
 
 
 def test_run_model_command(settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert M.run_model_command(settings, "prepare") == 0
+    from assistant.interfaces.errors import error_line, is_user_error
+    from assistant.interfaces.model import run_model_command
+
+    assert run_model_command(settings, "prepare") == 0
     out = capsys.readouterr().out
     assert str(M.prepared_dir(settings)) in out and "cosine" in out
-    assert M.run_model_command(settings, "info") == 0
+    assert run_model_command(settings, "info") == 0
     out = capsys.readouterr().out
     assert "dimension: 384" in out and "prepared" in out
     bad = _settings(tmp_path, "no-such-org/no-such-model-3f9a", tmp_path / "cache")
-    assert M.run_model_command(bad, "info") == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ")
+    with pytest.raises(M.ModelError) as err:  # the CLI's error policy: one line, exit 2
+        run_model_command(bad, "info")
+    assert is_user_error(err.value)
+    line = error_line(err.value)
+    assert line.startswith("error: ") and "\n" not in line
 
 
 # --------------------------------------------------------------------------- failures
@@ -285,8 +290,10 @@ def test_failed_build_installs_nothing(
     with pytest.raises(M.ModelError):
         M.prepare_model(s)
     assert [p.name for p in (tmp_path / "cache").iterdir()] == [f".{M.DEFAULT_MODEL}.lock"]
-    assert M.run_model_command(s, "prepare") == 2
-    assert capsys.readouterr().err.startswith("error: converted model")
+    from assistant.interfaces.model import run_model_command
+
+    with pytest.raises(M.ModelError, match="^converted model"):
+        run_model_command(s, "prepare")
 
 
 def test_hf_cache_lookup_is_local(tmp_path: Path) -> None:

@@ -6,8 +6,9 @@ import shutil
 from pathlib import Path
 
 from assistant.config import load_settings
-from assistant.progress import BuildProgress
-from assistant.store.build import build_index, run_index
+from assistant.interfaces.index import run_index
+from assistant.interfaces.progress import BuildProgress
+from assistant.store.build import build_index
 from tests.conftest import CORPUS, write_config
 
 TEXTS = sorted(CORPUS.glob("*.txt"))[:2]

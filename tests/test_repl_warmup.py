@@ -79,10 +79,10 @@ def test_real_engine_warms_up_its_retrieval_index(built_settings) -> None:
 
 
 def test_chat_without_an_index_is_one_line_exit_2(tmp_path, capsys) -> None:
-    from assistant.config import Settings
-    from assistant.repl.app import run_chat
+    from assistant.interfaces.cli import main
 
-    settings = Settings.model_validate({"paths": {"index": str(tmp_path / "none")}, "base_dir": str(tmp_path)})
-    assert run_chat(settings) == 2
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[paths]\nindex = "{tmp_path / "none"}"\n', encoding="utf-8")
+    assert main(["--config", str(cfg), "chat"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "assistant index" in err

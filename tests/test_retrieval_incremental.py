@@ -130,10 +130,10 @@ def test_cached_reports_are_not_loaded_and_only_new_texts_embedded(corpus, tmp_p
         raise AssertionError(f"{report.doc} loaded")
 
     # BM25 only first; then embeddings for the carried-over rows, without loading any report
-    first = RetrievalIndex.build(index_dir, docs, settings, embed=False, progress=False)
+    first = RetrievalIndex.build(index_dir, docs, settings, embed=False)
     assert first.docs_chunked == 4 and not first.embedded
     enc = FakeEncoder()
-    second = RetrievalIndex.build(index_dir, [], settings, progress=False, encoder=enc, cached=reports, load=no_load)
+    second = RetrievalIndex.build(index_dir, [], settings, encoder=enc, cached=reports, load=no_load)
     assert second.docs_chunked == 0 and second.embedded
     assert second.chunks_embedded == len(enc.passages) == len(set(enc.passages)) > 0
 
@@ -143,7 +143,7 @@ def test_cached_reports_are_not_loaded_and_only_new_texts_embedded(corpus, tmp_p
     changed = next(d for d in _docs(corpus) if d[0].doc == TOUCHED)
     others = [r for r in reports if r.doc != TOUCHED]
     before = len(enc.passages)
-    third = RetrievalIndex.build(index_dir, [changed], settings, progress=False, encoder=enc, cached=others,
+    third = RetrievalIndex.build(index_dir, [changed], settings, encoder=enc, cached=others,
                                  load=no_load)
     assert third.docs_chunked == 1 and third.docs_changed == 1
     new = enc.passages[before:]
@@ -152,7 +152,7 @@ def test_cached_reports_are_not_loaded_and_only_new_texts_embedded(corpus, tmp_p
     assert manifest["embedded"] and manifest["chunks"] == sum(manifest["chunks_per_doc"].values())
 
     # a removed report disappears without anything being re-chunked
-    fourth = RetrievalIndex.build(index_dir, [], settings, progress=False, encoder=enc, cached=others[1:],
+    fourth = RetrievalIndex.build(index_dir, [], settings, encoder=enc, cached=others[1:],
                                   load=no_load)
     assert fourth.docs_removed == 2 and fourth.docs_chunked == 0 and fourth.chunks_embedded == 0
     idx = RetrievalIndex.open(index_dir, settings, encoder=enc)

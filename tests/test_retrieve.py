@@ -309,13 +309,13 @@ def test_incremental_build_reembeds_only_changed_doc(small_corpus, tmp_path) -> 
     settings = _settings(tmp_path)
     index_dir = tmp_path / "index"
     enc = FakeEncoder()
-    first = RetrievalIndex.build(index_dir, _docs_from(small_corpus), settings, progress=False, encoder=enc)
+    first = RetrievalIndex.build(index_dir, _docs_from(small_corpus), settings, encoder=enc)
     assert isinstance(first, BuildStats)
     assert first.docs == 3 and first.docs_changed == 3 and first.embedded
     assert 0 < first.chunks_embedded <= first.chunks
     assert enc.passages_encoded == first.chunks_embedded
 
-    again = RetrievalIndex.build(index_dir, _docs_from(small_corpus), settings, progress=False, encoder=enc)
+    again = RetrievalIndex.build(index_dir, _docs_from(small_corpus), settings, encoder=enc)
     assert again.up_to_date and again.chunks_embedded == 0
 
     # touch one document: append a paragraph
@@ -324,7 +324,7 @@ def test_incremental_build_reembeds_only_changed_doc(small_corpus, tmp_path) -> 
     docs = _docs_from(small_corpus)
     own = len(chunk_document(*next((d, r) for d, r in docs if d.doc == ZHAOHUA), 400, 60))
     before = enc.passages_encoded
-    third = RetrievalIndex.build(index_dir, docs, settings, progress=False, encoder=enc)
+    third = RetrievalIndex.build(index_dir, docs, settings, encoder=enc)
     assert third.docs_changed == 1 and not third.up_to_date
     assert 0 < third.chunks_embedded <= own
     assert enc.passages_encoded - before == third.chunks_embedded
@@ -346,20 +346,20 @@ def test_settings_change_triggers_full_rebuild(small_corpus, tmp_path) -> None: 
     settings = _settings(tmp_path)
     index_dir = tmp_path / "index"
     docs = _docs_from(small_corpus)
-    RetrievalIndex.build(index_dir, docs, settings, progress=False, encoder=FakeEncoder())
+    RetrievalIndex.build(index_dir, docs, settings, encoder=FakeEncoder())
     other = FakeEncoder(name="another-model")
-    stats = RetrievalIndex.build(index_dir, docs, settings, progress=False, encoder=other)
+    stats = RetrievalIndex.build(index_dir, docs, settings, encoder=other)
     assert stats.full_rebuild_reason and "another-model" in stats.full_rebuild_reason
     assert stats.chunks_embedded == other.passages_encoded > 0
     settings.chunking.size = 300
-    stats = RetrievalIndex.build(index_dir, docs, settings, progress=False, encoder=other)
+    stats = RetrievalIndex.build(index_dir, docs, settings, encoder=other)
     assert stats.full_rebuild_reason and "chunking" in stats.full_rebuild_reason
 
 
 def test_bm25_only_index_and_filters(small_corpus, tmp_path) -> None:  # noqa: ANN001
     settings = _settings(tmp_path)
     index_dir = tmp_path / "index"
-    stats = RetrievalIndex.build(index_dir, _docs_from(small_corpus), settings, embed=False, progress=False)
+    stats = RetrievalIndex.build(index_dir, _docs_from(small_corpus), settings, embed=False)
     assert not stats.embedded and stats.chunks_embedded == 0
     assert not (index_dir / SUBDIR / "dense.faiss").exists()
     idx = RetrievalIndex.open(index_dir, settings)
@@ -376,7 +376,7 @@ def test_bm25_only_index_and_filters(small_corpus, tmp_path) -> None:  # noqa: A
 def test_hnsw_above_threshold(small_corpus, tmp_path) -> None:  # noqa: ANN001
     settings = _settings(tmp_path, approximate_above=50)
     index_dir = tmp_path / "index"
-    RetrievalIndex.build(index_dir, _docs_from(small_corpus), settings, progress=False, encoder=FakeEncoder())
+    RetrievalIndex.build(index_dir, _docs_from(small_corpus), settings, encoder=FakeEncoder())
     idx = RetrievalIndex.open(index_dir, settings, encoder=FakeEncoder())
     assert idx.dense is not None and idx.dense.approximate
     assert idx.search("公务接待费", departments=["广元市昭化区医疗保障局"])[0].chunk.doc == ZHAOHUA
@@ -393,7 +393,7 @@ def real_index(corpus_docs, request, tmp_path_factory) -> RetrievalIndex:  # noq
     # directory when pytest runs without its cache (-p no:cacheprovider)
     cache = getattr(request.config, "cache", None)
     index_dir = Path(cache.mkdir("retrieval-index")) if cache is not None else tmp_path_factory.mktemp("retrieval-index")
-    RetrievalIndex.build(index_dir, list(corpus_docs.values()), settings, progress=False)
+    RetrievalIndex.build(index_dir, list(corpus_docs.values()), settings)
     idx = RetrievalIndex.open(index_dir, settings)
     assert idx.has_dense
     return idx
@@ -460,8 +460,8 @@ def test_build_is_deterministic(small_corpus, tmp_path) -> None:  # noqa: ANN001
     settings = _settings(tmp_path)
     docs = _docs_from(small_corpus)
     a, b = tmp_path / "a", tmp_path / "b"
-    RetrievalIndex.build(a, docs, settings, progress=False, encoder=FakeEncoder())
-    RetrievalIndex.build(b, docs, settings, progress=False, encoder=FakeEncoder())
+    RetrievalIndex.build(a, docs, settings, encoder=FakeEncoder())
+    RetrievalIndex.build(b, docs, settings, encoder=FakeEncoder())
     files = sorted(p.relative_to(a) for p in (a / SUBDIR).rglob("*") if p.is_file())
     assert files
     for rel in files:
@@ -577,16 +577,21 @@ class _FakeTTY:
 def test_build_progress_on_tty_only(small_corpus, tmp_path, monkeypatch, capsys) -> None:  # noqa: ANN001
     import sys
 
+    from assistant.interfaces.progress import BuildProgress
+
     settings = _settings(tmp_path)
     docs = _docs_from(small_corpus)
-    # stderr not a terminal (pytest captures it): quiet
-    RetrievalIndex.build(tmp_path / "quiet", docs, settings, encoder=FakeEncoder())
+    # the library draws nothing itself; the interface's display, with stderr not a terminal
+    # (pytest captures it): quiet
+    with BuildProgress() as bars:
+        RetrievalIndex.build(tmp_path / "quiet", docs, settings, encoder=FakeEncoder(), progress=bars)
     assert capsys.readouterr().err == ""
     # stdout and stderr terminals: rich's bar on stderr, ending at n/n
     tty = _FakeTTY()
     monkeypatch.setattr(sys, "stderr", tty)
     monkeypatch.setattr(sys, "stdout", _FakeTTY())
-    stats = RetrievalIndex.build(tmp_path / "loud", docs, settings, encoder=FakeEncoder())
+    with BuildProgress() as bars:
+        stats = RetrievalIndex.build(tmp_path / "loud", docs, settings, encoder=FakeEncoder(), progress=bars)
     monkeypatch.undo()
     assert "嵌入段落" in tty.text
     assert f"{stats.chunks_embedded}/{stats.chunks_embedded}" in tty.text

@@ -13,7 +13,7 @@ from assistant.interfaces.exits import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK,
 
 
 def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.store.build import run_index
+    from assistant.interfaces.index import run_index
 
     return run_index(settings, check=args.check, embed=not args.no_embed, retrieval=not args.facts_only)
 
@@ -32,7 +32,7 @@ def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.repl.app import run_chat
+    from assistant.interfaces.chat import run_chat
 
     return run_chat(settings, plain=args.plain)
 
@@ -44,7 +44,7 @@ def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_model(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.retrieve.model import run_model_command
+    from assistant.interfaces.model import run_model_command
 
     return run_model_command(settings, action=args.action)
 

@@ -3,14 +3,14 @@
 In the tradition of pgcli/litecli: persistent history with suggestions, Tab completion of
 departments, metrics and meta-commands, a bottom toolbar with the conversation's context.
 :class:`ChatApp` takes its input/output/console from the caller so tests can drive it
-(:func:`drive_chat`); :func:`run_chat` wires it to the terminal and the real engine.
+(:func:`drive_chat`); :func:`assistant.interfaces.chat.run_chat` wires it to the terminal and the
+real engine.
 """
 
 from __future__ import annotations
 
 import io
 import logging
-import sys
 import threading
 from collections.abc import Iterable
 from pathlib import Path
@@ -237,25 +237,6 @@ def history_for(settings: Settings) -> History:
         log.warning("history disabled: %s: %s", path, e)
         return InMemoryHistory()
     return FileHistory(str(path))
-
-
-def run_chat(settings: Settings, plain: bool = False) -> int:
-    """`assistant chat`: open the REPL on the terminal, warming the retrieval side up in the background
-    (piped input: no warm-up, the transcript stays deterministic)."""
-    from assistant.answer.engine import Engine
-    from assistant.store.db import StoreError
-
-    try:
-        engine = Engine(settings)
-    except StoreError as e:  # no index, an old or damaged one: one line saying what to run
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    if not sys.stdin.isatty():  # piped questions: a plain transcript, not a terminal UI
-        return ChatApp(engine, plain=True).run_lines(sys.stdin)
-    # the retrieval side (index, jieba, query encoder: seconds) loads behind the prompt
-    warmup = RetrievalWarmup(engine).start()
-    app = ChatApp(engine, plain=plain, history=history_for(settings), color=settings.repl.color, warmup=warmup)
-    return app.run()
 
 
 def drive_chat(engine: Any, keystrokes: str, *, width: int = 100, warmup: RetrievalWarmup | None = None) -> str:

@@ -50,7 +50,7 @@ from pydantic import BaseModel, Field
 
 from assistant.config import Settings
 from assistant.models import Chunk, Document, Report
-from assistant.progress import BuildProgress
+from assistant.reporting import NO_PROGRESS, Progress
 from assistant.retrieve.chunking import chunk_document_with_context, split_sentences
 from assistant.retrieve.dense import DenseIndex, EmbeddingCache, Encoder, ModelEncoder, text_key
 from assistant.retrieve.fusion import DEFINITION_WEIGHT, defines, definition_term, fuse
@@ -419,7 +419,7 @@ class RetrievalIndex:
         docs: list[tuple[Document, Report]],
         settings: Settings,
         embed: bool = True,
-        progress: bool | BuildProgress | None = None,
+        progress: Progress | None = None,
         encoder: Encoder | None = None,
         cached: Sequence[Report] = (),
         load: Callable[[Report], Document | None] | None = None,
@@ -432,15 +432,15 @@ class RetrievalIndex:
         (None leaves the report out). A loaded report whose key is unchanged is carried over too.
         Only new chunk texts are embedded.
 
-        ``progress``: a BuildProgress to show the embedding in, or True/False/None (None: when on a
-        terminal). ``encoder`` defaults to the configured
+        ``progress``: where the embedding reports its progress (assistant/reporting.py; None: nowhere).
+        ``encoder`` defaults to the configured
         model (loaded only if something has to be embedded). Raises whatever the model loader raises
         when embedding is needed and the model is unavailable (use embed=False then).
         """
         t0 = time.perf_counter()
         index_dir = Path(index_dir)
         final = index_dir / SUBDIR
-        bar = progress if isinstance(progress, BuildProgress) else BuildProgress(progress)
+        bar = progress if progress is not None else NO_PROGRESS
         model_name = encoder.name if encoder is not None else settings.embedding.model
         old = _read_manifest(final) or {}
 
@@ -539,10 +539,9 @@ class RetrievalIndex:
                 cache = EmbeddingCache.load(final) if keep_cache else EmbeddingCache()
                 missing = RetrievalIndex._missing_texts(segments, prev, keys, cache)
                 enc = encoder if encoder is not None else ModelEncoder(settings)
-                with bar:
-                    task = bar.start("嵌入段落", len(missing))
-                    stats.chunks_embedded = cache.fill(missing, enc.encode_passages,
-                                                       progress=lambda n: bar.advance(task, n))
+                task = bar.start("嵌入段落", len(missing))
+                stats.chunks_embedded = cache.fill(missing, enc.encode_passages,
+                                                   progress=lambda n: bar.advance(task, n))
                 if cache.dim is not None and dim is not None and cache.dim != dim:
                     raise ValueError(f"embedding dimension changed ({dim} → {cache.dim}); delete {final}")
                 dim = cache.dim

