@@ -22,7 +22,8 @@ UNITS = ("万元", "元", "人", "人次", "个", "%", "辆", "次")
 
 def main(argv: list[str] | None = None) -> int:
     from assistant.models import Mention, Report
-    from assistant.store.db import create_indexes, create_store, query_mentions, write_report
+    from assistant.store.db import query_mentions
+    from assistant.store.sql import create_indexes, create_store, write_report
 
     ap = argparse.ArgumentParser()
     ap.add_argument("--reports", type=int, default=5000)

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from assistant.answer.names import match_departments
 from assistant.naming import department_aliases
-from assistant.store.db import create_store
+from assistant.store.sql import create_store
 from assistant.store.vocabulary import StoreVocabulary, fold, write_vocabulary
 
 KINDS = ("医疗保障局", "财政局", "商务委员会", "人民政府办公室", "规划和自然资源局", "文化和旅游局")

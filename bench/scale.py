@@ -113,10 +113,10 @@ def facts_only_supported() -> bool:
 
 @contextlib.contextmanager
 def timed_retrieval(spent: dict):  # noqa: ANN201
-    """Record in ``spent['retrieval']`` the seconds build_index spends in _build_retrieval."""
+    """Record in ``spent['retrieval']`` the seconds build_index spends in build_retrieval."""
     from assistant.store import build as store_build
 
-    orig = store_build._build_retrieval
+    orig = store_build.build_retrieval
 
     def wrapper(*a, **k):  # noqa: ANN002, ANN003, ANN202
         t = time.perf_counter()
@@ -125,11 +125,11 @@ def timed_retrieval(spent: dict):  # noqa: ANN201
         finally:
             spent["retrieval"] = time.perf_counter() - t
 
-    store_build._build_retrieval = wrapper
+    store_build.build_retrieval = wrapper
     try:
         yield
     finally:
-        store_build._build_retrieval = orig
+        store_build.build_retrieval = orig
 
 
 def bench_build(base: Path, n: int, seed: int) -> dict:
@@ -144,12 +144,12 @@ def bench_build(base: Path, n: int, seed: int) -> dict:
     if facts_only:
         res = store_build.build_index(settings, embed=False, retrieval=False, log=lambda *a: None)  # type: ignore[call-arg]
     else:  # until build_index(retrieval=False) exists: the retrieval step stubbed out
-        orig = store_build._build_retrieval
-        store_build._build_retrieval = lambda *a, **k: False
+        orig = store_build.build_retrieval
+        store_build.build_retrieval = lambda *a, **k: False
         try:
             res = store_build.build_index(settings, embed=False, log=lambda *a: None)
         finally:
-            store_build._build_retrieval = orig
+            store_build.build_retrieval = orig
     secs = time.perf_counter() - t
     spent: dict = {}
     logged: list[str] = []
@@ -257,8 +257,9 @@ def compose_store(base: Path, n: int, seed: int, check: int = 10) -> tuple[objec
     """A fact store of n synthetic reports made from the sources' parsed facts (see module doc)."""
     from assistant.ingest.metadata import department_aliases
     from assistant.models import Report
-    from assistant.store.build import parser_version
-    from assistant.store.db import DB_NAME, create_store, write_report
+    from assistant.store.corpus import parser_version
+    from assistant.store.manifest import DB_NAME
+    from assistant.store.sql import create_store, write_report
     from assistant.store.vocabulary import write_vocabulary
     from bench.synth import generate, load_source, text_transform
 
@@ -371,10 +372,10 @@ def pseudo_model(counter: dict | None = None):  # noqa: ANN201
 def seal(settings) -> None:  # noqa: ANN001
     """The index manifest a build writes (checksums and file stamps), for a composed index: readers
     then verify it the way they verify a built one, by stamps, instead of hashing hundreds of MB."""
-    from assistant.store.build import parser_version
-    from assistant.store.db import (
+    from assistant.atomic_files import write_json_atomic
+    from assistant.store.corpus import parser_version
+    from assistant.store.manifest import (
         DB_NAME,
-        FORMAT_VERSION,
         MANIFEST_FORMAT,
         MANIFEST_NAME,
         RETRIEVAL_SUBDIR,
@@ -382,8 +383,8 @@ def seal(settings) -> None:  # noqa: ANN001
         sha256_file,
         tree_checksums,
         tree_stamps,
-        write_json_atomic,
     )
+    from assistant.store.sql import FORMAT_VERSION
 
     index_dir = settings.index_dir
     facts, retrieval = index_dir / DB_NAME, index_dir / RETRIEVAL_SUBDIR

@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from assistant.config import load_settings
-from assistant.store.build import KILL_ENV, build_index
-from assistant.store.db import MANIFEST_NAME, open_store, tree_checksums
+from assistant.store.build import build_index
+from assistant.store.db import open_store
+from assistant.store.killpoints import KILL_ENV
+from assistant.store.manifest import MANIFEST_NAME, tree_checksums
 from tests.conftest import CORPUS, REPO, write_config
 from tests.test_index_integrity import DOC000, SMALL_REPORT, answer_value, leftovers
 

@@ -12,6 +12,8 @@ import pytest
 
 from assistant.config import load_settings
 from assistant.store import build as store_build
+from assistant.store import corpus as store_corpus
+from assistant.store import parsing as store_parsing
 from assistant.store.build import build_index
 from tests.conftest import CORPUS, write_config
 
@@ -51,11 +53,11 @@ def _build(cfg: Path, **kw) -> store_build.BuildResult:  # noqa: ANN003
 def counted(monkeypatch):  # noqa: ANN201
     """Names of the files parsed and hashed by the builds of this test (serial parsing: in process)."""
     seen: dict[str, list[str]] = {"parsed": [], "hashed": []}
-    parse, sha = store_build.parse_file, store_build.sha256_file
-    monkeypatch.setattr(store_build, "PARALLEL_FROM", 10**6)
-    monkeypatch.setattr(store_build, "parse_file", lambda p: (seen["parsed"].append(p.name), parse(p))[1])
-    monkeypatch.setattr(store_build, "sha256_file", lambda p: (seen["hashed"].append(p.name), sha(p))[1])
-    monkeypatch.setattr(store_build, "RACY_SECONDS", 0.0)  # the files were copied just now
+    parse, sha = store_parsing.parse_file, store_corpus.sha256_file
+    monkeypatch.setattr(store_parsing, "PARALLEL_FROM", 10**6)
+    monkeypatch.setattr(store_parsing, "parse_file", lambda p: (seen["parsed"].append(p.name), parse(p))[1])
+    monkeypatch.setattr(store_corpus, "sha256_file", lambda p: (seen["hashed"].append(p.name), sha(p))[1])
+    monkeypatch.setattr(store_corpus, "RACY_SECONDS", 0.0)  # the files were copied just now
     return seen
 
 
@@ -109,11 +111,11 @@ def test_a_rewrite_with_the_same_size_and_mtime_is_noticed(tmp_path, counted):
 
 def test_parallel_and_serial_parsing_give_the_same_store(tmp_path, monkeypatch):
     cfg = _corpus(tmp_path / "a")
-    monkeypatch.setattr(store_build, "PARALLEL_FROM", 2)
+    monkeypatch.setattr(store_parsing, "PARALLEL_FROM", 2)
     parallel = _build(cfg)
     assert sorted(parallel.indexed) == TXT
     shutil.copytree(tmp_path / "a" / "corpus", tmp_path / "b" / "corpus")
-    monkeypatch.setattr(store_build, "PARALLEL_FROM", 10**6)
+    monkeypatch.setattr(store_parsing, "PARALLEL_FROM", 10**6)
     serial = _build(write_config(tmp_path / "b", [tmp_path / "b" / "corpus"], tmp_path / "b" / "index"))
     assert serial.n_facts == parallel.n_facts
     a, b = _dump(tmp_path / "a" / "index"), _dump(tmp_path / "b" / "index")

@@ -16,8 +16,8 @@ from assistant.models import Document, Fact, Report, SourceLine
 from assistant.parse.facts import parse_document
 from assistant.parse.generic import GENERIC_SCHEMA, generic_tables
 from assistant.parse.mentions import extract_mentions
-from assistant.store.build import parse_file
 from assistant.store.db import query_facts, query_mentions
+from assistant.store.parsing import parse_file
 from assistant.store.vocabulary import open_vocabulary
 
 # Facts by (source, table_id) of the standard tables and the narrative, as parsed before generic tables

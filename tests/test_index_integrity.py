@@ -15,8 +15,10 @@ from pathlib import Path
 import pytest
 
 from assistant.config import load_settings
-from assistant.store.build import KILL_ENV
-from assistant.store.db import MANIFEST_NAME, StoreError, build_lock, open_store
+from assistant.store.db import StoreError, open_store
+from assistant.store.killpoints import KILL_ENV
+from assistant.store.lock import build_lock
+from assistant.store.manifest import MANIFEST_NAME
 from tests.conftest import CORPUS, REPO, write_config
 
 DOC000 = "000_db59d6f0fba66678.txt"
@@ -247,7 +249,7 @@ def test_index_check_reports_missing_changed_and_extra(pristine, tmp_path):
 def test_manifest_records_versions_and_checksums(pristine):
     import json
 
-    from assistant.store.db import sha256_file, tree_checksums
+    from assistant.store.manifest import sha256_file, tree_checksums
 
     index = pristine / "index"
     m = json.loads((index / MANIFEST_NAME).read_text(encoding="utf-8"))

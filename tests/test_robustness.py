@@ -152,7 +152,7 @@ def test_every_other_report_is_indexed(bad_index):
 
 
 def test_symlinks_followed_when_configured(tmp_path):
-    from assistant.store.build import corpus_files
+    from assistant.store.corpus import corpus_files
 
     corpus = tmp_path / "corpus"
     (tmp_path / "outside").mkdir()

@@ -36,7 +36,7 @@ def scale_index(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
     # Lookups need the fact store only; the BM25 retrieval build (~0.4 s/report, see bench/RESULTS.md)
     # would put this test far over a minute, so it is skipped here.
     mp = pytest.MonkeyPatch()
-    mp.setattr(store_build, "_build_retrieval", lambda *a, **k: None)
+    mp.setattr(store_build, "build_retrieval", lambda *a, **k: None)
     try:
         result = build_index(settings, embed=False, log=lambda *a: None)
     finally:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from assistant.answer.understand import understand
-from assistant.store.db import DB_NAME
+from assistant.store.manifest import DB_NAME
 from assistant.store.vocabulary import StoreVocabulary, Vocabulary, fold, open_vocabulary, write_vocabulary
 
 REPO = Path(__file__).resolve().parent.parent

