@@ -271,7 +271,7 @@ def compare_table_vectors(settings, corpus: Path, qas: list[Path]) -> int:  # no
     import numpy as np
 
     from assistant.retrieve.dense import DenseIndex
-    from assistant.retrieve.index import CONTEXTS
+    from assistant.retrieve.index_files import CONTEXTS
 
     docs = load_corpus(corpus)
     by_name = {d.doc: (d, r) for d, r in docs}

@@ -181,7 +181,7 @@ def distinct_texts(corpus: Path, k: int) -> tuple[int, int]:
     from assistant.ingest.loaders import load_document
     from assistant.ingest.metadata import detect_metadata
     from assistant.retrieve.chunking import chunk_document
-    from assistant.retrieve.index import embed_text
+    from assistant.retrieve.index_build import embed_text
 
     s = Settings()
     total, seen = 0, set()
@@ -200,7 +200,7 @@ def embed_sample(corpus: Path, k: int = 32) -> dict:
     from assistant.ingest.metadata import detect_metadata
     from assistant.retrieve.chunking import chunk_document
     from assistant.retrieve.dense import ModelEncoder
-    from assistant.retrieve.index import embed_text
+    from assistant.retrieve.index_build import embed_text
 
     s = Settings()
     texts: list[str] = []
@@ -415,7 +415,8 @@ def compose_retrieval(settings, reports: list, report_models: list, dense: str =
 
     from assistant.ingest.loaders import load_document
     from assistant.ingest.metadata import detect_metadata
-    from assistant.retrieve import index as ri
+    from assistant.retrieve import index_build as ri
+    from assistant.retrieve import index_files as rf
     from assistant.retrieve.dense import DenseIndex, text_key
     from assistant.retrieve.lexical import LexicalIndex, TermCounts
     from assistant.retrieve.tokenize import tokenize, tokenizer_signature
@@ -429,7 +430,7 @@ def compose_retrieval(settings, reports: list, report_models: list, dense: str =
         pairs = ri.chunk_document_with_context(doc, rep, settings.chunking.size, settings.chunking.overlap)
         chunks = [c for c, _, _ in pairs]
         contexts = [x for _, x, _ in pairs]
-        units, owner = ri._line_units(chunks, contexts)
+        units, owner = ri.line_units(chunks, contexts)
         templates = []
         for c in chunks:
             rest = c.model_dump(mode="json", exclude={"doc", "department", "year", "kind"})
@@ -441,12 +442,12 @@ def compose_retrieval(settings, reports: list, report_models: list, dense: str =
             "counts": TermCounts.from_tokens([tokenize(ri.embed_text(c, x)) for c, x in zip(chunks, contexts, strict=True)]),
             "lines": TermCounts.from_tokens([tokenize(u) for u in units]),
             "owner": np.asarray(owner, dtype=np.int64),
-            "contexts": ri._rows([(json.dumps(x, ensure_ascii=False) + "\n").encode() for x in contexts]),
-            "spans": ri._rows([(json.dumps([list(u) for u in us], ensure_ascii=False) + "\n").encode() for _, _, us in pairs]),
+            "contexts": rf.row_block([(json.dumps(x, ensure_ascii=False) + "\n").encode() for x in contexts]),
+            "spans": rf.row_block([(json.dumps([list(u) for u in us], ensure_ascii=False) + "\n").encode() for _, _, us in pairs]),
         }
     models = {m.doc: m for m in report_models}
-    keys = {r.doc: ri._report_key(models[r.doc].sha256, models[r.doc]) for r in reports}
-    names = {doc: ri._report_tokens(k) for doc, k in keys.items()}
+    keys = {r.doc: ri.report_key(models[r.doc].sha256, models[r.doc]) for r in reports}
+    names = {doc: ri.report_tokens(k) for doc, k in keys.items()}
     words = sorted({w for s in src.values() for w in s["counts"].vocab} | {w for ts in names.values() for w in ts})
     wid = {w: i for i, w in enumerate(words)}
     lwords = sorted({w for s in src.values() for w in s["lines"].vocab})
@@ -457,7 +458,7 @@ def compose_retrieval(settings, reports: list, report_models: list, dense: str =
             remap = np.asarray([vocab_ids[w] for w in tc.vocab], dtype=np.int32)
             s[key] = csr_matrix((tc.counts, remap[tc.ids] if len(tc.ids) else tc.ids, tc.indptr),
                                 shape=(tc.rows, width), dtype=np.int32)
-    out_dir = settings.index_dir / ri.SUBDIR
+    out_dir = settings.index_dir / rf.SUBDIR
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
     chunk_blocks, ctx_blocks, span_blocks, mats, lmats, owners, text_keys = [], [], [], [], [], [], []
@@ -471,7 +472,7 @@ def compose_retrieval(settings, reports: list, report_models: list, dense: str =
         fields = {"doc": r.doc, "department": r.department, "year": r.year, "kind": r.kind}
         rows = [row.replace(b"\x00FIELDS\x00", json.dumps(fields, ensure_ascii=False)[1:-1].encode())
                 for row in s["row_templates"]]
-        chunk_blocks.append(ri._rows(rows))
+        chunk_blocks.append(rf.row_block(rows))
         ctx_blocks.append(s["contexts"])
         span_blocks.append(s["spans"])
         ids = np.asarray([wid[w] for w in names[r.doc]], dtype=np.int32)
@@ -483,14 +484,14 @@ def compose_retrieval(settings, reports: list, report_models: list, dense: str =
         text_keys += [text_key(f"{r.doc}\x00{i}") for i in range(n)]
         per_doc[r.doc] = n
         pos += n
-    for name, blocks in ((ri.CHUNKS, chunk_blocks), (ri.CONTEXTS, ctx_blocks), (ri.SPANS, span_blocks)):
-        ri._write_lines(out_dir / name, blocks)
-    (out_dir / ri.TEXT_KEYS).write_text(json.dumps(text_keys), encoding="utf-8")
-    for mlist, vocab, sub in ((mats, words, ri.BM25_DIR), (lmats, lwords, ri.LINES_DIR)):
+    for name, blocks in ((rf.CHUNKS, chunk_blocks), (rf.CONTEXTS, ctx_blocks), (rf.SPANS, span_blocks)):
+        rf.write_lines(out_dir / name, blocks)
+    (out_dir / rf.TEXT_KEYS).write_text(json.dumps(text_keys), encoding="utf-8")
+    for mlist, vocab, sub in ((mats, words, rf.BM25_DIR), (lmats, lwords, rf.LINES_DIR)):
         m = vstack(mlist, format="csr")
         m.sort_indices()
         LexicalIndex.from_counts(TermCounts(vocab, m.indptr, m.indices, m.data)).save(out_dir / sub)
-    np.save(out_dir / ri.LINE_OWNER, np.concatenate(owners).astype(np.int32), allow_pickle=False)
+    np.save(out_dir / rf.LINE_OWNER, np.concatenate(owners).astype(np.int32), allow_pickle=False)
     lexical_s = time.perf_counter() - t0
     dense_s = 0.0
     if dense != "none":
@@ -498,14 +499,14 @@ def compose_retrieval(settings, reports: list, report_models: list, dense: str =
         vecs = np.random.default_rng(5000).standard_normal((pos, PSEUDO_DIM)).astype(np.float32)
         vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
         above = settings.retrieval.approximate_above if dense == "approximate" else pos + 1
-        DenseIndex.build(vecs, above).save(out_dir / ri.FAISS_FILE)
+        DenseIndex.build(vecs, above).save(out_dir / rf.FAISS_FILE)
         del vecs
         dense_s = time.perf_counter() - t
-    manifest = {"format": ri.FORMAT_VERSION, "model": settings.embedding.model if dense != "none" else None,
+    manifest = {"format": rf.FORMAT_VERSION, "model": settings.embedding.model if dense != "none" else None,
                 "dim": PSEUDO_DIM if dense != "none" else None, "embedded": dense != "none",
                 "chunking": {"size": settings.chunking.size, "overlap": settings.chunking.overlap},
                 "tokenizer": tokenizer_signature(), "docs": keys, "chunks_per_doc": per_doc, "chunks": pos}
-    (out_dir / ri.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True),
+    (out_dir / rf.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True),
                                        encoding="utf-8")
     return {"chunks": pos, "lexical_s": lexical_s, "dense_s": dense_s, "dense": dense,
             "bytes": dir_size(out_dir)}

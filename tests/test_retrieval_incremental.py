@@ -14,7 +14,7 @@ import pytest
 from conftest import write_config
 
 import assistant.ingest.loaders as loaders
-import assistant.retrieve.index as retrieval_index
+import assistant.retrieve.index_build as retrieval_index_build
 from assistant.config import Settings, load_settings
 from assistant.ingest.loaders import load_document
 from assistant.ingest.metadata import detect_metadata
@@ -94,9 +94,9 @@ def test_build_index_touching_one_report_chunks_only_that_report(corpus, tmp_pat
     target = corpus / TOUCHED
     target.write_text(target.read_text(encoding="utf-8") + ADDED, encoding="utf-8")
     loads = Counting(loaders.load_document)
-    chunked = Counting(retrieval_index.chunk_document_with_context)
+    chunked = Counting(retrieval_index_build.chunk_document_with_context)
     monkeypatch.setattr(loaders, "load_document", loads)
-    monkeypatch.setattr(retrieval_index, "chunk_document_with_context", chunked)
+    monkeypatch.setattr(retrieval_index_build, "chunk_document_with_context", chunked)
     logged.clear()
     build_index(settings, embed=False, log=logged.append)
     # the touched report is loaded once (to parse it) and chunked once; the three others neither

@@ -16,7 +16,7 @@ def corpus_texts() -> list[str]:
     from assistant.ingest.loaders import load_document
     from assistant.ingest.metadata import detect_metadata
     from assistant.retrieve.chunking import chunk_document_with_context
-    from assistant.retrieve.index import _line_units, embed_text
+    from assistant.retrieve.index_build import embed_text, line_units
 
     texts: list[str] = []
     for p in sorted(CORPUS.iterdir()):
@@ -25,7 +25,7 @@ def corpus_texts() -> list[str]:
         pairs = chunk_document_with_context(doc, detect_metadata(doc), 400, 60)
         chunks, contexts = [c for c, _, _ in pairs], [x for _, x, _ in pairs]
         texts += [embed_text(c, x) for c, x in zip(chunks, contexts, strict=True)]
-        texts += _line_units(chunks, contexts)[0]  # the line-level BM25 units
+        texts += line_units(chunks, contexts)[0]  # the line-level BM25 units
     return list(dict.fromkeys(texts))
 
 

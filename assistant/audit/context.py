@@ -13,7 +13,7 @@ from assistant.models import Document, Fact, Report, Table, TableRow
 from assistant.parse.facts import TOTAL_ROW_RE, ParsedReport, parse_document, row_metric
 from assistant.parse.generic import GENERIC_SCHEMA
 from assistant.parse.lexicon import canonical_metric
-from assistant.parse.narrative import iter_paragraphs
+from assistant.parse.prose import iter_paragraphs
 from assistant.parse.rows import clean_label
 
 # What the first column of a table's 合计 row measures (the row is labelled only 合计).

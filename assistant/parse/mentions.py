@@ -29,7 +29,8 @@ from decimal import Decimal, InvalidOperation
 
 from assistant.models import Document, Fact, Mention, Report
 from assistant.parse.lexicon import WRITTEN_UNITS
-from assistant.parse.narrative import NUMBER_RE, Sentence, extract_narrative_facts, is_table_line
+from assistant.parse.narrative import NUMBER_RE, Sentence, extract_narrative_facts
+from assistant.parse.prose import is_table_line
 
 __all__ = ["extract_mentions"]
 

@@ -19,70 +19,38 @@ from __future__ import annotations
 import re
 from bisect import bisect_left
 from collections import Counter
-from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from functools import lru_cache
-from itertools import chain
 
 from assistant.models import Document, Fact, Report
 from assistant.parse.lexicon import (
     COUNT_VARIANTS,
     METRICS,
     STOCK_METRICS,
-    all_terms,
-    canonical_metric,
     metric_kind,
     to_yuan,
     unit_kind,
 )
-
-__all__ = ["extract_narrative_facts", "iter_paragraphs", "NARRATIVE_EXCLUDED_TERMS", "Sentence", "is_table_line",
-           "NUMBER_RE"]
-
-# Lexicon terms that are fine in a question but too loose in report prose: 采购 also means 药品集中采购,
-# 采购金额 is also what SMEs won, 车辆 occurs in 车辆租赁费, 结余 in 结余分配, 人数 in 异地就医人数.
-NARRATIVE_EXCLUDED_TERMS: frozenset[str] = frozenset({
-    "采购", "采购金额", "采购总额", "出国", "公车", "车辆", "结余", "人数", "在职", "编制", "工资",
-    "买了多少东西", "花了多少钱", "吃喝", "买车", "多少人", "几辆车", "多少辆车", "有几辆车", "接待了几批",
-    "几批次", "接待了多少人", "本年收入", "本年支出", "项目经费", "财政拨款", "一般公共服务",
-    "社会保障和就业", "卫生健康", "医疗卫生", "农林水", "住房保障", "科学技术", "商品和服务", "工资福利",
-    "运行经费", "公务用车", "全部收入", "全部支出", "部门收入", "执行进度", "一共收入", "一共支出",
-    "收入一共", "支出一共", "公务接待", "一般公共预算财政拨款",
-})
-
-_QUOTE_CHARS = frozenset("“”\"‘’「」『』")
-_SENTENCE_END = frozenset("。!?！？")
-_BOUNDARY = frozenset("，；;。!?！？、")
-_OPEN_BRACKETS = "《【〔["
-_CLOSE_BRACKETS = "》】〕]"
-
-
-def _one_of(chars: str | frozenset[str]) -> re.Pattern[str]:
-    return re.compile("[" + re.escape("".join(sorted(chars))) + "]")
-
-
-_SENTENCE_END_RE = _one_of(_SENTENCE_END)
-# A character _sentences must look at one by one: a quote (dropped) or whitespace (dropped or kept).
-_SPECIAL_RE = re.compile("[\\s" + re.escape("".join(sorted(_QUOTE_CHARS))) + "]")
-_NON_SPACE_RE = re.compile(r"\S")  # \s is str.isspace()
-_BOUNDARY_RE = _one_of(_BOUNDARY | {","})  # a comma is one unless inside a number (see _boundaries)
-_OPEN_BRACKET_RE = _one_of(_OPEN_BRACKETS)
-_COMPARISON_END_RE = re.compile(r"(?:比|较|与|同比)$")
-_HEADING_RE = re.compile(
-    r"^(?:第[一二三四五六七八九十\d]+部分|[一二三四五六七八九十]+、|\([一二三四五六七八九十]+\)|"
-    r"\d+\s*[、.．](?!\d)|\(\d+\)|[①②③④⑤⑥⑦⑧⑨⑩])\s*"
+from assistant.parse.prose import (
+    BOUNDARY,
+    Where,
+    bracket_depths,
+    one_of,
+    origins,
+    prose_paragraphs,
+    prose_sentences,
 )
-_TITLE_END_RE = re.compile(r"(?:情况|说明|原因|概况|职能|设置|解释|预算|决算|措施|问题|目标)$")
-_SENTENCE_PUNCT_RE = re.compile(r"[，。；;:、,]")
-_PAGE_NUMBER_RE = re.compile(r"^[-—–\s]*(?:第\s*)?\d{1,3}(?:\s*页)?[-—–\s]*$")
-_THRESHOLD_START_RE = re.compile(r"^[≥≤≧≦<>=＝～~]")
+from assistant.parse.prose_metrics import MetricMatch, item_matches, span_mask, term_matches
+
+__all__ = ["extract_narrative_facts", "Sentence", "NUMBER_RE"]
+
+
+_BOUNDARY_RE = one_of(BOUNDARY | {","})  # a comma is one unless inside a number (see _boundaries)
+_COMPARISON_END_RE = re.compile(r"(?:比|较|与|同比)$")
 # A number not glued to a letter, digit, dot or comma before it. Written to start with its first digit
 # (the lookbehind checks the character before it) so a search skips to the next digit: the same
 # matches as (?<![\d.,A-Za-z])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?, three times faster.
 _NUMBER_RE = re.compile(r"\d(?<![\d.,A-Za-z]\d)(?:\d{0,2}(?:,\d{3})+|\d*)(?:\.\d+)?")
-# The same shape, for table lines: (?<![\d.,])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?![\d.,]|\s*年).
-_LINE_NUMBER_RE = re.compile(r"\d(?<![\d.,]\d)(?:\d{0,2}(?:,\d{3})+|\d*)(?:\.\d+)?(?![\d.,]|\s*年)")
 _YEAR_RE = re.compile(r"((?:19|20)\d{2})年")
 _UNITS_LONGEST = sorted(
     ("元", "千元", "万元", "亿元", "%", "人", "万人", "人次", "万人次", "批次", "辆", "个", "台(套)", "台",
@@ -120,8 +88,6 @@ _FALLBACK_TRAIL_RE = re.compile(r"(?:为|达到|达|共计|合计|总计|共|计
 _FALLBACK_GENERIC = frozenset({"金额", "资金", "费用", "支出", "收入", "经费", "合计", "总计", "总额", "补助"})
 _FALLBACK_BAD_RE = re.compile(r"[\d比较增减降占完成]|其他$|确保|力争|目标|不低于|计划|预计")
 _CJK_LABEL_RE = re.compile(r"^[\u3400-\u9fff()]+$")
-_PAREN_ITEM_RE = re.compile(r"\((?:类|款|项)\)")
-_PATH_ITEM_RE = re.compile(r"(?:[^，。；;、:\s]+?-)+([^，。；;、:\s-]+?)科目")
 _CONDITIONAL_RE = re.compile(r"(?:和?(?:收入|支出|收支))*的")
 _NONE_RE = re.compile(r"(?:无|没有)(?:财政拨款)?")
 _DIGIT_RE = re.compile(r"\d")  # what _NUMBER_RE needs
@@ -129,25 +95,6 @@ _FUNDING_PREFIXES = ("一般公共预算", "财政拨款", "政府性基金", "�
 _SCOPE_RE = re.compile(r"政府性基金|国有资本经营")
 _ACQUIRE_RE = re.compile(r"购置|新增|处置|购买|拟")
 _LAST_YEAR_RE = re.compile(r"(?<![比较与])(?:上年末|上年度|上一年)")
-
-
-@dataclass
-class _Where:
-    """Where each character of a sentence's match text came from (parallel to the text)."""
-
-    lines: list[int]
-    pages: list[int | None]
-
-
-@dataclass
-class _Match:
-    """A metric mention in a sentence: [start, end) in the match text."""
-
-    start: int
-    end: int
-    metric: str
-    label: str
-    kind: str  # "term" (lexicon), "item" (…(项) / 类-款-项 path)
 
 
 @dataclass
@@ -163,201 +110,10 @@ class _Prev:
     end: int
 
 
-@lru_cache(maxsize=1)
-def _terms_by_first() -> dict[str, list[tuple[str, str]]]:
-    """Lexicon terms usable in prose, grouped by first character, longest first."""
-    by_first: dict[str, list[tuple[str, str]]] = {}
-    for term, canonical in all_terms():
-        if len(term) < 2 or term in NARRATIVE_EXCLUDED_TERMS:
-            continue
-        by_first.setdefault(term[0], []).append((term, canonical))
-    return by_first
-
-
-def _is_table_line(text: str) -> bool:
-    """Table rows and indicator tables: tab-separated, thresholds, or several bare numbers."""
-    if "\t" in text or _THRESHOLD_START_RE.match(text):
-        return True
-    if not _SENTENCE_PUNCT_RE.search(text):
-        return len(_LINE_NUMBER_RE.findall(text)) >= 2
-    return False
-
-
-def _is_title(text: str) -> bool:
-    """A section title (short, or a numbered heading ending like one), kept out of the next sentence."""
-    body = _HEADING_RE.sub("", text)
-    if _SENTENCE_PUNCT_RE.search(body) or _LINE_NUMBER_RE.search(body):
-        return False
-    return len(body) <= 20 or (body != text and bool(_TITLE_END_RE.search(body)))
-
-
-def _paragraphs(doc: Document) -> Iterator[tuple[str, list[tuple[int, int | None, int]]]]:
-    """Consecutive prose lines joined; headings, titles and table rows break paragraphs.
-
-    A paragraph is its text and the (line, page, number of characters) of its pieces, in order
-    (see _origins).
-    """
-    parts: list[str] = []
-    pieces: list[tuple[int, int | None, int]] = []
-    for sl in doc.lines:
-        text = sl.text.strip()
-        if not text:
-            continue  # blank lines inside paragraphs are common in exports (000 alternates them)
-        if _PAGE_NUMBER_RE.match(text):
-            continue  # a page number between two halves of a sentence
-        if _is_table_line(text):
-            if parts:
-                yield "".join(parts), pieces
-            parts, pieces = [], []
-            continue
-        title = _is_title(text)
-        if (title or _HEADING_RE.match(text)) and parts:
-            yield "".join(parts), pieces
-            parts, pieces = [], []
-        if parts and parts[-1][-1].isdigit() and text[0].isdigit():
-            parts.append(" ")  # never glue two numbers across a line break
-            pieces.append((sl.line, sl.page, 1))
-        parts.append(text)
-        pieces.append((sl.line, sl.page, len(text)))
-        if title:
-            yield "".join(parts), pieces
-            parts, pieces = [], []
-    if parts:
-        yield "".join(parts), pieces
-
-
-def _origins(pieces: list[tuple[int, int | None, int]]) -> tuple[list[int], list[int | None]]:
-    """The line and the page of every character of a paragraph."""
-    lines: list[int] = []
-    pages: list[int | None] = []
-    for line, page, n in pieces:
-        lines.extend([line] * n)
-        pages.extend([page] * n)
-    return lines, pages
-
-
-def _sentences(para: str, lines: list[int], pages: list[int | None]) -> Iterator[tuple[str, _Where, str]]:
-    """Split a paragraph at 。: (match text, where each match character came from, display text).
-
-    The match text drops quotes, and spaces except one between two numbers.
-    """
-    start = 0  # index in para of the sentence start
-    ends = [m.end() for m in _SENTENCE_END_RE.finditer(para)]
-    if not ends or ends[-1] < len(para):
-        ends.append(len(para))
-    for end in ends:
-        if not _SPECIAL_RE.search(para, start, end):
-            # the common case: every character is kept as it is
-            if start < end:
-                yield para[start:end], _Where(lines[start:end], pages[start:end]), para[start:end].strip()
-            start = end
-            continue
-        # quotes dropped; a space kept (as " ") only between two numbers
-        kept: list[str] = []
-        spans: list[tuple[int, int]] = []  # the para range each kept piece comes from
-        last = ""  # last kept character
-        pos = start
-        for m in _SPECIAL_RE.finditer(para, start, end):
-            i = m.start()
-            if pos < i:
-                kept.append(para[pos:i])
-                spans.append((pos, i))
-                last = para[i - 1]
-            pos = i + 1
-            if para[i].isspace() and last.isdigit():
-                nm = _NON_SPACE_RE.search(para, i + 1)
-                if nm is not None and nm.group().isdigit():
-                    kept.append(" ")
-                    spans.append((i, i + 1))
-                    last = " "
-        if pos < end:
-            kept.append(para[pos:end])
-            spans.append((pos, end))
-        if kept:
-            where = _Where(list(chain.from_iterable(lines[a:b] for a, b in spans)),
-                           list(chain.from_iterable(pages[a:b] for a, b in spans)))
-            yield "".join(kept), where, para[start:end].strip()
-        start = end
-
-
-def _bracket_depths(text: str) -> list[int]:
-    """Nesting depth of 《》【】〔〕 at each position (numbers inside titles are not facts)."""
-    if not _OPEN_BRACKET_RE.search(text):
-        return [0] * len(text)  # a closing bracket alone leaves the depth at 0
-    depth, out = 0, []
-    for ch in text:
-        if ch in _OPEN_BRACKETS:
-            depth += 1
-        out.append(depth)
-        if ch in _CLOSE_BRACKETS:
-            depth = max(0, depth - 1)
-    return out
-
-
-def _item_matches(text: str) -> list[_Match]:
-    """Budget items named as ``…(项)`` / ``(款)`` / ``(类)`` or as a quoted 类-款-项 path before 科目."""
-    out: list[_Match] = []
-    if "科目" in text and "-" in text:  # both are literal parts of the pattern
-        for m in _PATH_ITEM_RE.finditer(text):
-            label = m.group(1)
-            out.append(_Match(m.start(), m.end(), canonical_metric(label) or label, label, "item"))
-    for m in _PAREN_ITEM_RE.finditer(text):
-        start = m.start()
-        while start > 0 and text[start - 1] not in _BOUNDARY and text[start - 1] not in ")::":
-            start -= 1
-        label = _HEADING_RE.sub("", text[start:m.start()]).strip()
-        if not label or len(label) > 30 or any(start < o.end and m.end() > o.start for o in out):
-            continue
-        # label as written keeps the (款) right before a (项): 行政运行 exists under several 款
-        parent = next((o for o in out if o.end == start and o.label.endswith("(款)")), None)
-        written = (parent.label if parent else "") + text[start:m.end()]
-        out.append(_Match(start, m.end(), canonical_metric(label) or label, written, "item"))
-    return out
-
-
-def _span_mask(n: int, spans: list[_Match]) -> bytearray:
-    """1 at every position covered by one of the spans (a per-position test is linear, not quadratic)."""
-    mask = bytearray(n)
-    for m in spans:
-        mask[max(m.start, 0):min(m.end, n)] = b"\x01" * (min(m.end, n) - max(m.start, 0))
-    return mask
-
-
-@lru_cache(maxsize=1)
-def _term_regex() -> tuple[re.Pattern[str], dict[str, str]]:
-    """One pattern for all prose terms, and term -> canonical metric.
-
-    Alternatives are grouped by first character and keep the longest-first order of _terms_by_first,
-    so at each position the pattern picks the term the per-position scan would pick.
-    """
-    by_first = _terms_by_first()
-    alts = [re.escape(first) + "(?:" + "|".join(re.escape(t[1:]) for t, _ in terms) + ")"
-            for first, terms in by_first.items()]
-    canonical = {t: c for terms in by_first.values() for t, c in terms}
-    return re.compile("|".join(alts)), canonical
-
-
-def _term_matches(text: str, taken: list[_Match]) -> list[_Match]:
-    """Lexicon terms, longest first at each position, left to right, not starting inside item spans."""
-    rx, canonical = _term_regex()
-    out: list[_Match] = []
-    blocked = _span_mask(len(text), taken) if taken else None
-    i = 0
-    while (m := rx.search(text, i)) is not None:
-        start = m.start()
-        if blocked is not None and blocked[start]:
-            i = start + 1  # no term may start inside an item span
-            continue
-        term = m.group()
-        out.append(_Match(start, m.end(), canonical[term], term, "term"))
-        i = m.end()
-    return out
-
-
-def _boundaries(text: str, matches: list[_Match]) -> list[int]:
+def _boundaries(text: str, matches: list[MetricMatch]) -> list[int]:
     """Clause boundary positions (，；、。 and a comma not inside a number), not inside metric names."""
     out = []
-    blocked = _span_mask(len(text), matches) if matches else None
+    blocked = span_mask(len(text), matches) if matches else None
     last = len(text) - 1
     for m in _BOUNDARY_RE.finditer(text):
         i = m.start()
@@ -441,7 +197,7 @@ def _signed(value: Decimal, words: str) -> Decimal | None:
 
 
 def _make_fact(report: Report, *, metric: str, label: str, qualifier: str | None, value: Decimal, unit: str,
-               year: int | None, where: _Where, pos: int, display: str) -> Fact:
+               year: int | None, where: Where, pos: int, display: str) -> Fact:
     """A narrative Fact citing the number's line and the sentence's last line."""
     return Fact(
         doc=report.doc, department=report.department, year=year, kind=report.kind, metric=metric,
@@ -452,18 +208,18 @@ def _make_fact(report: Report, *, metric: str, label: str, qualifier: str | None
     )
 
 
-def _sentence_facts(report: Report, text: str, where: _Where, display: str,
-                    topic: _Match | None) -> tuple[list[Fact], list[tuple[str, int, str]], _Match | None]:
+def _sentence_facts(report: Report, text: str, where: Where, display: str,
+                    topic: MetricMatch | None) -> tuple[list[Fact], list[tuple[str, int, str]], MetricMatch | None]:
     """Facts of one sentence, the metrics it says are absent (无…), and the topic it leaves set."""
-    items = _item_matches(text)
+    items = item_matches(text)
     numbers = [(nm, hit) for nm in _NUMBER_RE.finditer(text) if (hit := _unit_at(text, nm.end())) is not None]
     if not numbers and not _NONE_RE.search(text):
         # no number with a unit and no 无…: no facts, only the topic (most sentences)
         return [], [], next((m for m in reversed(items) if m.label), topic)
-    matches = sorted(items + _term_matches(text, items), key=lambda m: m.start)
+    matches = sorted(items + term_matches(text, items), key=lambda m: m.start)
     bounds = _boundaries(text, matches)
     scopes = [m.start() for m in _SCOPE_RE.finditer(text) if not any(t.start <= m.start() < t.end for t in matches)]
-    depths = _bracket_depths(text)
+    depths = bracket_depths(text)
     facts: list[Fact] = []
     stated: list[tuple[int, Fact]] = []  # (end of the unit, fact) of the amounts found
     prev: _Prev | None = None
@@ -593,7 +349,7 @@ def _sentence_facts(report: Report, text: str, where: _Where, display: str,
 _LEVEL_RE = re.compile(r"(?<!基本)与(?:上年|上一年|去年|(?:19|20)\d{2}年度?)(?:同期)?(?:预算|决算)?数?(?:相比)?持平")
 
 
-def _level_with_last_year(report: Report, text: str, where: _Where, display: str,
+def _level_with_last_year(report: Report, text: str, where: Where, display: str,
                           stated: list[tuple[int, Fact]]) -> list[Fact]:
     """A change of 0 (比上年增减) for an amount right before "，与上年持平"."""
     out: list[Fact] = []
@@ -608,7 +364,7 @@ def _level_with_last_year(report: Report, text: str, where: _Where, display: str
     return out
 
 
-def _stated_absent(text: str, matches: list[_Match]) -> list[tuple[str, int, str]]:
+def _stated_absent(text: str, matches: list[MetricMatch]) -> list[tuple[str, int, str]]:
     """Metrics a sentence says the unit did not have: 无“三公”经费财政拨款支出 → (三公经费, pos)."""
     out: list[tuple[str, int, str]] = []
     for nm in _NONE_RE.finditer(text):
@@ -624,16 +380,8 @@ def _stated_absent(text: str, matches: list[_Match]) -> list[tuple[str, int, str
     return out
 
 
-def iter_paragraphs(doc: Document) -> Iterator[tuple[str, list[int], list[int | None]]]:
-    """Every prose paragraph of ``doc`` as this module reads it (lines joined; headings, titles and table
-    rows apart), with the line and page of each character (used by the audit, assistant/audit/)."""
-    for para, pieces in _paragraphs(doc):
-        yield (para, *_origins(pieces))
-
-
 # For parse/mentions.py, which reads the same sentences and numbers.
 NUMBER_RE = _NUMBER_RE
-is_table_line = _is_table_line
 
 
 Sentence = tuple[str, list[int], list[int | None], str]  # match text, line and page of each character, display
@@ -652,12 +400,12 @@ def extract_narrative_facts(doc: Document, report: Report, sentences: list[Sente
     the same sentences; splitting them twice would cost a fifth of the parse).
     """
     facts: list[Fact] = []
-    absent: list[tuple[str, int, str, _Where, str, str]] = []
-    for para, pieces in _paragraphs(doc):
+    absent: list[tuple[str, int, str, Where, str, str]] = []
+    for para, pieces in prose_paragraphs(doc):
         if not _DIGIT_RE.search(para) and "无" not in para and "没" not in para:
             continue  # no number and no 无/没有 (not even once quotes are dropped): nothing to find
-        topic: _Match | None = None
-        for text, where, display in _sentences(para, *_origins(pieces)):
+        topic: MetricMatch | None = None
+        for text, where, display in prose_sentences(para, *origins(pieces)):
             if sentences is not None and _DIGIT_RE.search(text):
                 sentences.append((text, where.lines, where.pages, display))
             found, nones, topic = _sentence_facts(report, text, where, display, topic)
@@ -666,7 +414,7 @@ def extract_narrative_facts(doc: Document, report: Report, sentences: list[Sente
     units = Counter(f.unit for f in facts if unit_kind(f.unit) == "money")
     zero_unit = units.most_common(1)[0][0] if units else "元"
     for metric, pos, label, where, display, text in absent:
-        year = _year_before(text, pos, _bracket_depths(text), report.year)
+        year = _year_before(text, pos, bracket_depths(text), report.year)
         facts.append(_make_fact(report, metric=metric, label=label, qualifier=_default_qualifier(metric, report.kind),
                                 value=Decimal(0), unit=zero_unit, year=year, where=where, pos=pos,
                                 display=display))
