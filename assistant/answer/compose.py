@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 
-from assistant.models import Answer, AnswerValue, Citation, Fact, Query, Report, ValueCitation
+from assistant.models import Answer, AnswerValue, Citation, Fact, LineHit, Query, Report, ValueCitation
 
 WAN = Decimal(10000)
 UNSPECIFIED_DEPARTMENT = "未指定部门，按各部门分别列出："
@@ -220,3 +220,48 @@ def missing_inputs(names: set[str]) -> str:
 
 def relative_year_note(word: str, base: int, year: int) -> str:
     return f"（“{word}”按报告年度{base}年理解为{year}年。）"
+
+
+# ----------------------------------------------------------------------------- lines for unexplained words
+
+def _hit_place(h: LineHit) -> str:
+    page = f"第{h.page}页" if h.page else ""
+    span = f"{h.line}" if h.line == h.line_end else f"{h.line}–{h.line_end}"
+    return f"{h.doc} {page}第{span}行"
+
+
+def hit_citation(h: LineHit) -> Citation:
+    """A citation of a found line."""
+    return Citation(doc=h.doc, line_start=h.line, line_end=h.line_end, page=h.page, snippet=h.text)
+
+
+def line_answer(q: Query, r: Report | None, h: LineHit, value: AnswerValue | None) -> Answer:
+    """The one line that answers the unexplained words: its figure when it states one, else the line."""
+    who = f"{r.department}{r.year or ''}{'年' if r and r.year else ''}" if r else ""
+    asked = "、".join(q.residue)
+    if value is not None:
+        text = f"{who}“{asked}”：{money_text(Decimal(value.value), value.unit)}（报告原文：{h.text.strip()}）（{_hit_place(h)}）"
+        return Answer(question=q.text, kind="lookup", text=text, values=[value], citations=[hit_citation(h)])
+    text = f"{who}报告中关于“{asked}”的一行：\n» {h.text.strip()}\n（{_hit_place(h)}）"
+    return Answer(question=q.text, kind="retrieval", text=text, citations=[hit_citation(h)])
+
+
+def not_understood(q: Query, departments: list[str], hits: list[LineHit]) -> Answer:
+    """`没有找到'特困人员缴费资助标准'；峨山县医保局的报告中相近的有：…` with the closest lines."""
+    asked = "、".join(q.residue)
+    where_ = "、".join(departments) or "语料"
+    if not hits:
+        return Answer(question=q.text, kind="not_found", text=f"没有找到“{asked}”（{where_}的报告中没有相关的数字）。")
+    lines = [f"没有找到“{asked}”；{where_}的报告中相近的有："]
+    lines += [f"  · {h.text.strip()}（{_hit_place(h)}）" for h in hits[:3]]
+    return Answer(question=q.text, kind="not_found", text="\n".join(lines), citations=[hit_citation(h) for h in hits[:3]])
+
+
+def unknown_department(name: str) -> str:
+    return f"语料中没有“{name}”的报告"
+
+
+def passage_note(q: Query, answer: Answer) -> Answer:
+    """A passage answer to a question whose words were not all understood, saying so first."""
+    note = f"（没有一个数字能完全对应“{'、'.join(q.residue)}”，以下是报告中相关的段落。）"
+    return answer.model_copy(update={"text": f"{note}\n{answer.text}"})

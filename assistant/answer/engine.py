@@ -8,20 +8,27 @@ stored facts or exact Decimal arithmetic on them. Questions that are not numeric
 
 from __future__ import annotations
 
+import re
+from decimal import Decimal
 from typing import Any
 
 from assistant.answer import compose as say
 from assistant.answer import resolve
 from assistant.answer.catalog import ReportCatalog
+from assistant.answer.coverage import unknown_department
+from assistant.answer.lines import clear_winner, find_lines, mentioned_lines
 from assistant.answer.operate import OPERATIONS, Context
 from assistant.answer.passages import PassageSource, retrieval_answer, supporting_passage
 from assistant.answer.select import FactSelector
 from assistant.answer.session import Session
 from assistant.answer.understand import understand
 from assistant.config import Settings
-from assistant.models import Answer, Citation, Fact, Query, Report
+from assistant.models import Answer, AnswerValue, Citation, Fact, LineHit, Query, Report, ValueCitation
 from assistant.store.db import open_store, query_facts
 from assistant.store.vocabulary import fold, open_vocabulary
+
+# A question that asks for a number (多少, 几, 是多少 …), not for a list or an explanation.
+NUMERIC_ASK = re.compile(r"多少|几[个次项人名件台辆批]|百分之|比例|比重|占比|[率%％]")
 
 
 class Engine:
@@ -101,9 +108,53 @@ class Engine:
     def _answer(self, q: Query) -> Answer:
         if q.mentions_other:
             return say.not_found(q, say.UNKNOWN_DEPARTMENT)
-        if q.operation == "text" or (q.metric is None and q.operation not in ("rank_max", "rank_min")):
+        other = unknown_department(q.residue)
+        if other is not None and not self._mentions(q.departments, other):
+            return say.not_found(q, say.unknown_department(other))
+        if q.operation == "text":
+            return retrieval_answer(self.passages, q)
+        if q.residue and (q.expected_unit or NUMERIC_ASK.search(q.text)) and q.operation != "list":
+            return self._unexplained(q)
+        if q.residue:
+            return say.passage_note(q, retrieval_answer(self.passages, q))
+        if q.metric is None and q.operation not in ("rank_max", "rank_min"):
             return retrieval_answer(self.passages, q)
         reports = self.select.reports_for(q)
         if not reports:
             return say.not_found(q, say.coverage(self.catalog.of(q.departments)))
         return OPERATIONS[q.operation](self.ops, q, reports)
+
+    def _unexplained(self, q: Query) -> Answer:
+        """A question with words no slot explains: the one report line holding them and a number of
+        the asked unit, when one clearly wins; otherwise not found with the closest lines (or, with
+        no department to search, the passages)."""
+        if not q.departments:
+            return say.passage_note(q, retrieval_answer(self.passages, q))
+        reports = [r for r in self.catalog.of(q.departments) if (q.year is None or r.year == q.year)
+                   and (q.kind is None or r.kind == q.kind)]
+        words = [w for w in [q.metric, *q.metric_terms] if w]
+        hits = find_lines(self.passages, self.select, [r.doc for r in reports], q.residue, words, q.expected_unit)
+        best = clear_winner(hits)
+        if best is None:
+            if not hits and q.metric is None:
+                return say.passage_note(q, retrieval_answer(self.passages, q))
+            return say.not_understood(q, q.departments, hits)
+        report = self.catalog.report(best.doc)
+        return say.line_answer(q, report, best, self._line_value(q, report, best))
+
+    def _mentions(self, departments: list[str], name: str) -> bool:
+        """The reports of ``departments`` name ``name`` themselves (a unit of the department: its
+        事务中心), so it is something to look for in them, not a department the corpus lacks."""
+        docs = [r.doc for r in self.catalog.of(departments)] if departments else []
+        return any(name in fold(text) for text in mentioned_lines(self.passages, self.select, docs))
+
+    @staticmethod
+    def _line_value(q: Query, r: Report | None, h: LineHit) -> AnswerValue | None:
+        """The line's figure, stated with confidence only when it is the line's one number (a row of
+        a 绩效 table states its target and its result: "≥2次 3" is not one figure)."""
+        if h.bare or len({Decimal(v) for v, _ in h.numbers}) != 1 or h.score < 0.9 or h.context < 0.5:
+            return None
+        value, unit = h.numbers[0]
+        return AnswerValue(value=value, unit=unit or "", metric="、".join(q.residue), qualifier=None,
+                           department=r.department if r else None, year=r.year if r else None,
+                           citation=ValueCitation(doc=h.doc, line=h.line, page=h.page, snippet=h.text))

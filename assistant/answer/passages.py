@@ -177,7 +177,7 @@ def _metric_terms(metric: str) -> tuple[str, ...]:
     return tuple(sorted({_fold(t) for t in terms if t}, key=lambda t: (-len(t), t)))
 
 
-def _open_index_if_built(source: PassageSource) -> Any:
+def open_index_if_built(source: PassageSource) -> Any:
     """The engine's retrieval index, opened now if it exists on disk and was not opened yet; None
     when there is none. Opening reads chunks and BM25 only: the embedding model loads on a search."""
     if source._retrieval is None:
@@ -231,7 +231,7 @@ def supporting_passage(source: PassageSource, fact_doc: str, line: int, metric: 
     built; without it the answer is None. After the first call for a document a call is a scan of
     that document's few reason sentences (well under a millisecond).
     """
-    index = _open_index_if_built(source)
+    index = open_index_if_built(source)
     if index is None or not hasattr(index, "spans"):
         return None
     terms = _metric_terms(metric)

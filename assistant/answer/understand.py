@@ -9,7 +9,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from assistant.models import Query
+from assistant.answer.coverage import expected_unit, residue
+from assistant.models import DepartmentMatch, Query
 from assistant.parse.lexicon import COUNT_VARIANTS
 from assistant.store.vocabulary import StoreVocabulary, Vocabulary, fold
 
@@ -59,25 +60,52 @@ def longest_matches(text: str, index: dict[str, Any], max_len: int = 40) -> list
     return sorted(out)
 
 
-def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
-    """Parse a question into a Query (departments, year, metric, qualifier, operation)."""
-    q = fold(question)[:500]
+def find_departments(q: str, vocab: Vocabulary | StoreVocabulary) -> DepartmentMatch:
+    """The departments the folded question ``q`` names, the spans their names cover, and an
+    unknown department-like phrase (教育局, 卫健委) when it names none the corpus has.
+
+    One function, so that the names rules (short forms, scoring, ties) replace its body alone.
+    """
     depts: list[str] = []
-    rest = q
+    spans: list[tuple[int, int]] = []
     aliases = vocab.aliases_in(q)
-    for _, a in sorted(longest_matches(q, aliases), key=lambda m: (-len(m[1]), m[0])):
+    for pos, a in sorted(longest_matches(q, aliases), key=lambda m: (-len(m[1]), m[0])):
         for dept in aliases[a]:
             if dept not in depts:
                 depts.append(dept)
-        rest = rest.replace(a, "□")
-    mentions_other = False
+        spans.append((pos, pos + len(a)))
+    unknown = None
     if not depts:
-        m = OTHER_DEPT_RE.search(rest)
+        m = OTHER_DEPT_RE.search(q)
         # A named department that the corpus lacks ("教育局", "卫健委"), unlike generic words (这五个医保局).
-        if m and not re.search(r"(这|那|哪|各|几|五|本)[个些家]?[\u4e00-\u9fff]{0,4}$", rest[: m.end() - len(m.group(1))]):
-            mentions_other = True
-    years = sorted({int(m.group(1)) + 2000 if int(m.group(1)) < 100 else int(m.group(1))
-                    for m in YEAR_RE.finditer(rest) if rest[max(0, m.start() - 1):m.start()] not in ("比", "较", "与")})
+        if m and not re.search(r"(这|那|哪|各|几|五|本)[个些家]?[\u4e00-\u9fff]{0,4}$", q[: m.end() - len(m.group(1))]):
+            unknown = m.group(0)
+    return DepartmentMatch(departments=depts, spans=sorted(spans), unknown=unknown)
+
+
+def _mask(text: str, spans: list[tuple[int, int]]) -> str:
+    """``text`` with the spans replaced by □ (same length: positions stay those of the question)."""
+    chars = list(text)
+    for a, b in spans:
+        chars[a:b] = "□" * (b - a)
+    return "".join(chars)
+
+
+def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
+    """Parse a question into a Query (departments, year, metric, qualifier, operation) and its residue:
+    the content words that none of these explains."""
+    q = fold(question)[:500]
+    found = find_departments(q, vocab)
+    depts = found.departments
+    covered = bytearray(len(q))
+    for a, b in found.spans:
+        covered[a:b] = b"\x01" * (b - a)
+    rest = _mask(q, found.spans)
+    mentions_other = found.unknown is not None
+    year_ms = [m for m in YEAR_RE.finditer(rest) if rest[max(0, m.start() - 1):m.start()] not in ("比", "较", "与")]
+    years = sorted({int(m.group(1)) + 2000 if int(m.group(1)) < 100 else int(m.group(1)) for m in year_ms})
+    for m in YEAR_RE.finditer(rest):
+        covered[m.start():m.end()] = b"\x01" * (m.end() - m.start())
     # "2020年或2021年": any of several years, so no single year filter.
     year = years[0] if len(years) == 1 else None
     metrics: list[tuple[int, str, str]] = []
@@ -87,6 +115,7 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
     seen_terms: set[str] = set()
     term_index = vocab.terms_in(q)  # masking only hides parts of q, so its terms are among these
     for pos, term in longest_matches(masked, term_index):
+        covered[pos:pos + len(term)] = b"\x01" * len(term)
         if term in seen_terms:  # a metric named twice counts once
             continue
         seen_terms.add(term)
@@ -147,7 +176,8 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
         metric_names = _partial_metrics(rest, vocab)
     return Query(text=question, departments=depts, year=year, kind=kind, metric=primary, metric_terms=metric_names,
                  qualifier=qualifier, column=column, operation=operation, mentions_other=mentions_other,
-                 relative_year=relative_year)
+                 relative_year=relative_year, residue=residue(q, covered, [*depts, *metric_names, *(t for _, t, _ in metrics)]),
+                 expected_unit=expected_unit(q))
 
 
 def _names_a_whole(text: str, pos: int, term: str) -> bool:

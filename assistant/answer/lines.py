@@ -1,0 +1,111 @@
+"""Report lines that hold what a question asks when no metric name explains it.
+
+"大城县医保局登记的其他固定资产有多少件" names no metric the store knows completely: the lines of
+the department's reports that contain the question's words and a number of the unit it asks for
+are the candidates. One function (``find_lines``) gathers them, so new kinds of facts (generic
+tables, numeric mentions of sentences) plug in as more candidate lines.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from assistant.answer.passages import PassageSource, open_index_if_built
+from assistant.answer.select import FactSelector
+from assistant.models import LineHit
+from assistant.store.vocabulary import fold
+
+# A number and the unit written after it (24万人, 5.94万元, ≥370000人, 94.30%).
+NUMBER_RE = re.compile(r"(?<![\d.])(\d[\d,]*(?:\.\d+)?)\s*(万元|亿元|元|万人|人次|批次|%|％|人|名|个|次|件|台|辆|项|分|户|家|天)?")
+# Numbers that are not amounts: years, dates, ordinals of headings, codes of the classification.
+_NOT_AN_AMOUNT = re.compile(r"(?<!\d)(19|20)\d{2}\s*(年|—|-)|\d{1,2}\s*月\s*\d{1,2}\s*日|第\s*\d+|^\s*\d+[、.．](?!\d)"
+                            r"|[（(]\d+[）)]")
+# The units a question's expected unit accepts.
+COMPATIBLE = {
+    "元": {"元", "万元", "亿元"}, "万元": {"元", "万元", "亿元"},
+    "人": {"人", "名", "万人"}, "人次": {"人次"}, "批次": {"批次", "次"}, "次": {"次", "人次", "批次"},
+    "个": {"个", "项", "家"}, "项": {"项", "个"}, "%": {"%", "％"}, "台": {"台"}, "辆": {"辆", "台"},
+    "件": {"件", "台", "个"}, "分": {"分"},
+}
+
+
+def numbers(text: str) -> list[tuple[str, str | None]]:
+    """(number, unit or None) written in a line, without years, dates and heading ordinals."""
+    cleaned = _NOT_AN_AMOUNT.sub(" ", text)
+    return [(m.group(1).replace(",", ""), m.group(2)) for m in NUMBER_RE.finditer(cleaned)]
+
+
+def _bigrams(text: str) -> set[str]:
+    return {text[i:i + 2] for i in range(len(text) - 1)}
+
+
+def coverage(words: str, line: str) -> float:
+    """How much of ``words`` the line holds: the mean of its characters' and its character pairs' shares."""
+    chars = set(re.sub(r"[^\u4e00-\u9fffA-Za-z0-9]", "", words))
+    if not chars:
+        return 1.0
+    pairs = _bigrams(words)
+    share = len(chars & set(line)) / len(chars)
+    return (share + (len(pairs & _bigrams(line)) / len(pairs) if pairs else share)) / 2
+
+
+def _candidate_lines(source: PassageSource, select: FactSelector, docs: list[str]) -> list[tuple[str, int, int, int | None, str]]:
+    """(doc, line, line_end, page, text) of every sentence and table row of ``docs`` the index holds."""
+    out: dict[tuple[str, int, str], tuple[str, int, int, int | None, str]] = {}
+    index: Any = open_index_if_built(source)
+    for doc in docs:
+        if index is not None and hasattr(index, "spans"):
+            for ci in index.chunks_of(doc):
+                for ls, le, _para, page, text in index.spans(ci):
+                    out.setdefault((doc, ls, text), (doc, ls, le, page, text))
+        for f in select.doc_facts(doc):
+            out.setdefault((doc, f.line, f.snippet), (doc, f.line, f.line_end or f.line, f.page, f.snippet))
+    return list(out.values())
+
+
+def mentioned_lines(source: PassageSource, select: FactSelector, docs: list[str]) -> list[str]:
+    """The text of every candidate line of ``docs``."""
+    return [text for *_, text in _candidate_lines(source, select, docs)]
+
+
+def find_lines(source: PassageSource, select: FactSelector, docs: list[str], residue: list[str],
+               words: list[str], unit: str | None, limit: int = 5) -> list[LineHit]:
+    """Lines of ``docs`` holding the residue's words and a number (in the expected ``unit``, or
+    without a unit as table rows state them), best first.
+
+    ``score`` is how much of the residue a line holds; ``context`` how much of the question's other
+    content ``words`` (its metric) it holds. The words nobody explained decide, the rest breaks ties.
+    """
+    if not residue:
+        return []
+    accept = COMPATIBLE.get(unit or "", None)
+    hits: list[LineHit] = []
+    for doc, ls, le, page, text in _candidate_lines(source, select, docs):
+        folded = fold(text)
+        score = sum(coverage(r, folded) * len(r) for r in residue) / sum(len(r) for r in residue)
+        if score < 0.3:
+            continue
+        nums = numbers(folded)
+        fitting = [(v, u) for v, u in nums if u and (accept is None or u in accept)]
+        bare = [v for v, u in nums if u is None]
+        if not fitting and not bare:
+            continue
+        context = max((coverage(w, folded) for w in words), default=1.0)
+        hits.append(LineHit(doc=doc, line=ls, line_end=le, page=page, text=text, score=round(score, 4),
+                            context=round(context, 4), numbers=fitting, bare=bare))
+    hits.sort(key=lambda h: (-(h.score + h.context / 4), h.doc, h.line))
+    return hits[:limit]
+
+
+def clear_winner(hits: list[LineHit]) -> LineHit | None:
+    """The best line when it clearly wins: most of the residue found, and well ahead of the next
+    line that states a different figure."""
+    if not hits or hits[0].score < 0.75:
+        return None
+    best = hits[0]
+    figures = ({v for v, _ in best.numbers}, set(best.bare))
+    rival = next((h for h in hits[1:] if ({v for v, _ in h.numbers}, set(h.bare)) != figures), None)
+    if rival is not None and rival.score + rival.context / 4 > best.score + best.context / 4 - 0.2:
+        return None
+    return best
