@@ -233,12 +233,15 @@ def parts(ctx: Context, q: Query, reports: list[Report]) -> Answer:
 
 def metric_difference(ctx: Context, q: Query, reports: list[Report]) -> Answer | None:
     """A比B多多少 for two metrics of one report: A − B, exactly; None when the question names one."""
-    if len(q.metric_terms) < 2:
+    named = list(dict.fromkeys(q.metric_terms))
+    if len(named) < 2:
         return None
+    a, b = named[:2]
+    # Each side is its own metric: 项目支出比基本支出 names two columns, neither is a column of the other.
+    side = q.model_copy(update={"column": None, "metric_terms": []})
     values, cits, lines, der = [], [], [], []
     for r in reports:
-        a, b = q.metric_terms[:2]
-        fa, fb = ctx.select.first(q, r, a), ctx.select.first(q, r, b)
+        fa, fb = ctx.select.first(side, r, a), ctx.select.first(side, r, b)
         if fa is None or fb is None:
             continue
         same = _in_one_unit([fa, fb])
@@ -257,7 +260,7 @@ def metric_difference(ctx: Context, q: Query, reports: list[Report]) -> Answer |
 def difference(ctx: Context, q: Query, reports: list[Report]) -> Answer:
     """相差多少: two metrics of one report, one metric of two departments, or 预算 against 决算."""
     if len(q.departments) <= 1:
-        return budget_gap(ctx, q, reports)
+        return metric_difference(ctx, q, reports) or budget_gap(ctx, q, reports)
     return department_difference(ctx, q, reports)
 
 

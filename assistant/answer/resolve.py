@@ -14,6 +14,9 @@ from assistant.answer.session import Session
 from assistant.answer.understand import RELATIVE_YEARS
 from assistant.models import Query
 
+# Operations a "那X呢" follow-up asks again of another metric.
+CARRIED = ("change", "rate", "share")
+
 
 def is_follow_up(query: Query, session: Session) -> bool:
     """The question continues the conversation (…呢, 那…, 其中…, or names no department)."""
@@ -46,6 +49,13 @@ def with_context(query: Query, session: Session) -> Query:
         if query.operation == "value" and session.last_query is not None and query.qualifier is None \
                 and query.column is None:
             upd["qualifier"] = session.last_query.qualifier
+    last = session.last_query
+    if follow_up and last is not None and query.operation == "value" and last.operation in CARRIED \
+            and query.text.rstrip("？?。 ").endswith("呢") and (query.metric or query.metric_terms):
+        # 那商品和服务支出呢？ after 工资福利支出比上年增长百分之几: the same question of another metric.
+        upd["operation"] = last.operation
+        if last.operation == "share" and len(last.metric_terms) >= 2 and query.metric:
+            upd["metric_terms"] = [query.metric, *last.metric_terms[1:]]
     if query.operation == "share" and follow_up and session.metric and len(query.metric_terms) == 1 \
             and query.metric != session.metric:
         # 占总支出多少？ after a value: the earlier metric is the part, the named one the whole.

@@ -67,6 +67,10 @@ class FactSelector:
         if q.column:
             by_col = [f for f in facts if f.qualifier == q.column]
             facts = by_col or [f for f in self.metric_facts(q.column, [r.doc]) if f.source == "narrative"]
+        elif q.operation in ("value", "change"):
+            # 卫生健康支出取得的收入合计: another name of the question is a column of this metric's row.
+            named = [f for f in facts if f.qualifier and f.qualifier != metric and f.qualifier in q.metric_terms]
+            facts = named or facts
         if not facts and metric:
             facts = self.column_facts(metric, [r.doc])
         return [f for f in facts if f.qualifier not in DERIVED or metric in ("执行率",)]

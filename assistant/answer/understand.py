@@ -145,7 +145,11 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
         kind = "决算"
     if operation == "share" and len(metrics) >= 2:
         pos, term, _ = metrics[0]
-        if _names_a_whole(masked, pos, term):
+        after_zhan = [m for m in metrics if rest[max(0, m[0] - 1):m[0]] == "占"]
+        if after_zhan and after_zhan[0] is not metrics[-1]:
+            # 人员经费占基本支出的比例: what follows 占 is the whole (the denominator).
+            metrics = [*(m for m in metrics if m is not after_zhan[0]), after_zhan[0]]
+        elif not after_zhan and _names_a_whole(masked, pos, term):
             # 财政拨款支出中基本支出占比: the first named is the whole, the part comes after 中.
             metrics = [*metrics[1:], metrics[0]]
     metric_names = [m for _, _, m in metrics]
@@ -180,9 +184,13 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
                  expected_unit=expected_unit(q))
 
 
+# After a name: it is the whole a part is taken from (基本支出中, 基本支出预算里, 总支出当中).
+WHOLE_RE = re.compile(r"的?(预算数?|决算数?|年初预算|调整预算)?的?(其中|当中|里面|中|里|内)")
+
+
 def _names_a_whole(text: str, pos: int, term: str) -> bool:
     """The term at ``pos`` is followed by 中/其中 (基本支出中人员经费): it names the whole, a part follows."""
-    return re.match(r"的?(其)?中", text[pos + len(term):]) is not None
+    return WHOLE_RE.match(text[pos + len(term):]) is not None
 
 
 def _partial_metrics(rest: str, vocab: Vocabulary | StoreVocabulary) -> list[str]:
