@@ -238,7 +238,7 @@ def hit_citation(h: LineHit) -> Citation:
 def line_answer(q: Query, r: Report | None, h: LineHit, value: AnswerValue | None) -> Answer:
     """The one line that answers the unexplained words: its figure when it states one, else the line."""
     who = f"{r.department}{r.year or ''}{'年' if r and r.year else ''}" if r else ""
-    asked = "、".join(q.residue)
+    asked = "、".join(q.residue) + (f"（{q.metric}）" if q.metric else "")
     if value is not None:
         text = f"{who}“{asked}”：{money_text(Decimal(value.value), value.unit)}（报告原文：{h.text.strip()}）（{_hit_place(h)}）"
         return Answer(question=q.text, kind="lookup", text=text, values=[value], citations=[hit_citation(h)])

@@ -31,26 +31,27 @@ FUNCTION_WORDS = (
     "同", "中", "里", "内", "里面", "当中", "方面", "给", "按", "对", "从", "到", "用于", "用了", "花了", "花", "实际",
     "安排", "金额", "数额", "资金", "经费", "费用", "支出", "收入", "总额", "总数", "数字", "数", "钱", "情况", "规模",
     "水平", "部门", "单位", "本部门", "本单位", "全局", "报告", "表", "公开", "年", "度", "月", "元",
-    "大概", "大约", "约", "达到", "达", "要求", "定", "是否", "还", "又", "也", "都", "就", "能", "可以",
+    "大概", "大约", "约", "达到", "涉及", "包含", "达", "要求", "定", "是否", "还", "又", "也", "都", "就", "能", "可以",
 )
 _WORDS = sorted(set(SLOT_WORDS) | set(FUNCTION_WORDS), key=lambda w: (-len(w), w))
 _WORD_RE = re.compile("|".join(re.escape(w) for w in _WORDS))
 # Patterns of slot words: a count of named items (两项, 这五个), a classification code (2101501), a
 # percentage the question quotes (增长100%).
-_PATTERN_RE = re.compile(r"(多少|几|\d)(万人|人次|批次|团组|个|台|辆|次|件|名|项|人|分|家|户)|这?[一二三四五六七八九十两]+[个项家笔类种]|(?<!\d)\d{3,7}(?![\d年])|\d+(?:\.\d+)?[%％]")
+_PATTERN_RE = re.compile(r"(多少|几|\d)(万人|人次|批次|团组|个|台|辆|次|件|名|项|人|分|家|户)(?![目员数])|这?[一二三四五六七八九十两]+[个项家笔类种]|(?<!\d)\d{3,7}(?![\d年])|\d+(?:\.\d+)?[%％]")
 _CONTENT = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
 
 # The unit a question asks its number in (多少人 → 人, 多少钱 → 元 …), most specific first.
 EXPECTED_UNITS: tuple[tuple[re.Pattern[str], str], ...] = (
+    # (?![目员数]): 多少项目预算资金 asks for money, 多少人员经费 too; 项目, 人员 are nouns, not units.
     (re.compile(r"(多少|几)人次"), "人次"),
     (re.compile(r"(多少|几)批次?"), "批次"),
-    (re.compile(r"(多少|几)(个|名)?(人|名)"), "人"),
+    (re.compile(r"(多少|几)(个|名)?(人|名)(?![目员数])"), "人"),
     (re.compile(r"(多少|几)辆"), "辆"),
     (re.compile(r"(多少|几)台"), "台"),
     (re.compile(r"(多少|几)件"), "件"),
-    (re.compile(r"(多少|几)项"), "项"),
+    (re.compile(r"(多少|几)项(?![目员数])"), "项"),
     (re.compile(r"(多少|几)次"), "次"),
-    (re.compile(r"(多少|几)个"), "个"),
+    (re.compile(r"(多少|几)个(?![人目员数])"), "个"),
     (re.compile(r"(多少|几)分|得分"), "分"),
     (re.compile(r"百分之几|百分点|比例|比重|占比|[率%％]"), "%"),
     (re.compile(r"多少万元"), "万元"),

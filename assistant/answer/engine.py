@@ -16,7 +16,7 @@ from assistant.answer import compose as say
 from assistant.answer import resolve
 from assistant.answer.catalog import ReportCatalog
 from assistant.answer.coverage import unknown_department
-from assistant.answer.lines import clear_winner, find_lines, mentioned_lines
+from assistant.answer.lines import clear_winner, figure_after, find_lines, mentioned_lines
 from assistant.answer.operate import OPERATIONS, Context
 from assistant.answer.passages import PassageSource, retrieval_answer, supporting_passage
 from assistant.answer.select import FactSelector
@@ -110,7 +110,8 @@ class Engine:
             return say.not_found(q, say.UNKNOWN_DEPARTMENT)
         other = unknown_department(q.residue)
         if other is not None and not self._mentions(q.departments, other):
-            return say.not_found(q, say.unknown_department(other))
+            # Never the conversation's department either: the question named another one.
+            return say.not_found(q.model_copy(update={"departments": []}), say.unknown_department(other))
         if q.operation == "text":
             return retrieval_answer(self.passages, q)
         if q.residue and (q.expected_unit or NUMERIC_ASK.search(q.text)) and q.operation != "list":
@@ -150,11 +151,19 @@ class Engine:
 
     @staticmethod
     def _line_value(q: Query, r: Report | None, h: LineHit) -> AnswerValue | None:
-        """The line's figure, stated with confidence only when it is the line's one number (a row of
-        a 绩效 table states its target and its result: "≥2次 3" is not one figure)."""
-        if h.bare or len({Decimal(v) for v, _ in h.numbers}) != 1 or h.score < 0.9 or h.context < 0.5:
+        """The line's figure, stated with confidence only when the line holds all the question's
+        words and the figure is its one number of the asked unit, or the one written right after
+        the asked words (a row of a 绩效 table states its target and its result: "≥2次 3" is not
+        one figure)."""
+        if h.score < 0.9 or h.context < 0.5:
             return None
-        value, unit = h.numbers[0]
+        if not h.bare and len({Decimal(v) for v, _ in h.numbers}) == 1:
+            value, unit = h.numbers[0]
+        else:
+            after = figure_after(h, [*q.residue, *(w for w in [q.metric, *q.metric_terms] if w)], q.expected_unit)
+            if after is None or h.bare:
+                return None
+            value, unit = after
         return AnswerValue(value=value, unit=unit or "", metric="、".join(q.residue), qualifier=None,
                            department=r.department if r else None, year=r.year if r else None,
                            citation=ValueCitation(doc=h.doc, line=h.line, page=h.page, snippet=h.text))

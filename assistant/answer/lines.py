@@ -95,7 +95,24 @@ def find_lines(source: PassageSource, select: FactSelector, docs: list[str], res
         hits.append(LineHit(doc=doc, line=ls, line_end=le, page=page, text=text, score=round(score, 4),
                             context=round(context, 4), numbers=fitting, bare=bare))
     hits.sort(key=lambda h: (-(h.score + h.context / 4), h.doc, h.line))
+    seen: set[tuple[str, int]] = set()
+    # A sentence is stored both as a passage span and as a fact's snippet: one line, once.
+    hits = [h for h in hits if not ((h.doc, h.line) in seen or seen.add((h.doc, h.line)))]
     return hits[:limit]
+
+
+def figure_after(h: LineHit, words: list[str], unit: str | None) -> tuple[str, str] | None:
+    """The one number of the asked unit written right after one of ``words`` in the line
+    (支付医疗救助25321人次、1169.42万元 → 25321人次 after 医疗救助), or None."""
+    accept = COMPATIBLE.get(unit or "", None)
+    folded = fold(h.text)
+    found: set[tuple[str, str]] = set()
+    for w in words:
+        for m in re.finditer(re.escape(w), folded):
+            n = re.match(r"[为是达到共计:：\s]{0,4}" + NUMBER_RE.pattern, folded[m.end():])
+            if n and n.group(2) and (accept is None or n.group(2) in accept):
+                found.add((n.group(1).replace(",", ""), n.group(2)))
+    return next(iter(found)) if len(found) == 1 else None
 
 
 def clear_winner(hits: list[LineHit]) -> LineHit | None:
@@ -106,6 +123,6 @@ def clear_winner(hits: list[LineHit]) -> LineHit | None:
     best = hits[0]
     figures = ({v for v, _ in best.numbers}, set(best.bare))
     rival = next((h for h in hits[1:] if ({v for v, _ in h.numbers}, set(h.bare)) != figures), None)
-    if rival is not None and rival.score + rival.context / 4 > best.score + best.context / 4 - 0.2:
+    if rival is not None and rival.score + rival.context / 4 > best.score + best.context / 4 - 0.1:
         return None
     return best

@@ -167,6 +167,10 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
     if year is None and len(years) == 0:
         m = RELATIVE_YEAR_RE.search(masked)
         relative_year = m.group(1) if m else None
+    if operation in ("value", "change") and column is None and len(metrics) >= 2 and primary == metrics[0][2] \
+            and _names_a_whole(masked, metrics[0][0], metrics[0][1]):
+        # 总支出中对个人和家庭的补助: the first name is the whole the asked part belongs to.
+        primary = metrics[1][2]
     if column is not None and primary in COLUMN_TERMS:
         # 基本支出中人员经费: a part of the column's total (人员经费 ⊂ 基本支出), not a cell of that column.
         pos, term = next((p, t) for p, t, m in metrics if m == column)
