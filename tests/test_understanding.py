@@ -1,0 +1,144 @@
+"""Coverage of a question (its residue), unexplained words answered from report lines or honestly
+not found, and the operations of two named metrics — on the real corpus, with exact values, in
+other wording than the gold questions that revealed each class."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from assistant.answer.coverage import expected_unit, unknown_department
+from assistant.answer.session import Session
+from assistant.answer.understand import understand
+
+DOC001 = "001_8ee0239607d3cbd9.txt"
+DOC003 = "003_d6208e3fa212963b.txt"
+DOC004 = "004_a15be56197084065.txt"
+PUTUO = "上海市普陀区人民政府办公室25年预算.pdf"
+SHEGONG = "中共上海市普陀区委社会工作部 2024 年度部门决算.pdf"
+
+
+def ask(engine, q, *context):
+    s = Session()
+    for c in context:
+        engine.ask(c, s)
+    return engine.ask(q, s)
+
+
+def numbers(a):
+    return [(Decimal(v.value), v.unit) for v in a.values]
+
+
+# ----------------------------------------------------------------------------- the residue
+
+@pytest.mark.parametrize("question", [
+    "峨山县医保局2021年三公经费是多少？",
+    "请问峨山医保局21年的公务接待费决算数是多少元？",
+    "普陀区政府办2025年住房公积金预算一共有多少？",
+    "区社工部2024年项目支出是多少万元？",
+])
+def test_a_question_fully_understood_leaves_no_residue(engine, question) -> None:
+    q = understand(question, engine.vocab)
+    assert q.metric is not None and q.residue == [], (q.metric, q.residue)
+
+
+def test_what_no_slot_explains_is_the_residue(engine) -> None:
+    q = understand("峨山医保局特困人员参保缴费资助标准是多少", engine.vocab)
+    assert q.residue and "缴费资助标准" in "".join(q.residue), q.residue
+    # Short forms of a matched name are not residue: 昭化医保 ⊂ 广元市昭化区医疗保障局.
+    assert understand("昭化医保2021年项目支出占本年支出的比重", engine.vocab).residue == []
+
+
+def test_expected_unit_of_a_question() -> None:
+    assert expected_unit("医疗救助支付了多少人次") == "人次"
+    assert expected_unit("在职职工有多少人") == "人"
+    assert expected_unit("有几个参公编制") == "个"
+    assert expected_unit("一共涉及多少项目预算资金") == "元"  # 项目 is a noun, not the unit 项
+    assert expected_unit("执行率是百分之几") == "%"
+    assert unknown_department(["卫健局"]) == "卫健局" and unknown_department(["支付"]) is None
+
+
+def test_a_partly_understood_question_never_gets_a_confident_number(engine) -> None:
+    # 参保 is a known word, the rest is not: the number of insured people (146,609) is not the answer.
+    a = ask(engine, "峨山县医保局2021年给特困人员的参保缴费资助标准是多少元")
+    assert not (a.kind in ("lookup", "computed") and a.values), a.text
+    assert "146,609" not in a.text.split("\n")[0]
+    assert "没有找到" in a.text or a.kind == "retrieval", a.text
+
+
+# ----------------------------------------------------------------------------- unknown departments
+
+@pytest.mark.parametrize("question", [
+    "峨山县卫健局2021年机关运行经费是多少？",
+    "昭化区财政局21年公务接待费花了多少",
+    "普陀区委宣传部2024年度决算的三公经费",
+])
+def test_a_department_the_corpus_lacks_gets_no_number(engine, question) -> None:
+    a = ask(engine, question)
+    assert a.kind == "not_found" and not a.values, a.text
+
+
+def test_a_follow_up_naming_an_unknown_department_never_inherits_the_previous_one(engine) -> None:
+    a = ask(engine, "峨山县财政局呢？", "峨山县医保局2021年三公经费是多少")
+    assert a.kind == "not_found" and not a.values, a.text
+    assert "峨山彝族自治县医疗保障局" not in a.text, a.text
+
+
+def test_a_unit_the_report_itself_names_is_searched_not_unknown(engine) -> None:
+    # 医疗保障事务中心 reads as a department, but 仁和's report names it as its subordinate unit.
+    a = ask(engine, "仁和区医疗保障事务中心的参公编制有几个？")
+    assert a.kind != "not_found", a.text
+    assert "15" in a.text and any(c.doc == DOC003 for c in a.citations), a.text
+
+
+# ----------------------------------------------------------------------------- numbers from report lines
+
+def test_a_count_stated_in_a_sentence_is_found_by_its_words(engine) -> None:
+    a = ask(engine, "昭化区医保局2021年一共支付医疗救助多少人次？")
+    assert (Decimal("25321"), "人次") in numbers(a), (a.kind, a.text)
+    assert a.values[0].citation.doc == DOC001 and "支付医疗救助25321人次" in a.values[0].citation.snippet
+
+
+def test_a_line_with_several_figures_is_quoted_not_reduced_to_one(engine) -> None:
+    # A 绩效 table row states the target and the result ("≥2次 3"): no single confident figure.
+    a = ask(engine, "固原市医保局完善医保付费体系项目学习先进经验的相关人数有多少名？")
+    assert not (a.kind in ("lookup", "computed") and a.values), a.text
+
+
+# ----------------------------------------------------------------------------- operations of two named metrics
+
+def test_difference_of_two_metrics_of_one_report(engine) -> None:
+    a = ask(engine, "普陀区政府办2025年住房公积金比购房补贴少多少元？")
+    assert a.kind == "computed" and numbers(a)[0] == (Decimal("-126234.78"), "元"), a.text
+    assert "1,741,445.22" in a.derivation[0] and "1,867,680.00" in a.derivation[0]
+    b = ask(engine, "区社工部2024年基本支出比项目支出少多少万元")
+    assert numbers(b)[0] == (Decimal("-96.66"), "万元"), b.text
+    assert "105.58" in b.derivation[0] and "202.24" in b.derivation[0]
+
+
+def test_share_takes_the_whole_from_what_follows_zhan(engine) -> None:
+    a = ask(engine, "普陀区政府办2025年人员经费占基本支出的比例是多少？")
+    assert numbers(a) == [(Decimal("91.33"), "%")], a.text
+    assert "22,473,997.81" in a.derivation[0] and "÷ 基本支出 24,606,775.35" in a.derivation[0]
+
+
+def test_share_of_a_part_named_inside_its_whole(engine) -> None:
+    a = ask(engine, "普陀区政府办2025年基本支出预算里面人员经费占比多少")
+    assert numbers(a) == [(Decimal("91.33"), "%")], a.text
+
+
+def test_a_part_named_after_its_whole_is_the_part(engine) -> None:
+    a = ask(engine, "峨山县医保局2021年总支出中工资福利支出是多少万元？")
+    assert (Decimal("3022676.53"), "元") in numbers(a), a.text
+
+
+def test_a_column_named_with_the_row(engine) -> None:
+    a = ask(engine, "固原市医保局2020年卫生健康支出的本年收入合计是多少？")
+    assert numbers(a) == [(Decimal("4154016.96"), "元")], a.text
+
+
+def test_a_follow_up_asks_the_previous_operation_of_another_metric(engine) -> None:
+    a = ask(engine, "那对个人和家庭的补助呢？", "固原市医保局2020年工资福利支出比2019年增长多少")
+    assert (Decimal("100"), "%") in numbers(a) and a.values[0].citation.doc == DOC004, a.text
+    assert "增长率" in a.text
