@@ -142,3 +142,49 @@ def test_a_follow_up_asks_the_previous_operation_of_another_metric(engine) -> No
     a = ask(engine, "那对个人和家庭的补助呢？", "固原市医保局2020年工资福利支出比2019年增长多少")
     assert (Decimal("100"), "%") in numbers(a) and a.values[0].citation.doc == DOC004, a.text
     assert "增长率" in a.text
+
+
+# ----------------------------------------------------------------------------- changes against last year
+
+def test_last_years_figure_from_a_change_stated_lines_apart(engine) -> None:
+    # 2021 budget: 基本支出 394.53万元 (line 75) … "其中：基本支出增加2.64万元" (line 80) → 2020: 391.89万元.
+    a = ask(engine, "大城县医疗保障局2020年的基本支出预算有多少万元")
+    assert a.kind == "computed" and (Decimal("391.89"), "万元") in numbers(a), a.text
+    b = ask(engine, "大城县医保局上年项目支出预算是多少？")
+    assert (Decimal("22396.88"), "万元") in numbers(b), b.text  # 5,930.7 − (−16,466.18)
+    assert "16466.18" in b.derivation[0].replace(",", "")
+
+
+@pytest.fixture(scope="module")
+def two_years(tmp_path_factory):
+    """固原's 2020 final account and a 2021 copy of it whose 机关运行经费 sentence states 150,000.00元
+    and no change: the change must come from the two reports."""
+    from conftest import CORPUS, write_config
+
+    from assistant.answer.engine import Engine
+    from assistant.config import load_settings
+    from assistant.store.build import build_index
+
+    tmp = tmp_path_factory.mktemp("two_years")
+    corpus = tmp / "corpus"
+    corpus.mkdir()
+    text = (CORPUS / DOC004).read_text(encoding="utf-8")
+    (corpus / DOC004).write_text(text, encoding="utf-8")
+    old = "2020年度本部门机关运行经费支出127,989.14元，比2019年度减少7,180.86元，降低5.31%。"
+    assert old in text
+    later = text.replace(old, "2020年度本部门机关运行经费支出150,000.00元。").replace("2020", "2021").replace("2019", "2020")
+    (corpus / "004_next_year.txt").write_text(later, encoding="utf-8")
+    settings = load_settings(write_config(tmp, [corpus], tmp / "index"))
+    assert not build_index(settings, embed=False, log=lambda *a: None).skipped
+    return Engine(settings)
+
+
+def test_change_against_last_year_from_two_reports_of_one_department(two_years) -> None:
+    assert sorted(r.year for r in two_years.reports()) == [2020, 2021]
+    a = ask(two_years, "固原市医保局2021年机关运行经费比上年增长了多少？")
+    assert a.kind == "computed", a.text
+    assert (Decimal("22010.86"), "元") in numbers(a) and (Decimal("17.20"), "%") in numbers(a), a.text
+    assert "150,000.00" in a.derivation[0] and "127,989.14" in a.derivation[0]
+    # The 2020 report states its own change against 2019: that is used, not a third report.
+    b = ask(two_years, "固原市医保局2020年机关运行经费比上年增长了多少？")
+    assert (Decimal("-7180.86"), "元") in numbers(b) or (Decimal("7180.86"), "元") in numbers(b), b.text

@@ -124,6 +124,16 @@ def previous_year_derivation(year: int, report_year: int | None, base: Fact, cha
             f" = {fmt(prev)}{base.unit}")
 
 
+def year_on_year(cur: Fact, prev: Fact, prev_report: Report, diff: Decimal, unit: str,
+                 pct: Decimal | None) -> tuple[str, str]:
+    """(line, derivation) of a change computed from last year's report of the same department."""
+    rate_ = f"，{'增长' if diff >= 0 else '下降'}{abs(pct)}%" if pct is not None else ""
+    return (f"  比{prev_report.year}年{'增加' if diff >= 0 else '减少'}{money_text(abs(diff), unit)}{rate_}"
+            f"（{prev_report.year}年报告为{money_text(prev.value, prev.unit)}）",
+            f"{cur.year}年 {amount(cur)}（{where(cur)}） − {prev_report.year}年 {amount(prev)}（{where(prev)}）"
+            f" = {fmt(diff)}{unit}" + (f"；÷ {amount(prev)} × 100% = {pct}%" if pct is not None else ""))
+
+
 def rate(r: Report, metric: str | None, budget: Fact, final: Fact, value: Decimal) -> tuple[str, str]:
     """(sentence, derivation) of an execution rate."""
     return (f"{r.department}{r.year}年{metric}预算执行率为{value}%（决算数{money_text(final.value, final.unit)}"

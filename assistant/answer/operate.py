@@ -56,7 +56,7 @@ def value(ctx: Context, q: Query, reports: list[Report]) -> Answer:
             prev = base.value - change.value
             values.append(value_of(base, prev, metric=q.metric, qualifier=q.qualifier or "预算数"))
             values[-1].year = q.year
-            citations.append(citation_of(base))
+            citations += [citation_of(base), citation_of(change)]
             derivation.append(say.previous_year_derivation(q.year, r.year, base, change, prev))
             lines.append(say.previous_year(r.department, q.year, q.metric, prev, base.unit, r.year))
             kind = "computed"
@@ -74,7 +74,14 @@ def value(ctx: Context, q: Query, reports: list[Report]) -> Answer:
                 values.append(value_of(f))
                 citations.append(citation_of(f))
                 lines.append(say.change_line(f))
-            if not ch:
+            across = None if ch else year_on_year(ctx, q, r, best)
+            if across is not None:
+                values += across[0]
+                citations += across[1]
+                lines.append(across[2])
+                derivation.append(across[3])
+                kind = "computed"
+            elif not ch:
                 lines.append(say.NO_CHANGE_STATED)
             # The report's own explanation of the change (主要原因是…), when it gives one.
             why = ctx.reason(r.doc, (ch[0] if ch else best).line, q.metric or best.metric)
@@ -87,6 +94,32 @@ def value(ctx: Context, q: Query, reports: list[Report]) -> Answer:
     if len({r.department for r in reports}) > 1 and ctx.department_unspecified(q):
         text = say.unspecified(text)
     return Answer(question=q.text, kind=kind, text=text, values=values, citations=citations, derivation=derivation)
+
+
+def year_on_year(ctx: Context, q: Query, r: Report, cur: Fact
+                 ) -> tuple[list[AnswerValue], list[Citation], str, str] | None:
+    """The change against last year from the same department's report of the year before (2025
+    against 2024): the difference and the rate, exactly; None without such a report or figure."""
+    if r.year is None:
+        return None
+    before = [p for p in ctx.select.catalog.of([r.department] if r.department else [])
+              if p.year == r.year - 1 and p.kind == r.kind and p.doc != r.doc]
+    for p in before:
+        prev = ctx.select.first(q.model_copy(update={"year": p.year}), p, cur.metric)
+        if prev is None:
+            continue
+        same = _in_one_unit([cur, prev])
+        if same is None:
+            continue
+        unit, (now, then) = same
+        diff = now - then
+        pct = round2(diff / then * 100) if then else None
+        vals = [value_of(cur, diff, unit=unit, metric=f"{cur.metric}比上年增减", qualifier="比上年增减")]
+        if pct is not None:
+            vals.append(value_of(cur, pct, unit="%", metric=f"{cur.metric}增长率", qualifier="增长率"))
+        text, der = say.year_on_year(cur, prev, p, diff, unit, pct)
+        return vals, [citation_of(cur), citation_of(prev)], text, der
+    return None
 
 
 def _over_pairs(ctx: Context, q: Query, reports: list[Report],

@@ -35,6 +35,13 @@ class FactSelector:
                 return same
             # Another year may still be answerable from a report's stated change (比2024年预算减少…).
             return [r for r in reps if r.year is not None and r.year == q.year + 1 and self.has_change(r, q)]
+        if q.operation == "change" and reps:
+            # 比上年增长多少 without a year: the latest report of each department, against the one before.
+            latest: dict[str | None, Report] = {}
+            for r in reps:
+                if r.department not in latest or (r.year or 0) > (latest[r.department].year or 0):
+                    latest[r.department] = r
+            reps = [r for r in reps if latest[r.department] is r]
         return reps
 
     def has_change(self, r: Report, q: Query) -> bool:
@@ -140,14 +147,20 @@ class FactSelector:
         return [f for f in self.metric_facts(metric, [r.doc]) if f.qualifier in ("比上年增减", "增长率")]
 
     def stated_change(self, metric: str | None, r: Report) -> tuple[Fact, Fact] | None:
-        """(this year's figure, its stated change) from one narrative sentence of ``r``, or None."""
+        """(this year's figure, its stated change against last year) in ``r``, or None.
+
+        The change is a 比上年增减 fact; the figure is the report's own one of the same metric and unit
+        on its side (预算数 in a budget, 决算数 in a final account), the nearest stated before the change
+        ("基本支出394.53万元 … 其中：基本支出增加2.64万元" may be lines apart)."""
         facts = self.metric_facts(metric, [r.doc])
-        changes = [f for f in facts if f.qualifier == "比上年增减" and f.source == "narrative"]
-        base = [f for f in facts if f.qualifier not in ("比上年增减", "增长率", "占比") and f.source == "narrative"]
-        for ch in changes:
-            for b in base:
-                if b.line <= ch.line <= (b.line_end or b.line) + 1 and b.unit == ch.unit:
-                    return b, ch
+        changes = [f for f in facts if f.qualifier == "比上年增减"]
+        side = "决算数" if r.kind == "决算" else "预算数"
+        base = [f for f in facts if f.qualifier not in DERIVED and f.qualifier in (side, None, "合计", "金额")
+                and "column_uncertain" not in f.flags]
+        for ch in sorted(changes, key=lambda f: (f.source != "narrative", f.line)):
+            same = [b for b in base if b.unit == ch.unit]
+            if same:
+                return min(same, key=lambda b: (b.line > ch.line, abs(ch.line - b.line))), ch
         return None
 
     def metric_of_all(self, metric: str | None, docs: list[str] | None) -> list[Fact]:
