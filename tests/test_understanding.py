@@ -188,3 +188,14 @@ def test_change_against_last_year_from_two_reports_of_one_department(two_years) 
     # The 2020 report states its own change against 2019: that is used, not a third report.
     b = ask(two_years, "固原市医保局2020年机关运行经费比上年增长了多少？")
     assert (Decimal("-7180.86"), "元") in numbers(b) or (Decimal("7180.86"), "元") in numbers(b), b.text
+
+
+def test_a_project_named_on_one_line_and_its_figures_on_the_next(engine) -> None:
+    a = ask(engine, "仁和区医保局村医通专网费用项目的执行数是多少万元？")
+    assert "执行数为 4.66 万元" in a.text and any(c.doc == DOC003 for c in a.citations), a.text
+    assert all(Decimal(v.value) == Decimal("4.66") for v in a.values), a.values
+
+
+def test_a_follow_up_asks_another_figure_of_the_same_unnamed_project(engine) -> None:
+    a = ask(engine, "完成预算的百分之几？", "仁和区医保局村医通专网费用项目全年预算数是多少")
+    assert "51.1%" in a.text and any(c.doc == DOC003 for c in a.citations), a.text

@@ -57,8 +57,15 @@ def _candidate_lines(source: PassageSource, select: FactSelector, docs: list[str
     for doc in docs:
         if index is not None and hasattr(index, "spans"):
             for ci in index.chunks_of(doc):
-                for ls, le, _para, page, text in index.spans(ci):
+                spans = index.spans(ci)
+                for j, (ls, le, _para, page, text) in enumerate(spans):
                     out.setdefault((doc, ls, text), (doc, ls, le, page, text))
+                    # A line naming a project and the next one stating its figures ("（3）“村医通”专网
+                    # 费用。" / "全年预算数为9.12万元，执行数为4.66万元"): read together too.
+                    if j + 1 < len(spans) and spans[j + 1][0] - le <= 2:
+                        nxt = spans[j + 1]
+                        joined = text + nxt[4]
+                        out.setdefault((doc, ls, joined), (doc, ls, nxt[1], page, joined))
         for f in select.doc_facts(doc):
             out.setdefault((doc, f.line, f.snippet), (doc, f.line, f.line_end or f.line, f.page, f.snippet))
     return list(out.values())

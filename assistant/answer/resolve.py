@@ -50,6 +50,10 @@ def with_context(query: Query, session: Session) -> Query:
                 and query.column is None:
             upd["qualifier"] = session.last_query.qualifier
     last = session.last_query
+    if follow_up and last is not None and last.residue and not query.departments and query.metric is None \
+            and all(any(part in earlier for earlier in last.residue) for part in query.residue):
+        # 执行了多大比例？ after a question about a project no metric names: the same project.
+        upd["residue"] = list(last.residue)
     if follow_up and last is not None and query.operation == "value" and last.operation in CARRIED \
             and query.text.rstrip("？?。 ").endswith("呢") and (query.metric or query.metric_terms):
         # 那商品和服务支出呢？ after 工资福利支出比上年增长百分之几: the same question of another metric.
