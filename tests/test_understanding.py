@@ -199,3 +199,17 @@ def test_a_project_named_on_one_line_and_its_figures_on_the_next(engine) -> None
 def test_a_follow_up_asks_another_figure_of_the_same_unnamed_project(engine) -> None:
     a = ask(engine, "完成预算的百分之几？", "仁和区医保局村医通专网费用项目全年预算数是多少")
     assert "51.1%" in a.text and any(c.doc == DOC003 for c in a.citations), a.text
+
+
+def test_sum_of_two_items_stated_in_a_sentence(engine) -> None:
+    a = ask(engine, "昭化区医保局2021年个人账户和职工医保统筹基金支出合计多少万元")
+    assert a.kind == "computed" and numbers(a) == [(Decimal("1603.12"), "万元")], a.text
+    assert "698.60" in a.derivation[0] and "904.52" in a.derivation[0]
+
+
+def test_execution_rate_and_unspent_part_of_a_project_sentence(engine) -> None:
+    a = ask(engine, "仁和区医保局村医通专网费用项目完成预算的执行率")
+    assert a.kind == "computed" and numbers(a) == [(Decimal("51.10"), "%")], a.text
+    assert "4.66" in a.derivation[0] and "9.12" in a.derivation[0]
+    b = ask(engine, "仁和区医保局离休干部、二等乙级革命伤残军人医疗费项目有多少万元未执行")
+    assert b.kind == "computed" and numbers(b) == [(Decimal("1.73"), "万元")], b.text

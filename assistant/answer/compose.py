@@ -275,3 +275,44 @@ def passage_note(q: Query, answer: Answer) -> Answer:
     """A passage answer to a question whose words were not all understood, saying so first."""
     note = f"（没有一个数字能完全对应“{'、'.join(q.residue)}”，以下是报告中相关的段落。）"
     return answer.model_copy(update={"text": f"{note}\n{answer.text}"})
+
+
+def _line_value(r: Report | None, h: LineHit, value: Decimal, unit: str, metric: str, qualifier: str) -> AnswerValue:
+    return AnswerValue(value=str(value), unit=unit, metric=metric, qualifier=qualifier,
+                       department=r.department if r else None, year=r.year if r else None,
+                       citation=ValueCitation(doc=h.doc, line=h.line, page=h.page, snippet=h.text))
+
+
+def line_sum(q: Query, r: Report | None, found: list[tuple[str, LineHit, tuple[str, str]]]) -> Answer | None:
+    """The sum of items each stated in a report line (职工医保统筹基金支出904.52万元，个人账户698.60万元)."""
+    units = {u for _, _, (_, u) in found}
+    if len(units) != 1:
+        return None
+    unit = units.pop()
+    total_ = sum((Decimal(v) for _, _, (v, _) in found), Decimal(0))
+    names = "、".join(item for item, _, _ in found)
+    who = f"{r.department}{r.year}年" if r else ""
+    text = (f"{who}{names}合计{money_text(total_, unit)}（"
+            + "，".join(f"{item}{money_text(Decimal(v), u)}" for item, _, (v, u) in found) + "）。")
+    der = " + ".join(f"{item} {fmt(Decimal(v))}{u}（{_hit_place(h)}）" for item, h, (v, u) in found) + f" = {fmt(total_)}{unit}"
+    return Answer(question=q.text, kind="computed", text=text,
+                  values=[_line_value(r, found[0][1], total_, unit, f"{names}合计", "合计")],
+                  citations=[hit_citation(h) for _, h, _ in found], derivation=[der])
+
+
+def line_budget_actual(q: Query, r: Report | None, h: LineHit, budget: Decimal, actual: Decimal, unit: str,
+                       rate_: bool) -> Answer:
+    """执行率 (actual ÷ budget) or the unspent part (budget − actual) of a project's line."""
+    asked = "、".join(q.residue)
+    who = f"{r.department}{r.year}年" if r else ""
+    if rate_:
+        value = round2(actual / budget * 100)
+        text = f"{who}“{asked}”执行率为{value}%（执行数{money_text(actual, unit)} ÷ 预算数{money_text(budget, unit)}）。"
+        der = f"执行率 = 执行数 {fmt(actual)}{unit} ÷ 预算数 {fmt(budget)}{unit}（{_hit_place(h)}） × 100% = {value}%"
+        v = _line_value(r, h, value, "%", f"{asked}执行率", "执行率")
+    else:
+        value = budget - actual
+        text = f"{who}“{asked}”预算数{money_text(budget, unit)}，执行数{money_text(actual, unit)}，未执行{money_text(value, unit)}。"
+        der = f"预算数 {fmt(budget)}{unit} − 执行数 {fmt(actual)}{unit}（{_hit_place(h)}） = {fmt(value)}{unit}"
+        v = _line_value(r, h, value, unit, f"{asked}预算与执行之差", "差额")
+    return Answer(question=q.text, kind="computed", text=text, values=[v], citations=[hit_citation(h)], derivation=[der])

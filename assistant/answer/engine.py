@@ -16,7 +16,14 @@ from assistant.answer import compose as say
 from assistant.answer import resolve
 from assistant.answer.catalog import ReportCatalog
 from assistant.answer.coverage import unknown_department
-from assistant.answer.lines import clear_winner, figure_after, find_lines, mentioned_lines
+from assistant.answer.lines import (
+    budget_and_actual,
+    clear_winner,
+    figure_after,
+    find_lines,
+    items_of,
+    mentioned_lines,
+)
 from assistant.answer.operate import OPERATIONS, Context
 from assistant.answer.passages import PassageSource, retrieval_answer, supporting_passage
 from assistant.answer.select import FactSelector
@@ -29,6 +36,8 @@ from assistant.store.vocabulary import fold, open_vocabulary
 
 # A question that asks for a number (多少, 几, 是多少 …), not for a list or an explanation.
 NUMERIC_ASK = re.compile(r"多少|几[个次项人名件台辆批]|百分之|比例|比重|占比|[率%％]")
+SUM_ASK = re.compile(r"一共|合计|总共|加起来|之和|总和|加上")
+UNSPENT_ASK = re.compile(r"还剩|没执行|未执行|结余|剩余|没有执行|未使用")
 
 
 class Engine:
@@ -135,6 +144,9 @@ class Engine:
                    and (q.kind is None or r.kind == q.kind)]
         words = [w for w in [q.metric, *q.metric_terms] if w]
         hits = find_lines(self.passages, self.select, [r.doc for r in reports], q.residue, words, q.expected_unit)
+        computed = self._computed_from_lines(q, [r.doc for r in reports], words, hits)
+        if computed is not None:
+            return computed
         best = clear_winner(hits)
         if best is None:
             if not hits and q.metric is None:
@@ -142,6 +154,36 @@ class Engine:
             return say.not_understood(q, q.departments, hits)
         report = self.catalog.report(best.doc)
         return say.line_answer(q, report, best, self._line_value(q, report, best))
+
+    def _computed_from_lines(self, q: Query, docs: list[str], words: list[str], hits: list[LineHit]) -> Answer | None:
+        """Operations on figures of report lines: the 执行率 or the unspent part of a project whose
+        line states its budget and its actual, and the sum of two items each stated in a line."""
+        if SUM_ASK.search(q.text):
+            items = items_of(q.residue)
+            if len(items) >= 2:
+                found = []
+                for item in items:
+                    best = clear_winner(find_lines(self.passages, self.select, docs, [item], words, q.expected_unit))
+                    fig = figure_after(best, [item], q.expected_unit) if best is not None else None
+                    if best is None or fig is None:
+                        return None
+                    found.append((item, best, fig))
+                return say.line_sum(q, self.catalog.report(found[0][1].doc), found)
+        asks_rate = q.operation == "rate" or q.metric == "执行率"
+        asks_gap = q.operation == "difference" or UNSPENT_ASK.search(q.text)
+        if not (asks_rate or asks_gap):
+            return None
+        # Among the lines stating a budget and an actual, the one that clearly names the project.
+        best = clear_winner([h for h in hits if budget_and_actual(h.text)], min_score=0.6)
+        if best is None:
+            return None
+        pair = budget_and_actual(best.text)
+        if pair is None:
+            return None
+        (b, bu), (a, au) = pair
+        if bu != au or Decimal(b) == 0:
+            return None
+        return say.line_budget_actual(q, self.catalog.report(best.doc), best, Decimal(b), Decimal(a), bu, asks_rate)
 
     def _mentions(self, departments: list[str], name: str) -> bool:
         """The reports of ``departments`` name ``name`` themselves (a unit of the department: its

@@ -116,16 +116,16 @@ def figure_after(h: LineHit, words: list[str], unit: str | None) -> tuple[str, s
     found: set[tuple[str, str]] = set()
     for w in words:
         for m in re.finditer(re.escape(w), folded):
-            n = re.match(r"[为是达到共计:：\s]{0,4}" + NUMBER_RE.pattern, folded[m.end():])
+            n = re.match(r"(?:支出|收入|金额|资金|费用)?[为是达到共计:：\s]{0,4}" + NUMBER_RE.pattern, folded[m.end():])
             if n and n.group(2) and (accept is None or n.group(2) in accept):
                 found.add((n.group(1).replace(",", ""), n.group(2)))
     return next(iter(found)) if len(found) == 1 else None
 
 
-def clear_winner(hits: list[LineHit]) -> LineHit | None:
+def clear_winner(hits: list[LineHit], min_score: float = 0.75) -> LineHit | None:
     """The best line when it clearly wins: most of the residue found, and well ahead of the next
     line that states a different figure."""
-    if not hits or hits[0].score < 0.75:
+    if not hits or hits[0].score < min_score:
         return None
     best = hits[0]
     figures = ({v for v, _ in best.numbers}, set(best.bare))
@@ -133,3 +133,30 @@ def clear_winner(hits: list[LineHit]) -> LineHit | None:
     if rival is not None and rival.score + rival.context / 4 > best.score + best.context / 4 - 0.1:
         return None
     return best
+
+
+# A sentence stating a budget and what was spent of it ("全年预算数为60万元，执行数为58.27万元").
+_AMOUNT = r"\s*(?:为|是|:|：)?\s*(\d[\d,]*(?:\.\d+)?)\s*(万元|亿元|元)"
+BUDGET_RE = re.compile(r"预算(?:数|资金|金额)?(?:（A）|\(A\))?" + _AMOUNT)
+ACTUAL_RE = re.compile(r"(?:执行数|执行金额|实际执行|实际支出|执行)(?:（B）|\(B\))?" + _AMOUNT)
+
+
+def budget_and_actual(text: str) -> tuple[tuple[str, str], tuple[str, str]] | None:
+    """((budget, unit), (actual, unit)) stated in one line, or None."""
+    folded = fold(text)
+    b, a = BUDGET_RE.search(folded), ACTUAL_RE.search(folded)
+    if b is None or a is None:
+        return None
+    return (b.group(1).replace(",", ""), b.group(2)), (a.group(1).replace(",", ""), a.group(2))
+
+
+# The words joining two items of a sum (职工医保统筹基金支出加上个人账户支出).
+JOINERS = re.compile(r"加上|以及|和|与|及|、")
+
+
+def items_of(residue: list[str]) -> list[str]:
+    """The items a sum names among the unexplained words: the residue split at 和/加上/、 …"""
+    out: list[str] = []
+    for r in residue:
+        out += [p for p in JOINERS.split(r) if len(p) >= 2]
+    return out
