@@ -121,6 +121,20 @@ class Fact(Record):
     flags: list[str] = Field(default_factory=list)  # column_uncertain, conflict, check_failed
 
 
+class Mention(Record):
+    """A number written in a report that no fact holds (a sentence's 救助人次, 参保人数, 资助标准 …): the
+    value, its unit as written and the phrase it quantifies, with its line (parse/mentions.py)."""
+
+    doc: str
+    line: int
+    page: int | None = None
+    value: Decimal
+    unit: str  # as written: 人, 人次, 个, 台, 辆, %, 元, 万元, 亿元 …
+    phrase: str  # the words before the number in its clause: 特困人员参保缴费资助标准
+    snippet: str  # the sentence (or table line) it was read from
+    bound: str | None = None  # ≥ ≤ > < 约 … written before the number: not an exact figure
+
+
 class Chunk(Record):
     """A passage of a report for retrieval, with its section path and line span."""
 

@@ -203,10 +203,11 @@ def value_matches(value: str, unit: str | None, gold_value: Decimal, gold_unit: 
     return round_to(converted, places) == round_to(gold_value, places)
 
 
-# Numbers in a passage answer's text that are not answers: citations (第25页, 第12–15行), dates (8月31日,
-# 2021年12月31日) and years (2021年, 2021年度). Removed before the text's numbers are read.
+# Numbers in a passage answer's text that are not answers: citations (a file name, 第25页, 第12–15行),
+# dates (8月31日, 2021年12月31日) and years (2021年, 2021年度). Removed before the text's numbers are read.
 _NOT_ANSWER_NUMBER_RE = re.compile(
-    r"第\s*\d+\s*(?:[-–—~至]\s*\d+\s*)?[页行]"
+    r"[\w.\-]+\.(?:txt|md|pdf|docx?|html?|xlsx?)\b"
+    r"|第\s*\d+\s*(?:[-–—~至]\s*\d+\s*)?[页行]"
     r"|\d{2,4}\s*年\s*\d{1,2}\s*月(?:\s*\d{1,2}\s*日)?|\d{1,2}\s*月\s*\d{1,2}\s*日"
     r"|(?<![\d.,])(?:19|20)\d{2}(?=\s*(?:年|—|-|–))"
 )

@@ -288,7 +288,7 @@ def test_text_numbers_count_only_without_values() -> None:
 
 
 def test_citation_date_and_year_numbers_are_not_answers() -> None:
-    assert text_values("见第25页、第312行；截至2021年12月31日，2021年度支出18.5万元") == [("18.5", "万元")]
+    assert text_values("000_db59d6f0fba66678.txt 第25页、第312行；截至2021年12月31日，2021年度支出18.5万元") == [("18.5", "万元")]
     for number, written in (("25", "第25页"), ("12", "第12–15行"), ("31", "8月31日"), ("2021", "2021年")):
         passage = answer(kind="retrieval", text=f"见{written}原文。", snippets=["…"])
         assert not score_item(gold(number, None), passage).ok, written

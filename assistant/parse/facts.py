@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from assistant.models import Document, Fact, Report, Table
+from assistant.models import Document, Fact, Mention, Report, Table
 from assistant.parse.lexicon import canonical_metric, to_yuan
 from assistant.parse.rows import clean_label
 from assistant.parse.schemas import SCHEMAS
@@ -27,6 +27,7 @@ class ParsedReport:
     tables: list[Table] = field(default_factory=list)
     facts: list[Fact] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    mentions: list[Mention] = field(default_factory=list)  # numbers no fact holds (parse/mentions.py)
 
 
 def table_facts(report: Report, tables: list[Table]) -> list[Fact]:
@@ -101,14 +102,23 @@ def _qual_class(q: str | None) -> str:
 def parse_document(doc: Document) -> ParsedReport:
     """Metadata, tables and facts of one loaded document."""
     from assistant.ingest.metadata import detect_metadata
-    from assistant.parse.narrative import extract_narrative_facts
+    from assistant.parse.generic import generic_tables
+    from assistant.parse.mentions import extract_mentions
+    from assistant.parse.narrative import Sentence, extract_narrative_facts
 
     report = detect_metadata(doc)
     tables = find_tables(doc.doc, doc.lines, report.kind, exact_tabs=doc.filetype != "pdf")
     facts = table_facts(report, tables)
-    facts.extend(extract_narrative_facts(doc, report))
+    sentences: list[Sentence] = []
+    facts.extend(extract_narrative_facts(doc, report, sentences))
     flag_conflicts(facts)
+    # Non-standard tables come after the standard facts and take no part in their conflict checks.
+    generic, generic_facts = generic_tables(report, doc.lines, tables, exact_tabs=doc.filetype != "pdf")
+    facts.extend(generic_facts)
+    table_lines = {n for t in tables + generic for n in range(t.line_start, t.line_end + 1)}
+    mentions = extract_mentions(doc, facts, table_lines, sentences)
+    tables = tables + generic
     warnings = list(doc.warnings) + list(report.warnings)
     for t in tables:
         warnings.extend(f"{t.table_id} {t.title}: 勾稽关系不符 {c}" for c in t.failed_checks[:3])
-    return ParsedReport(report=report, tables=tables, facts=facts, warnings=warnings)
+    return ParsedReport(report=report, tables=tables, facts=facts, warnings=warnings, mentions=mentions)

@@ -228,6 +228,12 @@ UNITS: dict[str, tuple[str, Decimal | None]] = {
     "平方米": ("area", None),
 }
 
+# Units as reports write them right after a number: UNITS plus count words that need no conversion and
+# a bare 万 (绩效 tables write 1.2 万 for 1.2万元 and ≧ 40 万 for 40万人: the unit as written, its kind
+# unknown), longest first (so 万人次 wins over 万人 and 人次 over 人).
+WRITTEN_UNITS: tuple[str, ...] = tuple(sorted(set(UNITS) | {"种", "所", "份", "天", "分", "万"},
+                                              key=lambda u: (-len(u), u)))
+
 _QUOTES = "“”\"‘’'「」『』《》"
 _QUOTE_TABLE = str.maketrans("", "", _QUOTES)
 _SPACE_RE = re.compile(r"\s+")

@@ -42,6 +42,7 @@ from assistant.store.db import (
     drop_reports,
     fact_rows,
     file_stamp,
+    mention_rows,
     open_store,
     open_store_copy,
     read_manifest,
@@ -267,6 +268,7 @@ class _Parsed:
     rows: list[tuple[object, ...]]
     n_tables: int
     warnings: list[str]
+    mentions: list[tuple[object, ...]] = field(default_factory=list)  # numeric mentions as rows
 
 
 def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retrieval: bool,
@@ -405,7 +407,7 @@ def _write_store(facts_tmp: Path, index_dir: Path, prev: _Previous, pending: lis
                 report = outcome.report
                 with phase("store write"):
                     write_report_rows(con, report, outcome.rows, outcome.n_tables, outcome.warnings,
-                                      result.duplicates.get(report.doc, []))
+                                      result.duplicates.get(report.doc, []), outcome.mentions)
                 if outcome.doc is not None:
                     loaded.append((outcome.doc, report))
                 result.indexed.append(path.name)
@@ -463,9 +465,11 @@ def _parse_for_store(path: Path, keep_doc: bool) -> _Parsed | str:
     doc, parsed = outcome
     try:
         rows = fact_rows(parsed.facts)
+        mentions = mention_rows(parsed.mentions)
     except Exception as e:  # noqa: BLE001 — as in parse_file: one bad report must not stop the build
         return f"could not be parsed ({type(e).__name__}: {e})"
-    return _Parsed(doc if keep_doc else None, parsed.report, rows, len(parsed.tables), list(parsed.warnings))
+    return _Parsed(doc if keep_doc else None, parsed.report, rows, len(parsed.tables), list(parsed.warnings),
+                   mentions)
 
 
 def _parse_all(pending: list, keep_docs: bool = True) -> Iterator[tuple[int, Path, _Parsed | str]]:

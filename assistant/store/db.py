@@ -23,9 +23,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from assistant.models import Fact, Report
+from assistant.models import Fact, Mention, Report
 
-FORMAT_VERSION = "2"  # 2: the labels table
+FORMAT_VERSION = "3"  # 2: the labels table; 3: the mentions table
 DB_NAME = "facts.sqlite"
 MANIFEST_NAME = "manifest.json"
 NEXT_MANIFEST_NAME = "manifest.next.json"
@@ -45,14 +45,19 @@ CREATE TABLE facts (id INTEGER PRIMARY KEY, doc TEXT NOT NULL, department TEXT, 
                     metric TEXT NOT NULL, label TEXT NOT NULL, code TEXT, qualifier TEXT, value TEXT NOT NULL,
                     unit TEXT NOT NULL, value_yuan TEXT, source TEXT NOT NULL, table_id TEXT, line INTEGER NOT NULL,
                     line_end INTEGER, page INTEGER, snippet TEXT NOT NULL, flags TEXT NOT NULL);
+CREATE TABLE mentions (id INTEGER PRIMARY KEY, doc TEXT NOT NULL, line INTEGER NOT NULL, page INTEGER,
+                       value TEXT NOT NULL, unit TEXT NOT NULL, phrase TEXT NOT NULL, snippet TEXT NOT NULL,
+                       bound TEXT);
 """
 SCHEMA_INDEXES = """
 CREATE INDEX facts_by_metric ON facts (metric, department, year);
 CREATE INDEX facts_by_doc ON facts (doc);
 CREATE INDEX facts_by_code ON facts (code);
+CREATE INDEX mentions_by_doc ON mentions (doc, unit);
 """
 SCHEMA = SCHEMA_TABLES + SCHEMA_INDEXES
 
+MENTION_COLUMNS = ("doc", "line", "page", "value", "unit", "phrase", "snippet", "bound")
 FACT_COLUMNS = ("doc", "department", "year", "kind", "metric", "label", "code", "qualifier", "value", "unit",
                 "value_yuan", "source", "table_id", "line", "line_end", "page", "snippet", "flags")
 
@@ -116,6 +121,7 @@ def drop_reports(con: sqlite3.Connection, docs: Iterable[str]) -> None:
     departments = {json.loads(r[0]).get("department") for r in con.execute(
         f"SELECT json FROM reports WHERE doc IN ({marks})", docs)} - {None, ""}
     con.executemany("DELETE FROM facts WHERE doc = ?", [(d,) for d in docs])
+    con.executemany("DELETE FROM mentions WHERE doc = ?", [(d,) for d in docs])
     con.executemany("DELETE FROM reports WHERE doc = ?", [(d,) for d in docs])
     if len(pairs) > 5000:  # most of the store: recompute (a scan of every fact)
         con.execute("DELETE FROM labels")
@@ -152,6 +158,7 @@ def create_indexes(con: sqlite3.Connection) -> None:
 
 
 _INSERT_FACT = f"INSERT INTO facts ({', '.join(FACT_COLUMNS)}) VALUES ({', '.join('?' * len(FACT_COLUMNS))})"
+_INSERT_MENTION = f"INSERT INTO mentions ({', '.join(MENTION_COLUMNS)}) VALUES ({', '.join('?' * len(MENTION_COLUMNS))})"
 _METRIC, _LABEL = FACT_COLUMNS.index("metric"), FACT_COLUMNS.index("label")
 
 
@@ -163,15 +170,21 @@ def fact_rows(facts: Iterable[Fact]) -> list[tuple[object, ...]]:
     return [_fact_row(f) for f in facts]
 
 
+def mention_rows(mentions: Iterable[Mention]) -> list[tuple[object, ...]]:
+    """Mentions as mentions-table rows (MENTION_COLUMNS order), like fact_rows."""
+    return [(m.doc, m.line, m.page, str(m.value), m.unit, m.phrase, m.snippet, m.bound) for m in mentions]
+
+
 def write_report(con: sqlite3.Connection, report: Report, facts: Iterable[Fact], n_tables: int,
-                 warnings: list[str], duplicates: list[str]) -> None:
-    """Store one report with its aliases and facts."""
-    write_report_rows(con, report, fact_rows(facts), n_tables, warnings, duplicates)
+                 warnings: list[str], duplicates: list[str], mentions: Iterable[Mention] = ()) -> None:
+    """Store one report with its aliases, facts and numeric mentions."""
+    write_report_rows(con, report, fact_rows(facts), n_tables, warnings, duplicates, mention_rows(mentions))
 
 
 def write_report_rows(con: sqlite3.Connection, report: Report, rows: list[tuple[object, ...]], n_tables: int,
-                      warnings: list[str], duplicates: list[str]) -> None:
-    """write_report with the facts already as rows (see fact_rows)."""
+                      warnings: list[str], duplicates: list[str],
+                      mentions: list[tuple[object, ...]] | None = None) -> None:
+    """write_report with the facts (and mentions) already as rows (see fact_rows, mention_rows)."""
     con.execute("INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?)",
                 (report.doc, report.sha256, report.model_dump_json(), n_tables,
                  json.dumps(warnings, ensure_ascii=False), json.dumps(duplicates, ensure_ascii=False)))
@@ -179,6 +192,8 @@ def write_report_rows(con: sqlite3.Connection, report: Report, rows: list[tuple[
         con.executemany("INSERT OR IGNORE INTO aliases VALUES (?, ?)",
                         [(alias, report.department) for alias in sorted({report.department, *report.aliases})])
     con.executemany(_INSERT_FACT, rows)
+    if mentions:
+        con.executemany(_INSERT_MENTION, mentions)
     # The names a question can use, kept apart so an engine need not scan every fact at start-up.
     con.executemany("INSERT OR IGNORE INTO labels VALUES (?, ?)", sorted({(r[_METRIC], r[_LABEL]) for r in rows}))
 
@@ -204,6 +219,8 @@ def copy_report(con: sqlite3.Connection, schema: str, doc: str, duplicates: list
                     f"FROM {schema}.facts WHERE doc = ? ORDER BY id", (doc,)).rowcount
     con.execute(f"INSERT OR IGNORE INTO labels SELECT DISTINCT metric, label FROM {schema}.facts WHERE doc = ? "
                 "ORDER BY metric, label", (doc,))
+    con.execute(f"INSERT INTO mentions ({', '.join(MENTION_COLUMNS)}) SELECT {', '.join(MENTION_COLUMNS)} "
+                f"FROM {schema}.mentions WHERE doc = ? ORDER BY id", (doc,))
     return n
 
 
@@ -511,3 +528,33 @@ def query_facts(con: sqlite3.Connection, *, doc: str | None = None, metric: str 
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY doc, line, id"
     return [row_to_fact(r) for r in con.execute(sql, args)]
+
+
+def query_mentions(con: sqlite3.Connection, docs: list[str], units: Iterable[str] | None = None) -> list[Mention]:
+    """The numeric mentions of reports ``docs`` (parse/mentions.py), optionally only those written with
+    one of ``units``; in (doc, line) order.
+
+    The contract for the answer side: a question whose metric no fact names, with its reports known,
+    asks here for the numbers of those reports in the unit it expects (多少人 → 人/万人, 多少钱 → 元/万元/
+    亿元, 百分之几 → %, 几个 → 个 …) and picks the line whose ``phrase`` (the words the number
+    quantifies) or ``snippet`` (its sentence) holds the question's remaining words. ``bound`` set means
+    the report states a limit (≥90%), not a figure. Numbers already held by facts are not here. Indexed
+    by (doc, unit): the cost is that of the reports asked for, not of the store (5,000 reports).
+    """
+    if not docs:
+        return []
+    where = f"doc IN ({', '.join('?' * len(docs))})"
+    args: list[object] = list(docs)
+    if units is not None:
+        units = sorted(set(units))
+        if not units:
+            return []
+        where += f" AND unit IN ({', '.join('?' * len(units))})"
+        args.extend(units)
+    out = []
+    for row in con.execute(f"SELECT {', '.join(MENTION_COLUMNS)} FROM mentions WHERE {where} ORDER BY doc, line, id",
+                           args):
+        d = dict(zip(MENTION_COLUMNS, row, strict=True))
+        d["value"] = Decimal(str(d["value"]))
+        out.append(Mention.model_validate(d))
+    return out
