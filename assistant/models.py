@@ -194,6 +194,8 @@ class LineHit(Record):
     context: float = 1.0  # share of the question's metric words it holds
     numbers: list[tuple[str, str | None]] = Field(default_factory=list)
     bare: list[str] = Field(default_factory=list)
+    phrase: str | None = None  # a numeric mention's phrase: the words its one number quantifies
+    bound: str | None = None  # ≥ ≤ 约 … written before a mention's number: a limit, not a figure
 
 
 class Citation(Record):

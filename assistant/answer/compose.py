@@ -250,7 +250,8 @@ def line_answer(q: Query, r: Report | None, h: LineHit, value: AnswerValue | Non
     who = f"{r.department}{r.year or ''}{'年' if r and r.year else ''}" if r else ""
     asked = "、".join(q.residue) + (f"（{q.metric}）" if q.metric else "")
     if value is not None:
-        text = f"{who}“{asked}”：{money_text(Decimal(value.value), value.unit)}（报告原文：{h.text.strip()}）（{_hit_place(h)}）"
+        bound = h.bound or ""
+        text = f"{who}“{asked}”：{bound}{money_text(Decimal(value.value), value.unit)}（报告原文：{h.text.strip()}）（{_hit_place(h)}）"
         return Answer(question=q.text, kind="lookup", text=text, values=[value], citations=[hit_citation(h)])
     text = f"{who}报告中关于“{asked}”的一行：\n» {h.text.strip()}\n（{_hit_place(h)}）"
     return Answer(question=q.text, kind="retrieval", text=text, citations=[hit_citation(h)])

@@ -147,13 +147,25 @@ class Engine:
         computed = self._computed_from_lines(q, [r.doc for r in reports], words, hits)
         if computed is not None:
             return computed
+        if q.metric and sum(len(r) for r in q.residue) <= 2:
+            # One short word (登记, 支付) cannot find a line alone: the line must hold the metric named too.
+            hits = [h for h in hits if h.context >= 0.5]
         best = clear_winner(hits)
         if best is None:
             if not hits and q.metric is None:
                 return say.passage_note(q, retrieval_answer(self.passages, q))
-            return say.not_understood(q, q.departments, hits)
+            return say.not_understood(q, q.departments, hits or self._metric_lines(q, reports))
         report = self.catalog.report(best.doc)
         return say.line_answer(q, report, best, self._line_value(q, report, best))
+
+    def _metric_lines(self, q: Query, reports: list[Report]) -> list[LineHit]:
+        """The lines of the metric the question did name, as the closest ones to show."""
+        out = []
+        for r in reports:
+            for f in self.select.best(q, r, self.select.candidates(q, r))[:2]:
+                out.append(LineHit(doc=f.doc, line=f.line, line_end=f.line_end or f.line, page=f.page,
+                                   text=f.snippet, score=0.0, numbers=[(str(f.value), f.unit)]))
+        return out
 
     def _computed_from_lines(self, q: Query, docs: list[str], words: list[str], hits: list[LineHit]) -> Answer | None:
         """Operations on figures of report lines: the 执行率 or the unspent part of a project whose

@@ -11,9 +11,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from assistant.answer.coverage import COMPATIBLE
 from assistant.answer.passages import PassageSource, open_index_if_built
 from assistant.answer.select import FactSelector
 from assistant.models import LineHit
+from assistant.store.db import query_mentions
 from assistant.store.vocabulary import fold
 
 # A number and the unit written after it (24万人, 5.94万元, ≥370000人, 94.30%).
@@ -21,15 +23,6 @@ NUMBER_RE = re.compile(r"(?<![\d.])(\d[\d,]*(?:\.\d+)?)\s*(万元|亿元|元|万
 # Numbers that are not amounts: years, dates, ordinals of headings, codes of the classification.
 _NOT_AN_AMOUNT = re.compile(r"(?<!\d)(19|20)\d{2}\s*(年|—|-)|\d{1,2}\s*月\s*\d{1,2}\s*日|第\s*\d+|^\s*\d+[、.．](?!\d)"
                             r"|[（(]\d+[）)]")
-# The units a question's expected unit accepts.
-COMPATIBLE = {
-    "元": {"元", "万元", "亿元"}, "万元": {"元", "万元", "亿元"},
-    "人": {"人", "名", "万人"}, "人次": {"人次"}, "批次": {"批次", "次"}, "次": {"次", "人次", "批次"},
-    "个": {"个", "项", "家"}, "项": {"项", "个"}, "%": {"%", "％"}, "台": {"台"}, "辆": {"辆", "台"},
-    "件": {"件", "台", "个"}, "分": {"分"},
-}
-
-
 def numbers(text: str) -> list[tuple[str, str | None]]:
     """(number, unit or None) written in a line, without years, dates and heading ordinals."""
     cleaned = _NOT_AN_AMOUNT.sub(" ", text)
@@ -101,7 +94,9 @@ def find_lines(source: PassageSource, select: FactSelector, docs: list[str], res
         context = max((coverage(w, folded) for w in words), default=1.0)
         hits.append(LineHit(doc=doc, line=ls, line_end=le, page=page, text=text, score=round(score, 4),
                             context=round(context, 4), numbers=fitting, bare=bare))
-    hits.sort(key=lambda h: (-(h.score + h.context / 4), h.doc, h.line))
+    hits += _mention_hits(select, docs, residue, words, accept)
+    # At equal scores a mention (one number and the phrase it quantifies) before its whole sentence.
+    hits.sort(key=lambda h: (-(h.score + h.context / 4), h.doc, h.line, h.phrase is None))
     seen: set[tuple[str, int]] = set()
     # A sentence is stored both as a passage span and as a fact's snippet: one line, once.
     hits = [h for h in hits if not ((h.doc, h.line) in seen or seen.add((h.doc, h.line)))]
@@ -120,6 +115,25 @@ def figure_after(h: LineHit, words: list[str], unit: str | None) -> tuple[str, s
             if n and n.group(2) and (accept is None or n.group(2) in accept):
                 found.add((n.group(1).replace(",", ""), n.group(2)))
     return next(iter(found)) if len(found) == 1 else None
+
+
+def _mention_hits(select: FactSelector, docs: list[str], residue: list[str], words: list[str],
+                  accept: set[str] | None) -> list[LineHit]:
+    """The numeric mentions of ``docs`` (numbers the parser read from sentences and generic table
+    lines with the phrase they quantify) as lines with exactly that one figure."""
+    out = []
+    for m in query_mentions(select.con, docs, accept):
+        phrase = fold(m.phrase)
+        score = sum(max(coverage(r, phrase), coverage(r, fold(m.snippet)) * 0.9) * len(r) for r in residue) \
+            / sum(len(r) for r in residue)
+        if score < 0.3:
+            continue
+        # The other words must qualify this number (its phrase), not just occur in its sentence.
+        context = max((coverage(w, phrase) for w in words), default=1.0)
+        out.append(LineHit(doc=m.doc, line=m.line, line_end=m.line, page=m.page, text=m.snippet,
+                           score=round(score, 4), context=round(context, 4), numbers=[(str(m.value), m.unit)],
+                           phrase=m.phrase, bound=m.bound))
+    return out
 
 
 def clear_winner(hits: list[LineHit], min_score: float = 0.75) -> LineHit | None:

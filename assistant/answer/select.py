@@ -9,6 +9,7 @@ import sqlite3
 from decimal import Decimal
 
 from assistant.answer.catalog import ReportCatalog
+from assistant.answer.coverage import COMPATIBLE
 from assistant.models import Fact, Query, Report
 from assistant.store.db import query_facts
 
@@ -86,6 +87,7 @@ class FactSelector:
         """Facts ordered from the best answer to the worst for this query."""
         want = q.qualifier or ("决算数" if r.kind == "决算" else "预算数" if r.kind == "预算" else None)
         asks_income = "收入" in q.text
+        accept = COMPATIBLE.get(q.expected_unit or "")
 
         def score(f: Fact) -> tuple[int, ...]:
             qual = f.qualifier or ""
@@ -107,7 +109,9 @@ class FactSelector:
             # table, not in the 收入表 that lists income by the same codes, unless income is asked for.
             spent = f.metric.endswith("支出") or (f.code or "").startswith("2")
             flow = 0 if (spent and "收入" in qual and not asks_income) else 1
-            return (year_ok, flow, side, exact, clean, nocode, table, -f.line)
+            # 多少件 asks for the count of a row that also states its value (其他固定资产 130件, 49.90万元).
+            unit_ok = 1 if accept is None or f.unit in accept else 0
+            return (year_ok, unit_ok, flow, side, exact, clean, nocode, table, -f.line)
 
         return sorted(facts, key=score, reverse=True)
 
