@@ -226,3 +226,8 @@ def test_a_number_the_parser_read_from_a_sentence_answers_by_its_phrase(engine) 
     # The mention "支付医疗救助25321人次" in a sentence that also says "…医疗保险259913人次".
     a = ask(engine, "昭化区医保局2021年医疗救助共支付多少人次")
     assert numbers(a)[:1] == [(Decimal("25321"), "人次")], a.text
+
+
+@pytest.mark.parametrize("question", ["哪个局2021年本年支出合计最多", "各单位2020年三公经费分别是多少", "哪个部门2021年公务接待费最高"])
+def test_words_for_any_department_are_not_residue(engine, question) -> None:
+    assert understand(question, engine.vocab).residue == []
