@@ -48,6 +48,11 @@ def _candidate_lines(source: PassageSource, select: FactSelector, docs: list[str
     out: dict[tuple[str, int, str], tuple[str, int, int, int | None, str]] = {}
     index: Any = open_index_if_built(source)
     for doc in docs:
+        cached = source.lines.get(doc)
+        if cached is not None:
+            out.update(cached)
+            continue
+        mark = len(out)
         if index is not None and hasattr(index, "spans"):
             for ci in index.chunks_of(doc):
                 spans = index.spans(ci)
@@ -61,6 +66,8 @@ def _candidate_lines(source: PassageSource, select: FactSelector, docs: list[str
                         out.setdefault((doc, ls, joined), (doc, ls, nxt[1], page, joined))
         for f in select.doc_facts(doc):
             out.setdefault((doc, f.line, f.snippet), (doc, f.line, f.line_end or f.line, f.page, f.snippet))
+        if index is not None:  # without the retrieval index the lines are incomplete: not kept
+            source.lines[doc] = dict(list(out.items())[mark:])
     return list(out.values())
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +33,8 @@ class PassageSource:
     catalog: ReportCatalog
     vocab: Vocabulary | StoreVocabulary
     _retrieval: Any = None
+    # Candidate lines of each report for unexplained words (answer/lines.py), read once per engine.
+    lines: dict[str, dict] = field(default_factory=dict)
 
 
 def _index(source: PassageSource):  # noqa: ANN202
