@@ -231,3 +231,10 @@ def test_a_number_the_parser_read_from_a_sentence_answers_by_its_phrase(engine) 
 @pytest.mark.parametrize("question", ["哪个局2021年本年支出合计最多", "各单位2020年三公经费分别是多少", "哪个部门2021年公务接待费最高"])
 def test_words_for_any_department_are_not_residue(engine, question) -> None:
     assert understand(question, engine.vocab).residue == []
+
+
+def test_a_project_table_row_is_found_by_the_projects_name(engine) -> None:
+    # 001's 自评表 of the 医疗服务与保障能力提升补助资金: 年度资金总额 20 | 18.86 | 94.30%.
+    a = ask(engine, "昭化区医保局医疗服务与保障能力提升补助资金项目的预算执行率是多少？")
+    assert "94.30%" in a.text and any(c.doc == DOC001 for c in a.citations), a.text
+    assert all(Decimal(v.value) == Decimal("94.30") for v in a.values), a.values

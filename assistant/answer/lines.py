@@ -65,7 +65,9 @@ def _candidate_lines(source: PassageSource, select: FactSelector, docs: list[str
                         joined = text + nxt[4]
                         out.setdefault((doc, ls, joined), (doc, ls, nxt[1], page, joined))
         for f in select.doc_facts(doc):
-            out.setdefault((doc, f.line, f.snippet), (doc, f.line, f.line_end or f.line, f.page, f.snippet))
+            # A generic table's row is read with its table's name (a 自评表 names its project there).
+            text = f"{f.table_id}：{f.snippet}" if f.table_id and not f.table_id.startswith("公开") else f.snippet
+            out.setdefault((doc, f.line, text), (doc, f.line, f.line_end or f.line, f.page, text))
         if index is not None:  # without the retrieval index the lines are incomplete: not kept
             source.lines[doc] = dict(list(out.items())[mark:])
     return list(out.values())
@@ -102,6 +104,7 @@ def find_lines(source: PassageSource, select: FactSelector, docs: list[str], res
         hits.append(LineHit(doc=doc, line=ls, line_end=le, page=page, text=text, score=round(score, 4),
                             context=round(context, 4), numbers=fitting, bare=bare))
     hits += _mention_hits(select, docs, residue, words, accept)
+    hits += _fact_hits(select, docs, residue, words, accept)
     # At equal scores a mention (one number and the phrase it quantifies) before its whole sentence.
     hits.sort(key=lambda h: (-(h.score + h.context / 4), h.doc, h.line, h.phrase is None))
     seen: set[tuple[str, int]] = set()
@@ -140,6 +143,28 @@ def _mention_hits(select: FactSelector, docs: list[str], residue: list[str], wor
         out.append(LineHit(doc=m.doc, line=m.line, line_end=m.line, page=m.page, text=m.snippet,
                            score=round(score, 4), context=round(context, 4), numbers=[(str(m.value), m.unit)],
                            phrase=m.phrase, bound=m.bound))
+    return out
+
+
+def _fact_hits(select: FactSelector, docs: list[str], residue: list[str], words: list[str],
+               accept: set[str] | None) -> list[LineHit]:
+    """The facts of generic tables (a 自评表's 年度资金总额 × 全年预算数/全年执行数/预算执行率) as hits
+    with their one figure: the table's name and the row label must hold the residue, the row label
+    and column the metric's words."""
+    out = []
+    for doc in docs:
+        for f in select.doc_facts(doc):
+            if not f.table_id or f.table_id.startswith("公开") or (accept is not None and f.unit not in accept):
+                continue
+            cell = fold(f"{f.label}{f.qualifier or ''}")
+            where = fold(f.table_id) + cell
+            score = sum(coverage(r, where) * len(r) for r in residue) / sum(len(r) for r in residue)
+            if score < 0.3:
+                continue
+            context = max((coverage(w, cell) for w in words), default=1.0)
+            out.append(LineHit(doc=f.doc, line=f.line, line_end=f.line_end or f.line, page=f.page,
+                               text=f"{f.table_id}：{f.snippet}", score=round(score, 4), context=round(context, 4),
+                               numbers=[(str(f.value), f.unit)], phrase=f"{f.label}（{f.qualifier}）" if f.qualifier else f.label))
     return out
 
 
