@@ -47,6 +47,28 @@ def _cmd_model(args: argparse.Namespace, settings: Settings) -> int:
     return run_model_command(settings, action=args.action)
 
 
+def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    from assistant.audit.run import AuditUsageError, audit_files, format_finding, rule_lines, select_files
+
+    if args.rules:
+        print("\n".join(rule_lines()))
+        return EXIT_OK
+    try:
+        paths = select_files(settings, args.doc)
+    except AuditUsageError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return EXIT_USAGE
+    run = audit_files(paths, min_severity=args.severity)
+    for name, reason in run.skipped:
+        print(f"warning: {name}: {reason} (skipped)", file=sys.stderr)
+    if args.doc is not None and not run.audited:
+        return EXIT_USAGE
+    for f in run.findings:
+        print(f.model_dump_json() if args.json else "\n".join(format_finding(f)))
+    print(run.summary(), file=sys.stderr if args.json else sys.stdout)
+    return 1 if run.has_errors else EXIT_OK
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     p = argparse.ArgumentParser(prog="assistant", description="Questions about department budget/final-accounts reports.")
@@ -67,6 +89,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--conflicts", action="store_true", help="only facts flagged as conflicting")
     s.add_argument("--json", action="store_true", help="one JSON object per line")
     s.set_defaults(func=_cmd_facts)
+
+    s = sub.add_parser("audit", help="a reviewer's check of the reports: sums, tables vs text, names, years")
+    s.add_argument("--doc", help="one report: a path, or a corpus file name (or part of it)")
+    s.add_argument("--json", action="store_true", help="one JSON object per finding and line")
+    s.add_argument("--severity", choices=["error", "warning", "info"], default="info",
+                   help="the least severity shown (default: info, everything)")
+    s.add_argument("--rules", action="store_true", help="list the rules and exit")
+    s.set_defaults(func=_cmd_audit)
 
     s = sub.add_parser("ask", help="answer one question ('-' reads one question per line from stdin)")
     s.add_argument("question")

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 ReportKind = Literal["预算", "决算"]
+# 部门: a 部门预算/决算 (the department with its subordinate units); 单位: a 单位预算/决算 (the organ alone).
+ReportScope = Literal["部门", "单位"]
 AnswerKind = Literal["lookup", "computed", "retrieval", "clarify", "not_found"]
 
 
@@ -66,6 +68,8 @@ class Report(Record):
     year: int | None = None
     kind: ReportKind | None = None
     title: str | None = None
+    scope: ReportScope = "部门"
+    copies: list[str] = Field(default_factory=list)  # other file names with byte-identical content
     warnings: list[str] = Field(default_factory=list)
 
 
@@ -170,15 +174,8 @@ class Query(Record):
     # number is stated with confidence only when this is empty.
     residue: list[str] = Field(default_factory=list)
     expected_unit: str | None = None  # 多少人 → 人, 多少钱 → 元, 百分之几 → %, 几个 → 个 …
-
-
-class DepartmentMatch(Record):
-    """The departments a question names: canonical names, the spans of the (folded) question their
-    names cover, and a department-like phrase that matches none (→ not found, never another's figure)."""
-
-    departments: list[str] = Field(default_factory=list)
-    spans: list[tuple[int, int]] = Field(default_factory=list)
-    unknown: str | None = None
+    scope: ReportScope | None = None  # 单位 (单位预算, 本级) or 部门 when the question names one
+    clarify_departments: list[str] = Field(default_factory=list)  # a name two departments tie for: ask which
 
 
 class LineHit(Record):
@@ -204,6 +201,7 @@ class Citation(Record):
     line_end: int
     page: int | None = None
     snippet: str
+    alt_docs: list[str] = Field(default_factory=list)  # byte-identical copies of ``doc`` (same report)
 
 
 class ValueCitation(Record):
@@ -211,6 +209,7 @@ class ValueCitation(Record):
     line: int
     page: int | None = None
     snippet: str
+    alt_docs: list[str] = Field(default_factory=list)  # byte-identical copies of ``doc`` (same report)
 
 
 class AnswerValue(Record):

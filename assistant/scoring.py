@@ -240,6 +240,8 @@ def _matches_gold(value: str, unit: str | None, gold: GoldAnswer, decrease: bool
 def cited_docs(answer: Answer) -> set[str]:
     """File names the answer cites, in its values' citations and its passage citations."""
     docs = {v.citation.doc for v in answer.values} | {c.doc for c in answer.citations}
+    # A citation of a report stored once under several names (byte-identical copies) cites each of them.
+    docs |= {d for v in answer.values for d in v.citation.alt_docs} | {d for c in answer.citations for d in c.alt_docs}
     # Compare by file name: an engine may cite a path where gold files name the file only.
     return docs | {_doc_name(d) for d in docs}
 
@@ -313,7 +315,13 @@ def score_item(item: GoldItem, answer: Answer) -> ItemScore:
 
     if allowed and not (allowed & cited_docs(answer)):
         return verdict(False, f"does not cite {' or '.join(sorted(allowed))}")
-    others = sorted({v.citation.doc for v in answer.values if _doc_name(v.citation.doc) not in allowed})
+    others = sorted(
+        {
+            v.citation.doc
+            for v in answer.values
+            if not allowed & {_doc_name(d) for d in (v.citation.doc, *v.citation.alt_docs)}
+        }
+    )
     if allowed and others:
         # FORMAT.md: a question about one report answered with several reports' figures is not correct.
         return verdict(False, "a question about one report, answered with other reports too: " + ", ".join(others))

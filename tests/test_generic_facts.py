@@ -31,7 +31,9 @@ STANDARD_COUNTS: dict[str, dict[tuple[str, str | None], int]] = {
     DOC004: {("table", "公开01表"): 10, ("table", "公开02表"): 105, ("table", "公开03表"): 90, ("table", "公开04表"): 10,
              ("table", "公开05表"): 45, ("table", "公开06表"): 21, ("table", "公开07表"): 12, ("narrative", None): 56},
     PDF_GOV: {("table", "收支总表"): 8, ("table", "收入表"): 42, ("table", "支出表"): 47, ("table", "财政拨款收支总表"): 11,
-              ("table", "一般公共预算支出表"): 47, ("table", "基本支出表"): 61, ("table", "三公经费表"): 1,
+              # 三公经费表: 合计, 因公出国(境)费, 公务接待费, 机关运行经费 (read by the cells' x positions since
+              # the audit work, pdf_cells.py; before, one garbled row "小计 购置费 运行费")
+              ("table", "一般公共预算支出表"): 47, ("table", "基本支出表"): 61, ("table", "三公经费表"): 4,
               ("narrative", None): 45},
     PDF_SOCIAL: {("table", "收支总表"): 9, ("table", "收入表"): 36, ("table", "支出表"): 39, ("table", "财政拨款收支总表"): 12,
                  ("table", "一般公共预算支出表"): 39, ("table", "基本支出表"): 67, ("narrative", None): 73},

@@ -175,6 +175,14 @@ def test_alt_docs_are_cited_equally() -> None:
     assert not score_item(item, answer(("5406.00", "元"), doc="third.txt")).ok
 
 
+def test_a_copy_listed_on_the_citation_is_cited() -> None:
+    # A report stored once under two names: its citations list the other name (alt_docs).
+    a = answer(("5406.00", "元"), doc="copy.txt")
+    a.values[0].citation.alt_docs.append(DOC)
+    assert score_item(gold("5406.0", "元"), a).ok
+    assert not score_item(gold("5406.0", "元"), answer(("5406.00", "元"), doc="copy.txt")).ok
+
+
 def test_doc_cited_by_path() -> None:
     assert score_item(gold("5406.0", "元"), answer(("5406.00", "元"), doc=f"corpus/{DOC}")).ok
 

@@ -219,6 +219,12 @@ def not_found(q: Query, why: str) -> Answer:
 
 
 UNKNOWN_DEPARTMENT = "语料中没有这个部门的报告"
+
+
+def clarify_departments(q: Query) -> Answer:
+    """A name two departments tie for: ask which one."""
+    return Answer(question=q.text, kind="clarify",
+                  text="这个名称可以指：" + "、".join(q.clarify_departments) + "。请说明是哪一个部门。")
 NO_PAIR = "没有同时找到预算数和决算数"
 NO_ADDENDS = "没有找到所有加数"
 EMPTY_QUESTION = "请输入一个问题，例如：峨山县医保局2021年三公经费是多少？"

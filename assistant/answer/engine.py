@@ -26,12 +26,13 @@ from assistant.answer.lines import (
 )
 from assistant.answer.operate import OPERATIONS, Context
 from assistant.answer.passages import PassageSource, retrieval_answer, supporting_passage
+from assistant.answer.scope import cited_docs, list_copies
 from assistant.answer.select import FactSelector
 from assistant.answer.session import Session
 from assistant.answer.understand import understand
 from assistant.config import Settings
 from assistant.models import Answer, AnswerValue, Citation, Fact, LineHit, Query, Report, ValueCitation
-from assistant.store.db import open_store, query_facts
+from assistant.store.db import copies_of, open_store, query_facts
 from assistant.store.vocabulary import fold, open_vocabulary
 
 # A question that asks for a number (多少, 几, 是多少 …), not for a list or an explanation.
@@ -94,6 +95,7 @@ class Engine:
         query = resolve.with_context(understand(text, self.vocab), session)
         query, note = resolve.relative_year(query, self.catalog)
         answer = self._answer(query)
+        answer = list_copies(answer, copies_of(self.con, cited_docs(answer)))  # byte-identical files (scope.py)
         if note:
             answer = answer.model_copy(update={"text": f"{note}\n{answer.text}"})
         resolve.remember(session, query, answer)
@@ -117,6 +119,8 @@ class Engine:
     def _answer(self, q: Query) -> Answer:
         if q.mentions_other:
             return say.not_found(q, say.UNKNOWN_DEPARTMENT)
+        if q.clarify_departments and q.operation not in ("rank_max", "rank_min", "compare"):
+            return say.clarify_departments(q)  # names.py: a tie between departments
         other = unknown_department(q.residue)
         if other is not None and not self._mentions(q.departments, other):
             # Never the conversation's department either: the question named another one.

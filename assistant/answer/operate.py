@@ -12,6 +12,7 @@ from decimal import Decimal
 
 from assistant.answer import compose as say
 from assistant.answer.compose import citation_of, round2, value_of
+from assistant.answer.scope import missing_scope_note, twin_index, twin_note, twins
 from assistant.answer.select import DERIVED, FactSelector
 from assistant.models import Answer, AnswerValue, Citation, Fact, Query, Report
 from assistant.parse.lexicon import COMPONENTS
@@ -47,6 +48,7 @@ def value(ctx: Context, q: Query, reports: list[Report]) -> Answer:
     citations: list[Citation] = []
     derivation: list[str] = []
     kind = "lookup"
+    pairs = twin_index(sel.catalog.of(q.departments))
     for r in reports:
         if q.year is not None and r.year != q.year:
             found = sel.stated_change(q.metric, r)
@@ -68,6 +70,10 @@ def value(ctx: Context, q: Query, reports: list[Report]) -> Answer:
         values.append(value_of(best))
         citations.append(citation_of(best))
         lines.append(say.fact_sentence(r, best, facts))
+        for twin in twins(r, pairs):  # the other scope's figure, when it differs (scope.py)
+            note = twin_note(best, r, twin, next(iter(sel.best(q, twin, sel.candidates(q, twin))), None))
+            if note:
+                lines.append(note)
         if q.operation == "change":
             ch = sel.changes(q.metric, r)
             for f in ch[:2]:
@@ -91,6 +97,8 @@ def value(ctx: Context, q: Query, reports: list[Report]) -> Answer:
     if not values:
         return say.not_found(q, say.coverage(sel.catalog.of(q.departments)))
     text = "\n".join(lines)
+    if (scope_note := missing_scope_note(reports, q.scope)) is not None:  # 单位 asked, only 部门 here
+        text = f"{scope_note}\n{text}"
     if len({r.department for r in reports}) > 1 and ctx.department_unspecified(q):
         text = say.unspecified(text)
     return Answer(question=q.text, kind=kind, text=text, values=values, citations=citations, derivation=derivation)

@@ -10,6 +10,7 @@ from decimal import Decimal
 
 from assistant.answer.catalog import ReportCatalog
 from assistant.answer.coverage import COMPATIBLE
+from assistant.answer.scope import choose_scope
 from assistant.models import Fact, Query, Report
 from assistant.store.db import query_facts
 
@@ -27,7 +28,7 @@ class FactSelector:
 
     def reports_for(self, q: Query) -> list[Report]:
         """The reports a query is about: its departments, 预算/决算 and year."""
-        reps = self.catalog.of(q.departments)
+        reps = choose_scope(self.catalog.of(q.departments), q.scope)  # 部门 or 单位 twin (answer.scope)
         if q.kind:
             reps = [r for r in reps if r.kind == q.kind]
         if q.year is not None:

@@ -26,6 +26,9 @@ class Session:
     last_answer: Answer | None = None
     pinned_department: str | None = None
     pinned_year: int | None = None
+    # The last question named a department the corpus lacks: its follow-ups (那2024年呢) are about
+    # that department too, so they are not answered with an earlier department's figures.
+    unknown_department: bool = False
 
     def reset(self) -> None:
         """Forget everything, pins included."""

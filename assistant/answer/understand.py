@@ -10,12 +10,13 @@ import re
 from typing import Any
 
 from assistant.answer.coverage import expected_unit, residue
-from assistant.models import DepartmentMatch, Query
+from assistant.answer.names import match_departments
+from assistant.answer.scope import asked_scope
+from assistant.models import Query
 from assistant.parse.lexicon import COUNT_VARIANTS
 from assistant.store.vocabulary import StoreVocabulary, Vocabulary, fold
 
 YEAR_RE = re.compile(r"(?<!\d)(20\d{2}|\d{2})\s*年")
-OTHER_DEPT_RE = re.compile(r"[\u4e00-\u9fff]{2,12}?(局|部|办公室|委员会|厅|中心|政府办|院)")
 QUALIFIER_WORDS = ("预算", "决算", "预算数", "决算数", "调整预算", "调整预算数", "执行数", "年初预算")
 COLUMN_TERMS = ("基本支出", "项目支出", "人员经费", "公用经费", "财政拨款收入", "一般公共预算财政拨款",
                 "上级补助收入", "事业收入", "经营收入", "其他收入")
@@ -60,48 +61,13 @@ def longest_matches(text: str, index: dict[str, Any], max_len: int = 40) -> list
     return sorted(out)
 
 
-def find_departments(q: str, vocab: Vocabulary | StoreVocabulary) -> DepartmentMatch:
-    """The departments the folded question ``q`` names, the spans their names cover, and an
-    unknown department-like phrase (教育局, 卫健委) when it names none the corpus has.
-
-    One function, so that the names rules (short forms, scoring, ties) replace its body alone.
-    """
-    depts: list[str] = []
-    spans: list[tuple[int, int]] = []
-    aliases = vocab.aliases_in(q)
-    for pos, a in sorted(longest_matches(q, aliases), key=lambda m: (-len(m[1]), m[0])):
-        for dept in aliases[a]:
-            if dept not in depts:
-                depts.append(dept)
-        spans.append((pos, pos + len(a)))
-    unknown = None
-    if not depts:
-        m = OTHER_DEPT_RE.search(q)
-        # A named department that the corpus lacks ("教育局", "卫健委"), unlike generic words (这五个医保局).
-        if m and not re.search(r"(这|那|哪|各|几|五|本)[个些家]?[\u4e00-\u9fff]{0,4}$", q[: m.end() - len(m.group(1))]):
-            unknown = m.group(0)
-    return DepartmentMatch(departments=depts, spans=sorted(spans), unknown=unknown)
-
-
-def _mask(text: str, spans: list[tuple[int, int]]) -> str:
-    """``text`` with the spans replaced by □ (same length: positions stay those of the question)."""
-    chars = list(text)
-    for a, b in spans:
-        chars[a:b] = "□" * (b - a)
-    return "".join(chars)
-
-
 def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
     """Parse a question into a Query (departments, year, metric, qualifier, operation) and its residue:
     the content words that none of these explains."""
     q = fold(question)[:500]
-    found = find_departments(q, vocab)
-    depts = found.departments
-    covered = bytearray(len(q))
-    for a, b in found.spans:
-        covered[a:b] = b"\x01" * (b - a)
-    rest = _mask(q, found.spans)
-    mentions_other = found.unknown is not None
+    depts, rest, mentions_other, clarify = find_departments(q, vocab)
+    # What the department names cover (find_departments masks them with □, keeping positions).
+    covered = bytearray(1 if r == "□" and c != "□" else 0 for r, c in zip(rest, q, strict=True))
     year_ms = [m for m in YEAR_RE.finditer(rest) if rest[max(0, m.start() - 1):m.start()] not in ("比", "较", "与")]
     years = sorted({int(m.group(1)) + 2000 if int(m.group(1)) < 100 else int(m.group(1)) for m in year_ms})
     for m in YEAR_RE.finditer(rest):
@@ -184,8 +150,26 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
         metric_names = _partial_metrics(rest, vocab)
     return Query(text=question, departments=depts, year=year, kind=kind, metric=primary, metric_terms=metric_names,
                  qualifier=qualifier, column=column, operation=operation, mentions_other=mentions_other,
-                 relative_year=relative_year, residue=residue(q, covered, [*depts, *metric_names, *(t for _, t, _ in metrics)]),
+                 relative_year=relative_year, scope=asked_scope(masked), clarify_departments=clarify,
+                 residue=residue(q, covered, [*depts, *metric_names, *(t for _, t, _ in metrics)]),
                  expected_unit=expected_unit(q))
+
+
+def find_departments(q: str, vocab: Vocabulary | StoreVocabulary) -> tuple[list[str], str, bool, list[str]]:
+    """(departments named, ``q`` with their names masked by □, whether it names a department the
+    corpus lacks, the departments of a tie to ask about) for a folded question; by the rules of
+    assistant.answer.names. A name several departments share (医保局 alone) names them all only when
+    nothing more particular is named."""
+    match = match_departments(q, vocab)
+    if match.unknown is not None:
+        # Metric names are never read as department names (公立医院): looked up only when needed.
+        match = match_departments(q, vocab, [(p, p + len(t)) for p, t in longest_matches(q, vocab.terms_in(q))])
+    rest = q
+    for a, b in match.spans:
+        rest = rest[:a] + "□" * (b - a) + rest[b:]
+    if match.unknown is not None:
+        return [], rest, True, []
+    return match.departments or match.ambiguous, rest, False, [] if match.departments else match.clarify
 
 
 # After a name: it is the whole a part is taken from (基本支出中, 基本支出预算里, 总支出当中).

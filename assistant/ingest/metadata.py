@@ -8,70 +8,11 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from assistant.models import Document, Report, ReportKind
+from assistant.models import Document, Report, ReportKind, ReportScope
+from assistant.naming import _ORG_SUFFIX, ORG_ABBREVIATIONS, department_aliases
 
-__all__ = ["detect_metadata", "department_aliases", "ORG_ABBREVIATIONS"]
+__all__ = ["detect_metadata", "department_aliases", "detect_scope", "ORG_ABBREVIATIONS"]
 
-# Common abbreviations of department bodies (full → short forms used in questions and prose).
-ORG_ABBREVIATIONS: dict[str, tuple[str, ...]] = {
-    "医疗保障局": ("医保局",),
-    "医疗保障事务中心": ("医保中心",),
-    "人民政府办公室": ("政府办公室", "政府办"),
-    "人民政府办公厅": ("政府办公厅",),
-    "社会工作部": ("社工部",),
-    "卫生健康局": ("卫健局",),
-    "卫生健康委员会": ("卫健委",),
-    "卫生和计划生育局": ("卫计局",),
-    "人力资源和社会保障局": ("人社局",),
-    "人力资源和社会保障厅": ("人社厅",),
-    "发展和改革委员会": ("发改委",),
-    "发展和改革局": ("发改局",),
-    "住房和城乡建设局": ("住建局",),
-    "市场监督管理局": ("市场监管局",),
-    "文化和旅游局": ("文旅局",),
-    "文化广电和旅游局": ("文广旅局",),
-    "退役军人事务局": ("退役军人局",),
-    "应急管理局": ("应急局",),
-    "交通运输局": ("交通局",),
-    "机关事务管理局": ("机管局",),
-    "教育体育局": ("教体局",),
-    "自然资源和规划局": ("自然资源局", "资规局"),
-    "农业农村局": ("农业局",),
-    "生态环境局": ("环保局",),
-    "政法委员会": ("政法委",),
-    "统一战线工作部": ("统战部",),
-    "纪律检查委员会": ("纪委",),
-    "残疾人联合会": ("残联",),
-    "总工会": ("工会",),
-    "教育局": (),
-    "财政局": (),
-    "民政局": (),
-    "公安局": (),
-    "司法局": (),
-    "审计局": (),
-    "统计局": (),
-    "商务局": (),
-    "水务局": (),
-    "水利局": (),
-    "林业局": (),
-    "税务局": (),
-    "组织部": (),
-    "宣传部": (),
-}
-
-# Names of the 55 minorities as used in autonomous-area names (彝族自治县 → 县).
-_ETHNIC = (
-    "蒙古|回|藏|维吾尔|苗|彝|壮|布依|朝鲜|满|侗|瑶|白|土家|哈尼|哈萨克|傣|黎|傈僳|佤|畲|高山|拉祜|水|东乡|纳西|"
-    "景颇|柯尔克孜|土|达斡尔|仫佬|羌|布朗|撒拉|毛南|仡佬|锡伯|阿昌|普米|塔吉克|怒|乌孜别克|俄罗斯|鄂温克|德昂|"
-    "保安|裕固|京|塔塔尔|独龙|鄂伦春|赫哲|门巴|珞巴|基诺|各"
-)
-_AUTONOMOUS = re.compile(rf"^(.{{2,6}}?)(?:(?:{_ETHNIC})族?)+自治(县|旗|州)$")
-# One administrative division at the start of a name: 上海市, 普陀区, 峨山彝族自治县, 凉山彝族自治州 …
-_DIVISION = re.compile(
-    r"^[\u4e00-\u9fff]{1,16}?(?:特别行政区|自治区|自治州|自治县|自治旗|省|市|州|地区|盟|县|区|旗)"
-)
-# Suffixes that end a department name.
-_ORG_SUFFIX = re.compile(r"(?:局|办公室|办公厅|委员会|部|厅|委|中心|院|所|馆|站|队|会|办|处|署|社|联)$")
 _CJK_RUN = r"[\u4e00-\u9fff()]"
 
 # Labelled fields that name the reporting department (value on the same line or the next one).
@@ -221,6 +162,16 @@ def _detect_kind(doc: Document, head: str) -> ReportKind | None:
     return "决算" if jue > yu else "预算"
 
 
+_SCOPE = re.compile(r"(部门|单位)\s*(?:预算|决算)")
+
+
+def detect_scope(title: str) -> ReportScope:
+    """部门 for a 部门预算/决算 (the department with its subordinate units), 单位 for a 单位预算/决算 (the
+    organ alone), read from the title; 部门 when the title says neither (the usual published form)."""
+    m = _SCOPE.search(title)
+    return "单位" if m and m.group(1) == "单位" else "部门"
+
+
 def _title_line(head_lines: list[str], head: str) -> str | None:
     """The report's own title: the _TITLE match, completed to the end of its line."""
     m = _TITLE.search(head)
@@ -250,6 +201,7 @@ def detect_metadata(doc: Document) -> Report:
     year = _detect_year(doc, head)
     kind = _detect_kind(doc, head)
     title = _title_line(head_lines, head)
+    scope = detect_scope(title or head)
     warnings = []
     if department is None:
         warnings.append("department not found in the text")
@@ -271,84 +223,6 @@ def detect_metadata(doc: Document) -> Report:
         year=year,
         kind=kind,
         title=title,
+        scope=scope,
         warnings=warnings,
     )
-
-
-# ---------------------------------------------------------------- aliases
-
-
-def _split_name(name: str) -> tuple[list[str], bool, str]:
-    """Split '中共上海市普陀区委社会工作部' into (['上海市', '普陀区'], committee=True, '社会工作部')."""
-    rest = name.removeprefix("中共")
-    divisions: list[str] = []
-    known_org = next((o for o in sorted(ORG_ABBREVIATIONS, key=len, reverse=True) if rest.endswith(o)), None)
-    while True:
-        m = _DIVISION.match(rest)
-        if not m:
-            break
-        remainder = rest[m.end() :]
-        # never eat into the department body itself
-        if len(remainder) < 2 or (known_org and len(remainder) < len(known_org)):
-            break
-        divisions.append(m.group(0))
-        rest = remainder
-    committee = bool(divisions) and rest.startswith("委") and len(rest) > 2
-    if committee:
-        rest = rest[1:]
-    return divisions, committee, rest
-
-
-def _division_variants(division: str) -> list[str]:
-    """峨山彝族自治县 → [峨山彝族自治县, 峨山县]."""
-    out = [division]
-    m = _AUTONOMOUS.match(division)
-    if m:
-        out.append(m.group(1) + m.group(2))
-    return out
-
-
-def _place_base(division: str) -> str | None:
-    """普陀区 → 普陀, 固原市 → 固原 (only when two or more characters remain)."""
-    m = re.fullmatch(r"(.{2,})(?:省|市|州|县|区|旗)", division)
-    return m.group(1) if m else None
-
-
-def department_aliases(name: str) -> list[str]:
-    """Other ways to say a department's name, longest first (the name itself is not included).
-
-    Derived from the name's structure: administrative divisions (上海市 / 普陀区), a party-committee
-    marker (中共…区委…), and the body (医疗保障局) with its common abbreviations (医保局). Examples:
-    峨山彝族自治县医疗保障局 → 峨山县医疗保障局, 峨山县医保局, 峨山医保局, 峨山 …;
-    上海市普陀区人民政府办公室 → 普陀区人民政府办公室, 普陀区政府办, 区政府办, 政府办 ….
-    """
-    name = name.strip()
-    if not name:
-        return []
-    divisions, committee, org = _split_name(name)
-    orgs = [org, *ORG_ABBREVIATIONS.get(org, ())]
-    aliases: set[str] = set()
-    if name.startswith("中共"):
-        aliases.add(name.removeprefix("中共"))
-    if divisions:
-        last = divisions[-1]
-        for variant in _division_variants(last):
-            for k in range(len(divisions)):
-                chain = "".join(divisions[k:-1]) + variant
-                for o in orgs:
-                    aliases.add(chain + o)
-                    if committee:
-                        aliases.add(chain + "委" + o)
-            aliases.add(variant)
-            base = None if "自治" in variant else _place_base(variant)
-            if base:
-                aliases.add(base)
-                aliases.update(base + o for o in orgs[1:] or orgs)
-            level = variant[-1]
-            for o in orgs:
-                aliases.add(level + o)
-                if committee:
-                    aliases.add(level + "委" + o)
-    aliases.update(orgs)
-    aliases.discard(name)
-    return sorted((a for a in aliases if a and len(a) >= 2), key=lambda a: (-len(a), a))

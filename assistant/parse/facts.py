@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from assistant.models import Document, Fact, Mention, Report, Table
+from assistant.models import Document, Fact, Mention, Report, Table, TableRow
 from assistant.parse.lexicon import canonical_metric, to_yuan
 from assistant.parse.rows import clean_label
 from assistant.parse.schemas import SCHEMAS
@@ -30,18 +30,25 @@ class ParsedReport:
     mentions: list[Mention] = field(default_factory=list)  # numbers no fact holds (parse/mentions.py)
 
 
+def row_metric(table: Table, row: TableRow) -> str | None:
+    """The metric a table row states (canonical when the lexicon knows its label); None without a label."""
+    label = clean_label(row.label)
+    if not label:
+        return None
+    metric = canonical_metric(row.label) or label
+    if TOTAL_ROW_RE.match(label) and table.schema_name in TOTAL_METRIC:
+        metric = TOTAL_METRIC[table.schema_name] or metric
+    return ROW_METRICS.get((table.schema_name, label), metric)
+
+
 def table_facts(report: Report, tables: list[Table]) -> list[Fact]:
     """One fact per non-empty cell of every parsed table row."""
     facts: list[Fact] = []
     for table in tables:
         for row in table.rows:
-            label = clean_label(row.label)
-            if not label:
+            metric = row_metric(table, row)
+            if metric is None:
                 continue
-            metric = canonical_metric(row.label) or label
-            if TOTAL_ROW_RE.match(label) and table.schema_name in TOTAL_METRIC:
-                metric = TOTAL_METRIC[table.schema_name] or metric
-            metric = ROW_METRICS.get((table.schema_name, label), metric)
             m = COUNT_UNIT_RE.search(row.label)
             unit = m.group(1) if m else (table.unit or "元")
             if unit == "次" and "批次" in row.label:

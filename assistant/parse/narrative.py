@@ -37,7 +37,8 @@ from assistant.parse.lexicon import (
     unit_kind,
 )
 
-__all__ = ["extract_narrative_facts", "NARRATIVE_EXCLUDED_TERMS", "Sentence", "is_table_line", "NUMBER_RE"]
+__all__ = ["extract_narrative_facts", "iter_paragraphs", "NARRATIVE_EXCLUDED_TERMS", "Sentence", "is_table_line",
+           "NUMBER_RE"]
 
 # Lexicon terms that are fine in a question but too loose in report prose: 采购 also means 药品集中采购,
 # 采购金额 is also what SMEs won, 车辆 occurs in 车辆租赁费, 结余 in 结余分配, 人数 in 异地就医人数.
@@ -621,6 +622,13 @@ def _stated_absent(text: str, matches: list[_Match]) -> list[tuple[str, int, str
             if sibling and sibling in METRICS and rest.startswith("和" + there):
                 out.append((sibling, hit.start, hit.label[: -len(here)] + there))
     return out
+
+
+def iter_paragraphs(doc: Document) -> Iterator[tuple[str, list[int], list[int | None]]]:
+    """Every prose paragraph of ``doc`` as this module reads it (lines joined; headings, titles and table
+    rows apart), with the line and page of each character (used by the audit, assistant/audit/)."""
+    for para, pieces in _paragraphs(doc):
+        yield (para, *_origins(pieces))
 
 
 # For parse/mentions.py, which reads the same sentences and numbers.

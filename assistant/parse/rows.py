@@ -75,8 +75,9 @@ def _tokens(line: str) -> tuple[list[str], bool]:
     return line.split(), False
 
 
-def split_segments(line: str, has_row_numbers: bool) -> list[Segment]:
-    """Parse one table line into segments. ``has_row_numbers``: the table has a 行次 column."""
+def split_segments(line: str, has_row_numbers: bool, codes: frozenset[str] | set[str] = frozenset()) -> list[Segment]:
+    """Parse one table line into segments. ``has_row_numbers``: the table has a 行次 column; ``codes``:
+    tokens known to be classification codes from the layout (pdf_cells.codes_in)."""
     cells, tabbed = _tokens(line)
     segs: list[Segment] = []
     side = 0
@@ -94,17 +95,19 @@ def split_segments(line: str, has_row_numbers: bool) -> list[Segment]:
         cur = Segment(exact_positions=tabbed, side=side)
 
     for i, tok in enumerate(cells):
-        nxt = cells[i + 1] if i + 1 < len(cells) else ""
+        # Tab cells: the next cell that holds something ("201 | | 一般公共服务支出": 类 code, an empty 款
+        # cell, the label).
+        nxt = next((c for c in cells[i + 1:] if c), "") if tabbed else (cells[i + 1] if i + 1 < len(cells) else "")
         if tok == "":
             if state == "values":
                 pending_empty += 1
             continue
         num = to_decimal(tok)
-        is_code = bool(CODE_RE.match(tok)) and nxt != "" and (
+        is_code = bool(CODE_RE.match(tok)) and (tok in codes or nxt != "" and (
             (to_decimal(nxt) is None and not DASH_RE.match(nxt))
             # A code whose label wrapped onto the lines around it: "2080505 6.18 6.18".
             or (len(tok) in (5, 7) or (len(tok) == 3 and i == 0)) and state in ("start", "values")
-        )
+        ))
         if is_code and (state != "label" or not cur.label or cur.code):
             if state == "values" or cur.label:
                 flush()

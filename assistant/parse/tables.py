@@ -13,6 +13,16 @@ from decimal import Decimal
 
 from assistant.models import SourceLine, Table, TableRow
 from assistant.parse.columns import assign_columns
+from assistant.parse.pdf_cells import (
+    code_columns,
+    codes_in,
+    columns_above,
+    has_positions,
+    header_columns,
+    merge_offset_cells,
+    number_cells,
+    place_by_header,
+)
 from assistant.parse.rows import Segment, clean_label, split_segments, to_decimal
 from assistant.parse.schemas import TableSchema, match_schema
 
@@ -103,19 +113,28 @@ def _parse_region(doc_name: str, lines: list[SourceLine], start: int, stop: int,
             break
         body.append(ln)
     has_row_numbers = "行次" in "".join(header_text).replace(" ", "")
-    horizontal = _horizontal_rows(header_lines, body)
+    positioned = has_positions(body)
+    if positioned:  # PDF: the cells' x positions (pdf_cells.py)
+        body = merge_offset_cells(body)
+        horizontal = _horizontal_rows_by_x(header_lines, body, q)
+    else:
+        horizontal = _horizontal_rows(header_lines, body)
     if horizontal is not None:
         last = body[0].line
         return Table(doc=doc_name, table_id=table_no or schema.name, schema_name=schema.name,
                      title=_SPACES.sub("", title_line.text), unit=unit,
                      columns=sorted({c for r in horizontal for c in r.columns}), rows=horizontal,
                      line_start=title_line.line, line_end=last)
-    rows = _assemble_rows(body, has_row_numbers)
+    rows = _assemble_rows(body, has_row_numbers, code_columns(body) if positioned else [])
     if not rows and not header_text:
         return None
     table_id = table_no or schema.name
     columns_by_side = [tuple(c.replace("{q}", q) for c in side) for side in schema.sides]
     alt = tuple(c.replace("{q}", q) for c in schema.alt_single_side)
+    if positioned and not has_row_numbers:
+        one_side = columns_by_side[0] if len(columns_by_side) == 1 else alt
+        if one_side and all(seg.side == 0 for seg, _, _ in rows):
+            _place_by_header(rows, header_lines, one_side)
     table_rows, columns, failed = assign_columns(rows, columns_by_side, alt, schema.parts_sum_to_first, hints)
     last = body[-1].line if body else title_line.line
     return Table(doc=doc_name, table_id=table_id, schema_name=schema.name, title=_SPACES.sub("", title_line.text), unit=unit,
@@ -160,11 +179,51 @@ def _horizontal_rows(header: list[SourceLine], body: list[SourceLine]) -> list[T
     return rows or None
 
 
+def _place_by_header(rows: list[tuple[Segment, SourceLine, int]], header: list[SourceLine],
+                     columns: tuple[str, ...]) -> None:
+    """PDF rows of a one-sided table: each number goes to the column whose header cell is above it, and
+    the empty cells between are kept (so no placement has to be guessed; pdf_cells.place_by_header)."""
+    anchors = header_columns(header, columns)
+    if len(anchors) < 2:
+        return
+    per_line: dict[int, int] = {}
+    for seg, src, _ in rows:
+        if seg.values:
+            per_line[src.line] = per_line.get(src.line, 0) + 1
+    for seg, src, _ in rows:
+        if not seg.values or per_line[src.line] != 1:
+            continue
+        cells = number_cells(src, seg.code)
+        if len(cells) != len(seg.values):
+            continue
+        placed = place_by_header(cells, anchors, len(columns))
+        if placed is None:
+            continue
+        vec: list[Decimal | None] = [None] * (placed[-1] + 1)
+        for v, j in zip(seg.values, placed, strict=True):
+            vec[j] = v
+        seg.values, seg.exact_positions = vec, True
+
+
+def _horizontal_rows_by_x(header: list[SourceLine], body: list[SourceLine], q: str) -> list[TableRow] | None:
+    """A sideways table of a PDF (the 三公经费 table): each number of its one value line is named by the
+    header cell above it; the qualifier is the report's (预算数/决算数)."""
+    if not body or not header or len(body[0].cells or []) < 2:
+        return None
+    named = columns_above(header, body[0])
+    if named is None:
+        return None
+    rows = [TableRow(label=name, values=[to_decimal(v)], columns=[q], line=body[0].line, page=body[0].page,
+                     snippet=body[0].raw.strip()) for name, v in named]
+    return rows
+
+
 def _is_data_line(text: str) -> bool:
     return bool(_AMOUNT_CELL.search(text)) or bool(_CODE_START.match(text))
 
 
-def _assemble_rows(body: list[SourceLine], has_row_numbers: bool) -> list[tuple[Segment, SourceLine, int]]:
+def _assemble_rows(body: list[SourceLine], has_row_numbers: bool,
+                   code_xs: list[float] | None = None) -> list[tuple[Segment, SourceLine, int]]:
     """Segments of the body lines, each with its line and end line; wrapped labels rejoined.
 
     PDFs print a long label around its code and numbers: `机关事业单位基本养老保` / `2080505 6.18 6.18` /
@@ -175,7 +234,7 @@ def _assemble_rows(body: list[SourceLine], has_row_numbers: bool) -> list[tuple[
     pending: SourceLine | None = None
     last_wrapped: int | None = None
     for ln in body:
-        segs = split_segments(ln.text, has_row_numbers)
+        segs = split_segments(ln.text, has_row_numbers, codes_in(ln, code_xs) if code_xs else frozenset())
         text_only = bool(segs) and all(not s.values and not s.code for s in segs)
         if text_only:
             if last_wrapped is not None and len(segs) == 1 and len(segs[0].label) <= 10:

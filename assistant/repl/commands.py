@@ -115,6 +115,13 @@ def resolve_department(engine: Any, text: str) -> tuple[str | None, list[str]]:
         return text, []
     if text in mapping:
         return mapping[text], []
+    from assistant.answer.names import match_departments  # short forms by rule (商务委, 规划资源局)
+    from assistant.store.vocabulary import fold
+
+    vocab = getattr(engine, "vocab", None)
+    named = match_departments(fold(text), vocab) if vocab is not None else None
+    if named is not None and named.unknown is None and len(named.departments) == 1:
+        return named.departments[0], []
     hits = sorted({canon for name, canon in mapping.items() if text in name})
     if len(hits) == 1:
         return hits[0], []
@@ -191,6 +198,34 @@ def cmd_facts(app: ChatApp, arg: str) -> None:
     if pinned_dept:
         facts = [f for f in facts if f.department == pinned_dept]
     app.renderer.facts(facts)
+
+
+@COMMANDS.command(":audit", "审阅报告：勾稽关系、表与正文、部门名称、年份、目录（按 :use 过滤）", args="[部门|文件]")
+def cmd_audit(app: ChatApp, arg: str) -> None:
+    from pathlib import Path
+
+    from assistant.audit.run import audit_files, format_finding
+
+    reports = app.engine.reports()
+    if arg:
+        hits = [r for r in reports if arg in r.doc]
+        if not hits:
+            canonical, candidates = resolve_department(app.engine, arg)
+            if canonical is None:
+                app.renderer.warn(f"没有找到报告“{arg}”；:docs 列出已索引的报告。")
+                return
+            hits = [r for r in reports if r.department == canonical]
+        reports = hits
+    elif app.session.pinned_department:
+        reports = [r for r in reports if r.department == app.session.pinned_department]
+    run = audit_files([Path(r.path) for r in reports])
+    show = {"error": app.renderer.error, "warning": app.renderer.warn, "info": app.renderer.note}
+    for f in run.findings:
+        for k, text in enumerate(format_finding(f)):
+            (show[f.severity] if k == 0 else app.renderer.info)(text)
+    for name, reason in run.skipped:
+        app.renderer.warn(f"{name}：{reason}（已跳过）")
+    app.renderer.note(run.summary())
 
 
 @COMMANDS.command(":quit", "退出（也可以按 Ctrl-D）", aliases=(":q", ":exit"))

@@ -117,13 +117,15 @@ def corpus_files(settings: Settings) -> tuple[list[Path], list[tuple[str, str]]]
 
 
 def parser_version() -> str:
-    """Hash of the ingest and parse code: facts parsed by other code are parsed again."""
+    """Hash of the ingest and parse code (and of naming.py, which derives a report's aliases): facts
+    and metadata made by other code are made again."""
     h = hashlib.sha256()
     root = Path(__file__).resolve().parent.parent
     for sub in ("ingest", "parse"):
         for p in sorted((root / sub).glob("*.py")):
             h.update(p.name.encode())
             h.update(p.read_bytes())
+    h.update((root / "naming.py").read_bytes())
     return h.hexdigest()[:16]
 
 

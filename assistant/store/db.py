@@ -25,7 +25,7 @@ from typing import Any
 
 from assistant.models import Fact, Mention, Report
 
-FORMAT_VERSION = "3"  # 2: the labels table; 3: the mentions table
+FORMAT_VERSION = "4"  # 2: the labels table; 3: the mentions table; 4: short-form keys (terms dkey/tkey), Report.scope
 DB_NAME = "facts.sqlite"
 MANIFEST_NAME = "manifest.json"
 NEXT_MANIFEST_NAME = "manifest.next.json"
@@ -186,7 +186,7 @@ def write_report_rows(con: sqlite3.Connection, report: Report, rows: list[tuple[
                       mentions: list[tuple[object, ...]] | None = None) -> None:
     """write_report with the facts (and mentions) already as rows (see fact_rows, mention_rows)."""
     con.execute("INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?)",
-                (report.doc, report.sha256, report.model_dump_json(), n_tables,
+                (report.doc, report.sha256, report.model_dump_json(exclude={"copies"}), n_tables,
                  json.dumps(warnings, ensure_ascii=False), json.dumps(duplicates, ensure_ascii=False)))
     if report.department:
         con.executemany("INSERT OR IGNORE INTO aliases VALUES (?, ?)",
@@ -494,8 +494,22 @@ def load_reports(con: sqlite3.Connection, *, departments: list[str] | None = Non
     if docs is not None:
         where.append(f"doc IN ({','.join('?' * len(docs))})")
         args += docs
-    sql = "SELECT json FROM reports" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY doc"
-    return [Report.model_validate_json(r[0]) for r in con.execute(sql, args)]
+    sql = "SELECT json, duplicates FROM reports" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY doc"
+    # copies: the byte-identical files indexed once under this report's name
+    return [Report.model_validate_json(r[0]).model_copy(update={"copies": json.loads(r[1])})
+            for r in con.execute(sql, args)]
+
+
+def copies_of(con: sqlite3.Connection, docs: Iterable[str]) -> dict[str, list[str]]:
+    """doc → the byte-identical copies indexed under it, for those of ``docs`` that have any (one query)."""
+    ordered = sorted(set(docs))
+    out: dict[str, list[str]] = {}
+    for i in range(0, len(ordered), 900):  # stay under SQLite's bound-parameter limit
+        part = ordered[i:i + 900]
+        for doc, dups in con.execute(f"SELECT doc, duplicates FROM reports WHERE doc IN ({','.join('?' * len(part))})"
+                                     " AND duplicates != '[]'", part):
+            out[doc] = json.loads(dups)
+    return out
 
 
 def query_facts(con: sqlite3.Connection, *, doc: str | None = None, metric: str | None = None,

@@ -12,6 +12,7 @@ import re
 import sqlite3
 from collections.abc import Iterable
 
+from assistant.naming import department_keys, department_stems
 from assistant.parse.lexicon import all_terms, normalize_label
 
 # Ordinals a row label starts with (一、 （二） 3.): not part of the name a question uses.
@@ -24,6 +25,7 @@ _TERMS_SCHEMA = """
 CREATE TABLE IF NOT EXISTS terms (term TEXT NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL,
                                   rank INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS terms_by_term ON terms (term, kind);
+CREATE INDEX IF NOT EXISTS terms_by_kind_term_rank ON terms (kind, term, rank);
 CREATE INDEX IF NOT EXISTS reports_by_department ON reports (json_extract(json, '$.department'));
 """
 
@@ -62,6 +64,32 @@ def fold_vocabulary(aliases: dict[str, list[str]], labels: Iterable[tuple[str, s
     return folded, terms
 
 
+def department_index(departments: Iterable[str]) -> dict[str, list[str]]:
+    """Short-form keys (``place|ab``, see metadata.department_keys) and subordinate-unit stems
+    (``place#stem``) → departments, sorted: derived once at build time so that a question looks up
+    only its own phrases, however many departments the store holds."""
+    index: dict[str, list[str]] = {}
+    for dept in sorted(set(departments)):
+        for key in sorted(department_keys(dept) | department_stems(dept)):
+            index.setdefault(key, []).append(dept)
+    return index
+
+
+def term_end_key(term: str) -> str:
+    """The key a metric's short form is found by: its first and last character (公车运行费 and
+    公务用车运行维护费 share 公…费)."""
+    return term[0] + term[-1]
+
+
+def term_end_index(terms: Iterable[str]) -> dict[str, list[str]]:
+    """term_end_key → terms (sorted)."""
+    index: dict[str, list[str]] = {}
+    for t in sorted(set(terms)):
+        if len(t) >= 3:
+            index.setdefault(term_end_key(t), []).append(t)
+    return index
+
+
 class Vocabulary:
     """The whole vocabulary in memory (tests, and stores without a ``terms`` table)."""
 
@@ -70,6 +98,8 @@ class Vocabulary:
         self.folded_aliases = folded_aliases
         self.term_index = term_index
         self.aliases = aliases if aliases is not None else folded_aliases
+        self.dept_index = department_index(d for depts in self.folded_aliases.values() for d in depts)
+        self.end_index = term_end_index(term_index)
 
     @classmethod
     def build(cls, aliases: dict[str, list[str]], labels: Iterable[tuple[str, str]]) -> Vocabulary:
@@ -89,6 +119,16 @@ class Vocabulary:
         """(term, metric) of every term that contains ``core``."""
         return [(t, m) for t, m in self.term_index.items() if core in t]
 
+    def departments_by_keys(self, keys: set[str], limit: int | None = None) -> dict[str, list[str]]:
+        """Departments under each of ``keys`` (department_index keys) that has any; at most
+        ``limit`` + 1 per key (so a caller sees that a key has more than ``limit``)."""
+        end = None if limit is None else limit + 1
+        return {k: self.dept_index[k][:end] for k in sorted(keys) if k in self.dept_index}
+
+    def terms_by_ends(self, keys: set[str]) -> dict[str, str]:
+        """term → metric of every term whose term_end_key is among ``keys``."""
+        return {t: self.term_index[t] for k in sorted(keys) for t in self.end_index.get(k, ())}
+
     def department_names(self) -> list[str]:
         """Every alias and department name, sorted (for completion)."""
         return sorted(self.aliases)
@@ -104,16 +144,17 @@ class StoreVocabulary:
     def __init__(self, con: sqlite3.Connection) -> None:
         self.con = con
 
-    def _lookup(self, kind: str, keys: set[str]) -> list[tuple[str, str]]:
+    def _lookup(self, kind: str, keys: set[str], max_rank: int | None = None) -> list[tuple[str, str]]:
         if not keys:
             return []
         # Sorted keys and ORDER BY: the same rows in the same order every time.
         ordered = sorted(keys)
         rows: list[tuple[str, str]] = []
+        ranked = "" if max_rank is None else f" AND rank <= {int(max_rank)}"
         for i in range(0, len(ordered), 900):  # stay under SQLite's bound-parameter limit
             part = ordered[i:i + 900]
             rows += self.con.execute(
-                f"SELECT term, target FROM terms WHERE kind = ? AND term IN ({','.join('?' * len(part))}) "
+                f"SELECT term, target FROM terms WHERE kind = ? AND term IN ({','.join('?' * len(part))}){ranked} "
                 "ORDER BY term, rank", (kind, *part)).fetchall()
         return rows
 
@@ -127,6 +168,20 @@ class StoreVocabulary:
     def terms_in(self, text: str) -> dict[str, str]:
         """Metric terms that occur in ``text`` (already folded), with their metric."""
         return dict(self._lookup("term", substrings(text)))
+
+    def departments_by_keys(self, keys: set[str], limit: int | None = None) -> dict[str, list[str]]:
+        """Departments under each of ``keys`` (department_index keys) that has any; at most
+        ``limit`` + 1 per key (so a caller sees that a key has more than ``limit``): a key many
+        departments share costs the same as a rare one (index terms_by_kind_term_rank)."""
+        out: dict[str, list[str]] = {}
+        for key, dept in self._lookup("dkey", keys, max_rank=limit):
+            out.setdefault(key, []).append(dept)
+        return out
+
+    def terms_by_ends(self, keys: set[str]) -> dict[str, str]:
+        """term → metric of every term whose term_end_key is among ``keys``."""
+        found = [t for _, t in self._lookup("tkey", keys)]
+        return dict(self._lookup("term", set(found)))
 
     def terms_containing(self, core: str) -> list[tuple[str, str]]:
         """(term, metric) of every term that contains ``core``."""
@@ -152,6 +207,11 @@ def write_vocabulary(con: sqlite3.Connection) -> None:
     con.executemany("INSERT INTO terms VALUES (?, 'alias', ?, ?)",
                     ((a, d, i) for a, depts in folded.items() for i, d in enumerate(depts)))
     con.executemany("INSERT INTO terms VALUES (?, 'term', ?, 0)", terms.items())
+    departments = {d for depts in folded.values() for d in depts}
+    con.executemany("INSERT INTO terms VALUES (?, 'dkey', ?, ?)",
+                    ((k, d, i) for k, depts in department_index(departments).items() for i, d in enumerate(depts)))
+    con.executemany("INSERT INTO terms VALUES (?, 'tkey', ?, ?)",
+                    ((k, t, i) for k, ts in term_end_index(terms).items() for i, t in enumerate(ts)))
 
 
 def open_vocabulary(con: sqlite3.Connection) -> Vocabulary | StoreVocabulary:
