@@ -38,12 +38,38 @@ FUNCTION_WORDS = (
     "水平", "部门", "单位", "本部门", "本单位", "全局", "报告", "表", "公开", "年", "度", "月", "元",
     "大概", "大约", "约", "达到", "涉及", "包含", "登记", "列示", "列出", "显示", "反映", "记录", "填报", "公开的", "达", "要求", "定", "是否", "还", "又", "也", "都", "就", "能", "可以",
 )
-_WORDS = sorted(set(SLOT_WORDS) | set(FUNCTION_WORDS), key=lambda w: (-len(w), w))
-_WORD_RE = re.compile("|".join(re.escape(w) for w in _WORDS))
+# Looked up as a set, longest first (a regex of these hundreds of words costs milliseconds to compile
+# on every cold `assistant ask`).
+_WORDS = frozenset(SLOT_WORDS) | frozenset(FUNCTION_WORDS)
+_LONGEST = max(len(w) for w in _WORDS)
 # Patterns of slot words: a count of named items (两项, 这五个), a classification code (2101501), a
 # percentage the question quotes (增长100%).
 _PATTERN_RE = re.compile(r"(哪个|哪一个|哪些|哪家|各个?|每个|这些|那些|这几个|几个)(部门|单位|局|委|办|街道|镇|中心)|(多少|几|\d)(万人|人次|批次|团组|个|台|辆|次|件|名|项|人|分|家|户)(?![目员数])|这?[一二三四五六七八九十两]+[个项家笔类种]|(?<!\d)\d{3,7}(?![\d年])|\d+(?:\.\d+)?[%％]")
-_CONTENT = re.compile(r"[\u4e00-\u9fffA-Za-z0-9]")
+
+
+def _is_content(ch: str) -> bool:
+    # a comparison, not a CJK character-class regex (compiled on every cold ask)
+    return "\u4e00" <= ch <= "\u9fff" or ch.isascii() and ch.isalnum()
+
+
+def _word_at(text: str, i: int) -> int:
+    """Length of the longest slot or function word starting at ``text[i]`` (0: none)."""
+    for k in range(min(_LONGEST, len(text) - i), 0, -1):
+        if text[i:i + k] in _WORDS:
+            return k
+    return 0
+
+
+def _without_words(run: str) -> str:
+    out, i = [], 0
+    while i < len(run):
+        k = _word_at(run, i)
+        if k:
+            i += k
+        else:
+            out.append(run[i])
+            i += 1
+    return "".join(out)
 
 # The unit a question asks its number in (多少人 → 人, 多少钱 → 元 …), most specific first.
 EXPECTED_UNITS: tuple[tuple[re.Pattern[str], str], ...] = (
@@ -99,7 +125,7 @@ def residue(q: str, covered: bytearray, names: list[str] | None = None) -> list[
         while j < n and not marks[j]:
             j += 1
         run = q[i:j]
-        if _CONTENT.search(_WORD_RE.sub("", run)):
+        if any(_is_content(ch) for ch in _without_words(run)):
             out.append(_trim(run))
         i = j
     return explained_by([r for r in out if r], names or [])
@@ -115,25 +141,25 @@ def explained_by(residue: list[str], names: list[str]) -> list[str]:
     return [r for r in residue if not any(_in_order(r, n) for n in names if n)]
 
 
-# A stretch that reads as a department's name (…局 …委 …办 …部 …中心 …街道 …镇 …院 …厅).
-DEPARTMENT_LIKE = re.compile(r"[\u4e00-\u9fff]{1,12}?(局|委员会|委|办公室|办|部|中心|街道|镇|院|厅|所)$")
+# The endings of a department's name (…局 …委 …办 …部 …中心 …街道 …镇 …院 …厅).
+DEPARTMENT_ENDINGS = ("局", "委员会", "委", "办公室", "办", "部", "中心", "街道", "镇", "院", "厅", "所")
 
 
 def unknown_department(residue: list[str]) -> str | None:
     """A residue stretch naming a department (峨山县卫健局 → 卫健局), which the corpus does not have."""
-    return next((r for r in residue if DEPARTMENT_LIKE.search(r)), None)
+    return next((r for r in residue if any(r.endswith(e) and len(r) > len(e) for e in DEPARTMENT_ENDINGS)), None)
 
 
 def _trim(run: str) -> str:
     """A stretch without punctuation and without the function words it starts or ends with."""
-    run = re.sub(r"[^\u4e00-\u9fffA-Za-z0-9]", "", run)
+    run = "".join(ch for ch in run if _is_content(ch))
     while True:
-        m = _WORD_RE.match(run)
-        if m and m.end() < len(run):
-            run = run[m.end():]
+        k = _word_at(run, 0)
+        if k and k < len(run):
+            run = run[k:]
             continue
-        tail = next((w for w in _WORDS if run.endswith(w) and len(w) < len(run)), None)
+        tail = next((n for n in range(min(_LONGEST, len(run) - 1), 0, -1) if run[-n:] in _WORDS), 0)
         if tail:
-            run = run[: -len(tail)]
+            run = run[:-tail]
             continue
         return run

@@ -16,14 +16,6 @@ from assistant.answer import compose as say
 from assistant.answer import resolve
 from assistant.answer.catalog import ReportCatalog
 from assistant.answer.coverage import unknown_department
-from assistant.answer.lines import (
-    budget_and_actual,
-    clear_winner,
-    figure_after,
-    find_lines,
-    items_of,
-    mentioned_lines,
-)
 from assistant.answer.operate import OPERATIONS, Context
 from assistant.answer.passages import PassageSource, retrieval_answer, supporting_passage
 from assistant.answer.scope import cited_docs, list_copies
@@ -142,6 +134,8 @@ class Engine:
         """A question with words no slot explains: the one report line holding them and a number of
         the asked unit, when one clearly wins; otherwise not found with the closest lines (or, with
         no department to search, the passages)."""
+        from assistant.answer.lines import clear_winner, find_lines  # only questions with unexplained words
+
         if not q.departments:
             return say.passage_note(q, retrieval_answer(self.passages, q))
         reports = [r for r in self.catalog.of(q.departments) if (q.year is None or r.year == q.year)
@@ -174,6 +168,7 @@ class Engine:
     def _computed_from_lines(self, q: Query, docs: list[str], words: list[str], hits: list[LineHit]) -> Answer | None:
         """Operations on figures of report lines: the 执行率 or the unspent part of a project whose
         line states its budget and its actual, and the sum of two items each stated in a line."""
+        from assistant.answer.lines import budget_and_actual, clear_winner, figure_after, find_lines, items_of
         if SUM_ASK.search(q.text):
             items = items_of(q.residue)
             if len(items) >= 2:
@@ -204,6 +199,7 @@ class Engine:
     def _mentions(self, departments: list[str], name: str) -> bool:
         """The reports of ``departments`` name ``name`` themselves (a unit of the department: its
         事务中心), so it is something to look for in them, not a department the corpus lacks."""
+        from assistant.answer.lines import mentioned_lines
         docs = [r.doc for r in self.catalog.of(departments)] if departments else []
         return any(name in fold(text) for text in mentioned_lines(self.passages, self.select, docs))
 
@@ -213,6 +209,8 @@ class Engine:
         words and the figure is its one number of the asked unit, or the one written right after
         the asked words (a row of a 绩效 table states its target and its result: "≥2次 3" is not
         one figure)."""
+        from assistant.answer.lines import figure_after
+
         if h.score < 0.9 or h.context < 0.5:
             return None
         if not h.bare and len({Decimal(v) for v, _ in h.numbers}) == 1:
