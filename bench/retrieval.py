@@ -109,8 +109,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--calibrate", action="store_true", help="print the scores behind the relevance gate")
     ap.add_argument("--index", default=None, help="index directory to build/reuse (default: a fresh temporary one)")
     ap.add_argument("--repeat", type=int, default=5, help="timed passes over the questions")
+    ap.add_argument("--encoders", action="store_true",
+                    help="compare torch fp32 / ONNX fp32 / ONNX int8: passages/s and recall@5 (each embeds the corpus)")
+    ap.add_argument("--table-vectors", action="store_true",
+                    help="recall@5 with and without vectors for table chunks (one embedding of the corpus)")
     args = ap.parse_args(argv)
     settings = load_settings(args.config)
+    if args.table_vectors:
+        return compare_table_vectors(settings, Path(args.corpus), [Path(q) for q in args.qa.split(",")])
+    if args.encoders:
+        return compare_encoders(settings, Path(args.corpus), [Path(q) for q in args.qa.split(",")])
 
     t0 = time.perf_counter()
     docs: list[tuple[Document, Report]] = []
@@ -189,6 +197,107 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.calibrate:
             calibrate(index, items, spans, by_name)
+    return 0
+
+
+def load_corpus(corpus: Path) -> list[tuple[Document, Report]]:
+    """The corpus's documents with their metadata, in file-name order."""
+    return [(d, detect_metadata(d)) for d in (load_document(p) for p in sorted(corpus.iterdir())
+            if p.is_file() and p.suffix.lower() in (".txt", ".md", ".pdf", ".docx"))]
+
+
+def recall_at(index: RetrievalIndex, items: list[dict], spans: dict, by_name: dict, mode: str, filtered: bool,
+              k: int = 5) -> float:
+    """Share of ``items`` whose evidence is in the top ``k`` of ``mode`` (department filter if ``filtered``)."""
+    found = 0
+    for item in items:
+        deps = [by_name[item["doc"]][1].department] if filtered else None
+        hits = index.search(query_text(item), departments=deps, top_k=k, mode=mode)
+        found += any(is_hit(h.chunk, item, spans[item["id"]]) for h in hits)
+    return found / len(items)
+
+
+ENCODERS = (("torch", "fp32"), ("onnx", "fp32"), ("onnx", "int8"))
+
+
+def compare_encoders(settings, corpus: Path, qas: list[Path]) -> int:  # noqa: ANN001
+    """Embed the corpus's chunks with each encoder (fresh index, no cache) and print passages/s, the
+    query encoding time and recall@5 per QA file (dense alone and hybrid, with and without the
+    department filter)."""
+    import numpy as np
+
+    docs = load_corpus(corpus)
+    by_name = {d.doc: (d, r) for d, r in docs}
+    sets = []
+    for qa in qas:
+        items = [i for i in load_items(qa) if i["doc"] in by_name]
+        spans = {i["id"]: evidence_lines(by_name[i["doc"]][0], i["evidence"]) for i in items}
+        sets.append((qa, items, spans))
+        print(f"{qa}: {len(items)} questions with evidence")
+    print(f"corpus: {len(docs)} files")
+    print("| encoder | model load (s) | passages | embed (s) | passages/s | query (ms, p50) | QA file | "
+          "R@5 dense | R@5 dense+dept | R@5 hybrid | R@5 hybrid+dept |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    for runtime, precision in ENCODERS:
+        emb = settings.embedding.model_copy(update={"runtime": runtime, "precision": precision})
+        s = settings.model_copy(update={"embedding": emb})
+        enc = ModelEncoder(s)
+        enc.model()
+        with tempfile.TemporaryDirectory(prefix="bench-encoders-") as tmp:
+            stats = RetrievalIndex.build(Path(tmp), docs, s, embed=True, progress=False, encoder=enc)
+            index = RetrievalIndex.open(Path(tmp), s, encoder=enc)
+            lat = []
+            for item in sets[0][1]:
+                t = time.perf_counter()
+                enc.encode_queries([query_text(item)])
+                lat.append((time.perf_counter() - t) * 1000)
+            dense_s = stats.timings.get("dense", 0.0)
+            n = stats.chunks_embedded
+            for qa, items, spans in sets:
+                rec = [recall_at(index, items, spans, by_name, mode, f)
+                       for mode in ("dense", "hybrid") for f in (False, True)]
+                print(f"| {runtime} {precision} | {enc.load_seconds or 0:.2f} | {n} | {dense_s:.1f} | "
+                      f"{n / dense_s:.2f} | {float(np.median(lat)):.1f} | {qa.name} | "
+                      + " | ".join(f"{r:.3f}" for r in rec) + " |", flush=True)
+    return 0
+
+
+def compare_table_vectors(settings, corpus: Path, qas: list[Path]) -> int:  # noqa: ANN001
+    """Recall@5 with every chunk embedded vs table chunks (a table context: rows the facts answer)
+    left without a vector (zero: never a dense candidate), on one index built with the configured
+    encoder; prints the share of chunks and characters that would not be embedded."""
+    import json as _json
+
+    import numpy as np
+
+    from assistant.retrieve.dense import DenseIndex
+    from assistant.retrieve.index import CONTEXTS
+
+    docs = load_corpus(corpus)
+    by_name = {d.doc: (d, r) for d, r in docs}
+    enc = ModelEncoder(settings)
+    with tempfile.TemporaryDirectory(prefix="bench-tables-") as tmp:
+        RetrievalIndex.build(Path(tmp), docs, settings, embed=True, progress=False, encoder=enc)
+        index = RetrievalIndex.open(Path(tmp), settings, encoder=enc)
+        contexts = [_json.loads(line) for line in (Path(tmp) / "retrieval" / CONTEXTS).read_text(encoding="utf-8").splitlines()]
+        table = np.asarray([bool(c) for c in contexts])
+        chars = np.asarray([len(c.text) for c in index.chunks])
+        print(f"chunks {len(table)}, in tables {int(table.sum())} ({table.mean():.1%}); "
+              f"characters in table chunks {chars[table].sum() / chars.sum():.1%}")
+        assert index.dense is not None
+        full = index.dense
+        vectors = full.index.reconstruct_n(0, full.size)
+        vectors[table] = 0.0
+        print("| vectors | QA file | R@5 dense | R@5 dense+dept | R@5 hybrid | R@5 hybrid+dept |")
+        print("|---|---|---|---|---|---|")
+        for label, dense in (("every chunk", full), ("no table chunks", DenseIndex.build(vectors, 10**9))):
+            index.dense = dense
+            for qa in qas:
+                items = [i for i in load_items(qa) if i["doc"] in by_name]
+                spans = {i["id"]: evidence_lines(by_name[i["doc"]][0], i["evidence"]) for i in items}
+                rec = [recall_at(index, items, spans, by_name, mode, f)
+                       for mode in ("dense", "hybrid") for f in (False, True)]
+                print(f"| {label} | {qa.name} | " + " | ".join(f"{r:.3f}" for r in rec) + " |", flush=True)
     return 0
 
 

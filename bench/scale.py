@@ -55,6 +55,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 
 
+KEPT_MARK = "<!-- sections below are not written by bench.scale -->"
+
+
 def _log(msg: str) -> None:
     print(msg, flush=True)
 
@@ -881,7 +884,11 @@ def write_results(res: dict, path: Path) -> None:
     load = f"load average {res['load_start'][0]:.1f} at the start, {res.get('load_end', (0,))[0]:.1f} at the end"
     L += ["", "## Notes", "", f"- Measured with {load} (2 CPUs); the figures are this run's, not the best of several.",
           *NOTES, ""]
-    path.write_text("\n".join(L), encoding="utf-8")
+    # sections measured by other benchmarks (bench/retrieval.py, bench/cold_start.py) follow KEPT_MARK
+    # and survive a rerun of this one
+    old = path.read_text(encoding="utf-8") if path.exists() else ""
+    kept = old[old.index(KEPT_MARK):] if KEPT_MARK in old else ""
+    path.write_text("\n".join(L) + ("\n" + kept if kept else ""), encoding="utf-8")
 
 
 DEFAULT_SIZES = "5,500,5000"

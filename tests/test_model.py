@@ -194,27 +194,6 @@ def test_one_question_skips_encode_but_gets_the_same_vector(st_model) -> None:
         np.testing.assert_allclose(direct, via_st, atol=1e-6)
 
 
-def test_query_twin_is_int8_close_and_keeps_the_ranking(st_model) -> None:
-    import torch
-
-    twin = M.query_twin(st_model)
-    assert twin is not st_model and M.query_twin(st_model) is twin  # built once per model
-    # Every Linear of the twin is the int8 dynamic kind.
-    assert not any(type(m) is torch.nn.Linear for m in twin.modules())
-    assert sum(type(m).__module__.startswith("torch.ao.nn.quantized.dynamic") for m in twin.modules()) >= 72
-    # The original keeps its fp32 layers; the big embedding table is shared, not copied.
-    assert any(type(m) is torch.nn.Linear for m in st_model.modules())
-    emb = st_model[0].auto_model.embeddings.word_embeddings.weight
-    assert twin[0].auto_model.embeddings.word_embeddings.weight is emb
-    queries = [QUERY, "峨山县医疗保障局的主要职责", "机关运行经费是什么"]
-    fp32, int8 = M.encode_queries(st_model, queries), M.encode_queries(twin, queries)
-    assert ((fp32 * int8).sum(1) >= 0.97).all()
-    np.testing.assert_array_equal(int8, M.encode_queries(twin, queries))  # deterministic
-    q = int8[0]
-    s_sangong, s_jiguan, s_row = M.encode_passages(st_model, [SANGONG, JIGUAN, TABLE_ROW]) @ q
-    assert s_sangong > s_jiguan and s_sangong > s_row
-
-
 def test_load_model_is_cached_and_offline(settings: Settings, st_model) -> None:
     assert M.load_model(settings) is st_model
     assert os.environ["HF_HUB_OFFLINE"] == "1" and os.environ["TRANSFORMERS_OFFLINE"] == "1"

@@ -372,7 +372,7 @@ def test_engine_note_is_shown() -> None:
         retrieval_loading = True
 
     out = drive_chat(LoadingEngine(), "")
-    assert "检索模型加载中" in out
+    assert "加载检索模型…" in out
 
 
 # --- toolbar, completion, console, history ----------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import sys
+import threading
 import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -37,16 +38,22 @@ class PassageSource:
     lines: dict[str, dict] = field(default_factory=dict)
 
 
+# speed (REPL warm-up): the index may be opened by the REPL's warm-up thread while a question opens
+# it; one lock makes the second wait for the first instead of opening it twice.
+_OPEN_LOCK = threading.Lock()
+
+
 def _index(source: PassageSource):  # noqa: ANN202
     """The retrieval index, opened once per source (one per engine) (the embedding model loads on first use)."""
-    if source._retrieval is None:
-        from assistant.retrieve.index import IndexNotFound, RetrievalIndex
+    with _OPEN_LOCK:
+        if source._retrieval is None:
+            from assistant.retrieve.index import IndexNotFound, RetrievalIndex
 
-        try:
-            source._retrieval = RetrievalIndex.open(source.settings.index_dir, source.settings)
-        except IndexNotFound as e:
-            print(f"note: {e}", file=sys.stderr)
-            source._retrieval = False
+            try:
+                source._retrieval = RetrievalIndex.open(source.settings.index_dir, source.settings)
+            except IndexNotFound as e:
+                print(f"note: {e}", file=sys.stderr)
+                source._retrieval = False
     return source._retrieval or None
 
 
@@ -182,15 +189,16 @@ def _metric_terms(metric: str) -> tuple[str, ...]:
 def open_index_if_built(source: PassageSource) -> Any:
     """The engine's retrieval index, opened now if it exists on disk and was not opened yet; None
     when there is none. Opening reads chunks and BM25 only: the embedding model loads on a search."""
-    if source._retrieval is None:
-        from assistant.retrieve.index import MANIFEST, SUBDIR, IndexNotFound, RetrievalIndex
+    with _OPEN_LOCK:
+        if source._retrieval is None:
+            from assistant.retrieve.index import MANIFEST, SUBDIR, IndexNotFound, RetrievalIndex
 
-        if not (source.settings.index_dir / SUBDIR / MANIFEST).exists():
-            return None  # not built: leave the engine as it was (retrieval_answer reports it)
-        try:
-            source._retrieval = RetrievalIndex.open(source.settings.index_dir, source.settings)
-        except IndexNotFound:
-            return None
+            if not (source.settings.index_dir / SUBDIR / MANIFEST).exists():
+                return None  # not built: leave the engine as it was (retrieval_answer reports it)
+            try:
+                source._retrieval = RetrievalIndex.open(source.settings.index_dir, source.settings)
+            except IndexNotFound:
+                return None
     return source._retrieval or None
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import logging
 import sys
+import threading
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -32,6 +33,7 @@ from assistant.repl.commands import COMMANDS, is_command, split_command
 from assistant.repl.completer import ReportCompleter
 from assistant.repl.render import Renderer, make_console
 from assistant.repl.toolbar import engine_note, toolbar_fragments
+from assistant.repl.warmup import WAIT_NOTE, RetrievalWarmup
 
 log = logging.getLogger(__name__)
 
@@ -62,8 +64,12 @@ class ChatApp:
         console: Console | None = None,
         history: History | None = None,
         color: bool = True,
+        warmup: RetrievalWarmup | None = None,
     ) -> None:
         self.engine = engine
+        self.warmup = warmup
+        # what the toolbar asks for notes: the warm-up when there is one, else the engine itself
+        self.notes: Any = warmup if warmup is not None else engine
         self.session = Session()
         self.console = console or make_console(plain=plain, color=color)
         self.renderer = Renderer(self.console)
@@ -84,7 +90,7 @@ class ChatApp:
                              monochrome: bool) -> PromptSession[str]:
         engine = self.engine
         # Refresh the toolbar only when the engine can report progress (a model loading behind the prompt).
-        has_notes = hasattr(engine, "retrieval_loading") or hasattr(engine, "status_note")
+        has_notes = hasattr(self.notes, "retrieval_loading") or hasattr(self.notes, "status_note")
         return PromptSession(
             message=[("class:prompt", PROMPT)],
             history=history if history is not None else InMemoryHistory(),
@@ -97,7 +103,7 @@ class ChatApp:
             ),
             # Menus popping up under an IME are a nuisance: free text completes on Tab only.
             complete_while_typing=Condition(lambda: is_command(get_app().current_buffer.text)),
-            bottom_toolbar=lambda: toolbar_fragments(self.session, self.engine),
+            bottom_toolbar=lambda: toolbar_fragments(self.session, self.notes),
             style=STYLE,
             color_depth=ColorDepth.MONOCHROME if monochrome else None,
             include_default_pygments_style=False,
@@ -133,7 +139,7 @@ class ChatApp:
 
     def _greet(self) -> None:
         self.renderer.note("报告助手：直接输入问题。:help 查看命令，Ctrl-D 退出。")
-        note = engine_note(self.engine)
+        note = engine_note(self.notes)
         if note:
             self.renderer.note(note)
 
@@ -188,6 +194,13 @@ class ChatApp:
 
     def ask(self, question: str) -> Answer | None:
         """Ask the engine in the REPL's session and print the answer (and its JSON when :json is on)."""
+        # a text question asked while the retrieval side warms up waits for what is left: say so,
+        # unless the answer comes at once (numeric questions never wait)
+        waiting = None
+        if self.warmup is not None and self.warmup.retrieval_loading:
+            waiting = threading.Timer(0.3, self._note_waiting)
+            waiting.daemon = True
+            waiting.start()
         try:
             answer = self.engine.ask(question, self.session)
         except KeyboardInterrupt:
@@ -197,6 +210,9 @@ class ChatApp:
             log.debug("engine.ask failed", exc_info=True)
             self.renderer.error(f"出错了：{type(e).__name__}: {e}")
             return None
+        finally:
+            if waiting is not None:
+                waiting.cancel()
         self.last_answer = answer
         self.session.last_answer = answer  # the engine normally records it; keep :sources consistent if not
         self.renderer.answer(answer)
@@ -204,6 +220,11 @@ class ChatApp:
             self.renderer.json(answer)
         self.console.print()
         return answer
+
+
+    def _note_waiting(self) -> None:
+        if self.warmup is not None and self.warmup.retrieval_loading:
+            self.renderer.note(WAIT_NOTE)
 
 
 def history_for(settings: Settings) -> History:
@@ -219,17 +240,25 @@ def history_for(settings: Settings) -> History:
 
 
 def run_chat(settings: Settings, plain: bool = False) -> int:
-    """`assistant chat`: open the REPL on the terminal. The engine loads its model lazily, on first need."""
+    """`assistant chat`: open the REPL on the terminal, warming the retrieval side up in the background
+    (piped input: no warm-up, the transcript stays deterministic)."""
     from assistant.answer.engine import Engine
+    from assistant.store.db import StoreError
 
-    engine = Engine(settings)
+    try:
+        engine = Engine(settings)
+    except StoreError as e:  # no index, an old or damaged one: one line saying what to run
+        print(f"error: {e}", file=sys.stderr)
+        return 2
     if not sys.stdin.isatty():  # piped questions: a plain transcript, not a terminal UI
         return ChatApp(engine, plain=True).run_lines(sys.stdin)
-    app = ChatApp(engine, plain=plain, history=history_for(settings), color=settings.repl.color)
+    # the retrieval side (index, jieba, query encoder: seconds) loads behind the prompt
+    warmup = RetrievalWarmup(engine).start()
+    app = ChatApp(engine, plain=plain, history=history_for(settings), color=settings.repl.color, warmup=warmup)
     return app.run()
 
 
-def drive_chat(engine: Any, keystrokes: str, *, width: int = 100) -> str:
+def drive_chat(engine: Any, keystrokes: str, *, width: int = 100, warmup: RetrievalWarmup | None = None) -> str:
     """Run a ChatApp on ``keystrokes`` (``"\\r"`` = Enter, ``"\\x03"`` = Ctrl-C, ``"\\x04"`` = Ctrl-D)
     and return what it printed, without colours. The session ends at the end of the keystrokes.
     """
@@ -238,6 +267,6 @@ def drive_chat(engine: Any, keystrokes: str, *, width: int = 100) -> str:
     with create_pipe_input() as pipe:
         pipe.send_text(keystrokes)
         pipe.close()  # end of the keystrokes = end of input: the prompt raises EOFError, like Ctrl-D
-        app = ChatApp(engine, input=pipe, output=DummyOutput(), plain=True, console=console)
+        app = ChatApp(engine, input=pipe, output=DummyOutput(), plain=True, console=console, warmup=warmup)
         app.run()
     return buffer.getvalue()

@@ -7,6 +7,7 @@ from typing import Any
 from prompt_toolkit.formatted_text import StyleAndTextTuples
 
 from assistant.answer.session import Session
+from assistant.repl.warmup import LOADING
 
 
 def context_parts(session: Session) -> tuple[str | None, bool, int | None, bool]:
@@ -35,13 +36,14 @@ def engine_note(engine: Any) -> str | None:
     """What the engine says about itself, if it says anything (both attributes are optional).
 
     ``engine.retrieval_loading`` (bool or callable) → a loading notice; ``engine.status_note``
-    (str or callable) → shown as is.
+    (str or callable) → shown as is. The REPL passes its RetrievalWarmup (repl/warmup.py), which
+    implements both.
     """
     note = _attr(engine, "status_note")
     if isinstance(note, str) and note:
         return note
     if _attr(engine, "retrieval_loading"):
-        return "检索模型加载中…"
+        return LOADING
     return None
 
 

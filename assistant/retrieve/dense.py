@@ -23,8 +23,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from assistant.config import Settings
+from assistant.retrieve.onnx_model import OnnxEncoder
 
-__all__ = ["Encoder", "ModelEncoder", "EmbeddingCache", "DenseIndex", "text_key"]
+__all__ = ["Encoder", "ModelEncoder", "model_identity", "EmbeddingCache", "DenseIndex", "text_key"]
 
 CACHE_VECTORS = "embeddings.npy"
 CACHE_KEYS = "embeddings.json"
@@ -58,43 +59,75 @@ class Encoder(Protocol):
     def encode_passages(self, texts: list[str]) -> np.ndarray: ...
 
 
+def model_identity(settings: Settings) -> str:
+    """The name an index records for its vectors: the model, plus the precision when it is not fp32
+    (the ONNX fp32 graph and sentence-transformers give the same vectors, cosine >= 0.9999, and share
+    a name; int8 vectors live in their own space and must not be mixed with them)."""
+    emb = settings.embedding
+    return emb.model if emb.precision == "fp32" else f"{emb.model}+{emb.precision}"
+
+
 class ModelEncoder:
-    """The configured sentence-transformers model (assistant.retrieve.model), loaded on first use."""
+    """The configured model, loaded on first use: through its ONNX export (onnxruntime, no torch) when
+    it is the prepared default and ``[embedding] runtime = "onnx"``, else through sentence-transformers."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.name = settings.embedding.model
+        self.name = model_identity(settings)
         self._model: Any = None
         self._lock = threading.Lock()
         self.load_seconds: float | None = None
 
+    def _uses_onnx(self) -> bool:
+        from assistant.retrieve.model import DEFAULT_MODEL
+
+        emb = self.settings.embedding
+        onnx = emb.runtime == "onnx" and emb.model == DEFAULT_MODEL and not self.settings.resolve(emb.model).is_dir()
+        if not onnx and emb.precision != "fp32":
+            from assistant.retrieve.model import ModelError
+
+            raise ModelError(f'[embedding] precision = "{emb.precision}" needs runtime = "onnx" and the '
+                             f"default model {DEFAULT_MODEL!r}")
+        return onnx
+
     def model(self) -> Any:
-        """The loaded model (loads it the first time: seconds, not milliseconds)."""
+        """The loaded model: an OnnxEncoder or a SentenceTransformer (the first call loads it)."""
         if self._model is None:
             with self._lock:
                 if self._model is None:
                     import time
 
-                    from assistant.retrieve.model import load_model
-
                     t0 = time.perf_counter()
-                    self._model = load_model(self.settings)
+                    if self._uses_onnx():
+                        from assistant.retrieve.model import prepare_model
+
+                        enc = OnnxEncoder.for_model(prepare_model(self.settings), self.settings.embedding.precision)
+                        enc.warm()
+                        self._model = enc
+                    else:
+                        from assistant.retrieve.model import load_model
+
+                        self._model = load_model(self.settings)
                     self.load_seconds = time.perf_counter() - t0
         return self._model
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        """Query embeddings (the model's query prompt applied by model.py)."""
-        from assistant.retrieve.model import encode_queries, query_twin
+        """Query embeddings (with the model's query prompt)."""
+        model = self.model()
+        if isinstance(model, OnnxEncoder):
+            return model.encode(texts, model.prompts.get("query", "query: "))
+        from assistant.retrieve.model import encode_queries
 
-        model = query_twin(self.model()) if self.settings.embedding.quantize_queries else self.model()
         return np.asarray(encode_queries(model, texts), dtype=np.float32)
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         """Passage embeddings, in batches of settings.embedding.batch_size."""
+        model, batch = self.model(), self.settings.embedding.batch_size
+        if isinstance(model, OnnxEncoder):
+            return model.encode(texts, model.prompts.get("passage", "passage: "), batch)
         from assistant.retrieve.model import encode_passages
 
-        vecs = encode_passages(self.model(), texts, self.settings.embedding.batch_size)
-        return np.asarray(vecs, dtype=np.float32)
+        return np.asarray(encode_passages(model, texts, batch), dtype=np.float32)
 
 
 def text_key(text: str) -> str:

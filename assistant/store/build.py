@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from assistant.config import Settings
 from assistant.models import Document, Report
+from assistant.progress import BuildProgress
 
 if TYPE_CHECKING:
     from assistant.parse.facts import ParsedReport
@@ -196,7 +197,8 @@ def _kill_point(stage: str) -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
-def build_index(settings: Settings, embed: bool = True, log=print, retrieval: bool = True) -> BuildResult:  # noqa: ANN001
+def build_index(settings: Settings, embed: bool = True, log=print, retrieval: bool = True,  # noqa: ANN001
+                progress: BuildProgress | None = None) -> BuildResult:
     """Build or update the index under settings.index_dir; returns what was done.
 
     Everything is built in ``index/.build-<pid>/`` first (facts.sqlite, retrieval/); then
@@ -206,8 +208,10 @@ def build_index(settings: Settings, embed: bool = True, log=print, retrieval: bo
     With ``retrieval=False`` only the fact store is built: the manifest records no retrieval index
     and an existing retrieval/ is deleted before the new facts are swapped in (it would describe
     other reports); the next build with retrieval builds it again.
+    ``progress``: bars for reports parsed and passages embedded (`assistant index` on a terminal).
     Raises StoreError when another build holds the index or the retrieval index cannot be built.
     """
+    progress = progress if progress is not None else BuildProgress(False)
     index_dir = settings.index_dir
     index_dir.mkdir(parents=True, exist_ok=True)
     with build_lock(index_dir):
@@ -216,7 +220,7 @@ def build_index(settings: Settings, embed: bool = True, log=print, retrieval: bo
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir()
         try:
-            return _build(settings, index_dir, staging, embed, retrieval, log)
+            return _build(settings, index_dir, staging, embed, retrieval, log, progress)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
 
@@ -274,7 +278,7 @@ class _Parsed:
 
 
 def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retrieval: bool,
-           log) -> BuildResult:  # noqa: ANN001
+           log, progress: BuildProgress) -> BuildResult:  # noqa: ANN001
     result = BuildResult()
     phase = _Phases(result.timings)
     version = parser_version()
@@ -307,7 +311,7 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retr
 
     facts_tmp = staging / DB_NAME
     loaded, reused, manifest_reports = _write_store(facts_tmp, index_dir, prev, pending, stamps, version, retrieval,
-                                                    result, phase, log)
+                                                    result, phase, log, progress)
     with phase("fsync + store hash"):
         with facts_tmp.open("rb+") as fh:
             os.fsync(fh.fileno())
@@ -317,7 +321,7 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retr
     retrieval_changed = False
     if retrieval:
         with phase("retrieval"):
-            retrieval_changed = bool(_build_retrieval(settings, staging, loaded, reused, embed, log))
+            retrieval_changed = bool(_build_retrieval(settings, staging, loaded, reused, embed, log, progress))
     _kill_point("after_retrieval_build")
     with phase("fsync + store hash"):
         facts_sha = sha256_file(facts_tmp)
@@ -356,7 +360,8 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retr
 
 def _write_store(facts_tmp: Path, index_dir: Path, prev: _Previous, pending: list[_Reuse | Path],
                  stamps: dict[str, list], version: str, retrieval: bool, result: BuildResult, phase: _Phases,
-                 log) -> tuple[list[tuple[Document, Report]], list[tuple[Path, Report]], dict[str, str]]:  # noqa: ANN001
+                 log, progress: BuildProgress,  # noqa: ANN001
+                 ) -> tuple[list[tuple[Document, Report]], list[tuple[Path, Report]], dict[str, str]]:
     """Write the new store to ``facts_tmp``: reports copied from the previous store or parsed (in
     file order); returns the parsed (Document, Report) pairs (Documents only with ``retrieval``),
     the reused (path, Report) pairs (only with ``retrieval``) and doc -> sha256 for the manifest."""
@@ -382,6 +387,7 @@ def _write_store(facts_tmp: Path, index_dir: Path, prev: _Previous, pending: lis
             # read-only: nothing this build does can touch the store it is replacing
             con.execute("ATTACH DATABASE ? AS old", ((index_dir / DB_NAME).resolve().as_uri() + "?mode=ro",))
         parsed = _parse_all(pending, keep_docs=retrieval)
+        task = progress.start("解析报告", sum(isinstance(p, Path) for p in pending))
         try:
             # Reports go into the store in file order (copied or parsed), so a fresh store numbers
             # the facts as a full build would.
@@ -403,6 +409,7 @@ def _write_store(facts_tmp: Path, index_dir: Path, prev: _Previous, pending: lis
                     continue
                 with phase("parse"):
                     _, path, outcome = next(parsed)
+                progress.advance(task)
                 if isinstance(outcome, str):
                     result.skipped.append((path.name, outcome))
                     continue
@@ -579,7 +586,8 @@ def _retrieval_up_to_date(staged: Path, settings: Settings, reports: dict[str, s
 
 
 def _build_retrieval(settings: Settings, staging: Path, loaded: list[tuple[Document, Report]],
-                     reused: list[tuple[Path, Report]], embed: bool, log) -> bool:  # noqa: ANN001
+                     reused: list[tuple[Path, Report]], embed: bool, log,  # noqa: ANN001
+                     progress: BuildProgress) -> bool:
     """Build the retrieval index into ``staging/retrieval``; True when it differs from the current one.
 
     Unchanged reports are not loaded: the retrieval index carries their chunks, BM25 term counts
@@ -612,7 +620,7 @@ def _build_retrieval(settings: Settings, staging: Path, loaded: list[tuple[Docum
             return None
 
     try:
-        stats = RetrievalIndex.build(staging, list(loaded), settings, embed=embed, progress=sys.stderr.isatty(),
+        stats = RetrievalIndex.build(staging, list(loaded), settings, embed=embed, progress=progress,
                                      cached=[r for _, r in reused], load=load)
     except Exception as e:  # noqa: BLE001 — e.g. the embedding model is missing
         raise StoreError(f"retrieval index could not be built ({type(e).__name__}: {e}); the previous index is "
@@ -639,7 +647,8 @@ def run_index(settings: Settings, check: bool = False, embed: bool = True, retri
     if check:
         return check_index(settings)
     try:
-        result = build_index(settings, embed=embed, retrieval=retrieval)
+        with BuildProgress() as progress:  # bars on a terminal, nothing in a pipe
+            result = build_index(settings, embed=embed, retrieval=retrieval, log=progress.log, progress=progress)
     except StoreError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
