@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -85,9 +84,6 @@ class Settings(Section):
 DEFAULT_CONFIG = "config.toml"
 
 
-_said_missing: set[str] = set()
-
-
 def _env_overrides(data: dict[str, Any]) -> dict[tuple[str, str], str]:
     """Apply ASSISTANT_<SECTION>_<KEY> variables; values are parsed as TOML scalars when possible.
 
@@ -115,14 +111,28 @@ def _env_overrides(data: dict[str, Any]) -> dict[tuple[str, str], str]:
     return applied
 
 
+def _known_keys(loc: tuple[str, ...]) -> list[str]:
+    """The setting names valid at ``loc`` (() = the sections), for "unknown setting" messages."""
+    model: type[BaseModel] = Settings
+    for part in loc:
+        field = model.model_fields.get(part)
+        annotation = field.annotation if field is not None else None
+        if not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return []
+        model = annotation
+    return [name for name in model.model_fields if name != "base_dir"]
+
+
 def load_settings(path: str | Path | None = None) -> Settings:
     """Read settings from ``path`` (default ./config.toml).
 
-    A missing file means defaults (said once per process on stderr). Raises ConfigError with one
-    line naming the file (or environment variable) and the offending key.
+    The default file missing means the default settings; a file named explicitly must exist. Raises
+    ConfigError with one line naming the file (or environment variable) and the offending key.
     """
     cfg = Path(path) if path is not None else Path(DEFAULT_CONFIG)
     data: dict[str, Any] = {}
+    if path is not None and not cfg.exists():
+        raise ConfigError(f"{cfg}: config file not found (check --config, or leave it out to use ./{DEFAULT_CONFIG})")
     if cfg.exists():
         try:
             data = tomllib.loads(cfg.read_text(encoding="utf-8"))
@@ -132,9 +142,6 @@ def load_settings(path: str | Path | None = None) -> Settings:
             raise ConfigError(f"{cfg}: invalid TOML: the file is not UTF-8 text") from None
         except OSError as e:
             raise ConfigError(f"{cfg}: cannot read the config file ({e.strerror or e})") from None
-    elif str(cfg.resolve()) not in _said_missing:
-        _said_missing.add(str(cfg.resolve()))
-        print(f"note: {cfg} not found; using the default settings", file=sys.stderr)
     env = _env_overrides(data)
     data["base_dir"] = str(cfg.resolve().parent)
     try:
@@ -147,8 +154,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
         got = ""
         if err.get("type") != "missing" and "input" in err and not isinstance(err["input"], dict):
             got = f" (got {err['input']!r})"
-        if err.get("type") == "extra_forbidden":
-            msg = "unknown setting"
+        if err.get("type") == "extra_forbidden":  # a typo, most likely: name the valid spellings
+            msg, got = f"unknown setting (known here: {', '.join(_known_keys(loc[:-1]))})", ""
         else:
             msg = err["msg"]
         raise ConfigError(f"{where}: key {key}: {msg}{got}") from None

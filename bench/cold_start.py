@@ -51,7 +51,7 @@ FLOORS = (
 
 def heavy_imports(question: str) -> list[str]:
     """The heavy modules a cold `assistant ask question` imports (from ``-X importtime``)."""
-    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "assistant.cli", "ask", question], cwd=ROOT,
+    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "assistant.interfaces.cli", "ask", question], cwd=ROOT,
                          capture_output=True, text=True, check=False)
     names = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
     return sorted(m for m in HEAVY if m in names)
@@ -70,7 +70,7 @@ def main(n: int = 7) -> None:
         t, mb = _run([sys.executable, "-c", code], n)
         print(f"{label:44} median {t * 1000:5.0f} ms  peak {mb:4.0f} MB  ({t / bare:.1f}× bare python)")
     for label, q, limit_x, limit_mb in (("numeric", QUESTION, 3, None), ("text", TEXT_QUESTION, 12, 500)):
-        t, mb = _run([sys.executable, "-m", "assistant.cli", "ask", q], n)
+        t, mb = _run([sys.executable, "-m", "assistant.interfaces.cli", "ask", q], n)
         ok = t <= limit_x * bare and (limit_mb is None or mb <= limit_mb)
         target = f"≤ {limit_x}× bare" + (f", ≤ {limit_mb} MB" if limit_mb else "")
         vs_shim = f", {t / shim_s:.1f}× python3" if shim_s else ""

@@ -25,7 +25,7 @@ What is measured how (also stated in RESULTS.md):
 - warm latency: one fresh process opens Engine(settings) and asks every question several times;
   peak RSS of that process is the engine/REPL memory figure. RetrievalIndex.search is also timed
   alone (`_search`), with a cProfile of where its time goes.
-- cold latency: `python -m assistant.cli ask "…"` in the corpus directory (new interpreter each time,
+- cold latency: `python -m assistant.interfaces.cli ask "…"` in the corpus directory (new interpreter each time,
   this checkout first on PYTHONPATH).
 """
 
@@ -657,7 +657,7 @@ def cold(base: Path, question: str, n: int = 5) -> dict:
     runs = []
     for _ in range(n):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "assistant.cli", "ask", question], cwd=base, env=child_env(),
+        subprocess.run([sys.executable, "-m", "assistant.interfaces.cli", "ask", question], cwd=base, env=child_env(),
                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
         runs.append(time.perf_counter() - t)
     return {"median_s": statistics.median(runs), "max_s": max(runs)}

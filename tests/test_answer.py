@@ -130,11 +130,10 @@ def test_json_shape(engine):
 # ---------------------------------------------------------------------------- CLI
 
 def _cli(config: Path, *args: str) -> subprocess.CompletedProcess:
-    exe = Path(sys.executable).parent / "assistant"
-    if not exe.exists():
-        exe = REPO / ".venv" / "bin" / "assistant"
-    return subprocess.run([str(exe), "--config", str(config), "ask", *args], capture_output=True, text=True,
-                          timeout=300, cwd=REPO)
+    # The module, not the installed script: a shared venv's script may predate this checkout
+    # (tests/test_errors.py checks that pyproject's entry point names this main).
+    return subprocess.run([sys.executable, "-m", "assistant.interfaces.cli", "--config", str(config), "ask", *args],
+                          capture_output=True, text=True, timeout=300, cwd=REPO)
 
 
 def test_cli_ask_json(built_config):

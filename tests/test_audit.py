@@ -12,7 +12,7 @@ import pytest
 from assistant.audit import RULES, audit_document
 from assistant.audit.amounts import agreement, sum_agreement
 from assistant.audit.context import AuditContext
-from assistant.cli import main
+from assistant.interfaces.cli import main
 from assistant.ingest.loaders import load_document
 
 CORPUS = Path(__file__).resolve().parent.parent / "corpus"

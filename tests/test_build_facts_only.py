@@ -77,7 +77,7 @@ def test_facts_only_build_removes_a_retrieval_index_it_would_make_stale(tmp_path
     assert leftovers(tmp_path / "index") == []
     _no_retrieval(cfg)
     assert answer_value(load_settings(cfg)) == "5406.00"
-    rc = subprocess.run([sys.executable, "-m", "assistant.cli", "--config", str(cfg), "index", "--check"], cwd=REPO,
+    rc = subprocess.run([sys.executable, "-m", "assistant.interfaces.cli", "--config", str(cfg), "index", "--check"], cwd=REPO,
                         capture_output=True, text=True, timeout=120)
     assert rc.returncode == 0 and "up to date" in rc.stdout, rc.stdout + rc.stderr
 

@@ -1,4 +1,4 @@
-"""`assistant eval` (assistant.evaluate) against a fake engine."""
+"""`assistant eval` (assistant.evaluate, assistant.interfaces.eval) against a fake engine."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import pytest
 import assistant.answer.engine as engine_module
 from assistant.answer.session import Session
 from assistant.config import Settings
-from assistant.evaluate import evaluate_file, exit_status, run_eval
+from assistant.evaluate import evaluate_file
+from assistant.interfaces.cli import main
+from assistant.interfaces.eval import exit_status, run_eval
 from assistant.models import Answer, AnswerValue, Citation, ValueCitation
 
 DOC = "000_db59d6f0fba66678.txt"
@@ -209,20 +211,29 @@ def test_run_eval_min_accuracy_only(tmp_path: Path, fake_engine_class: type[Fake
     assert run_eval(Settings(), str(path), min_accuracy=1.0, stdout=io.StringIO()) == 0
 
 
-def test_run_eval_bad_line(tmp_path: Path, fake_engine_class: type[FakeEngine]) -> None:
+def _eval_cli(tmp_path: Path, gold: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str]:
+    """``assistant --config … eval GOLD`` in-process (the fake engine stays patched in); (status, stderr)."""
+    cfg = tmp_path / "config.toml"
+    cfg.write_text(f'[paths]\nindex = "{(tmp_path / "index").as_posix()}"\n', encoding="utf-8")
+    status = main(["--config", str(cfg), "eval", str(gold)])
+    return status, capsys.readouterr().err
+
+
+def test_run_eval_bad_line(tmp_path: Path, fake_engine_class: type[FakeEngine],
+                           capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text(
         line("a1", "q", "lookup", "1", "元") + "\n" + '{"id": "a2", "kind": "lookup"\n', encoding="utf-8"
     )
-    err = io.StringIO()
-    assert run_eval(Settings(), str(path), stdout=io.StringIO(), stderr=err) == 2
-    message = err.getvalue()
+    status, message = _eval_cli(tmp_path, path, capsys)
+    assert status == 2
     assert message.count("\n") == 1
     assert message.startswith(f"error: {path}:2: invalid JSON")
     assert fake_engine_class.instances == 0  # no engine (no model) for a broken file
 
 
-def test_run_eval_missing_file(tmp_path: Path, fake_engine_class: type[FakeEngine]) -> None:
-    err = io.StringIO()
-    assert run_eval(Settings(), str(tmp_path / "nope.jsonl"), stdout=io.StringIO(), stderr=err) == 2
-    assert "nope.jsonl: cannot read" in err.getvalue()
+def test_run_eval_missing_file(tmp_path: Path, fake_engine_class: type[FakeEngine],
+                               capsys: pytest.CaptureFixture[str]) -> None:
+    status, message = _eval_cli(tmp_path, tmp_path / "nope.jsonl", capsys)
+    assert status == 2 and message.count("\n") == 1
+    assert "nope.jsonl: cannot read" in message

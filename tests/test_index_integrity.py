@@ -30,7 +30,7 @@ KILL_AT = ["after_parse", "before_retrieval_swap", "after_retrieval_swap", "afte
 
 def cli(cfg: Path, *args: str, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
     full_env = {**os.environ, **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "assistant.cli", "--config", str(cfg), *args], cwd=REPO,
+    return subprocess.Popen([sys.executable, "-m", "assistant.interfaces.cli", "--config", str(cfg), *args], cwd=REPO,
                             env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
 
 

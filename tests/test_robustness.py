@@ -107,7 +107,7 @@ def bad_index(tmp_path_factory):
             fh.write(block)
     cfg = write_config(root, [corpus], root / "index")
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "assistant.cli", "--config", str(cfg), "index", "--no-embed"],
+    p = subprocess.run([sys.executable, "-m", "assistant.interfaces.cli", "--config", str(cfg), "index", "--no-embed"],
                        cwd=REPO, capture_output=True, text=True, timeout=300)
     return root, p.returncode, p.stdout, p.stderr, time.perf_counter() - t0
 
@@ -221,7 +221,7 @@ def test_full_width_digits_are_understood(engine):
 # ------------------------------------------------------------------------------ configuration
 
 def _index_with(cfg: Path, tmp_path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "assistant.cli", "--config", str(cfg), "index", "--no-embed"],
+    return subprocess.run([sys.executable, "-m", "assistant.interfaces.cli", "--config", str(cfg), "index", "--no-embed"],
                           cwd=tmp_path, capture_output=True, text=True, timeout=120)
 
 
@@ -250,13 +250,25 @@ def test_bad_config_is_one_clear_line(tmp_path, case):
     assert not (tmp_path / "index").exists()
 
 
-def test_missing_config_means_defaults_said_once(tmp_path):
+def test_missing_default_config_means_defaults_said_once(tmp_path):
     (tmp_path / "corpus").mkdir()
     (tmp_path / "corpus" / DOC000).write_bytes((CORPUS / DOC000).read_bytes())
-    p = _index_with(tmp_path / "missing.toml", tmp_path)
+    p = subprocess.run([sys.executable, "-m", "assistant.interfaces.cli", "index", "--no-embed"],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert p.returncode == 0, p.stderr
     assert p.stderr.count("not found") == 1 and "default" in p.stderr
     assert (tmp_path / "index" / "facts.sqlite").exists()
+
+
+def test_missing_named_config_is_an_error(tmp_path):
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / DOC000).write_bytes((CORPUS / DOC000).read_bytes())
+    p = _index_with(tmp_path / "missing.toml", tmp_path)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.strip().splitlines() == [
+        f"error: {tmp_path / 'missing.toml'}: config file not found (check --config, or leave it out to use "
+        "./config.toml)"]
+    assert not (tmp_path / "index").exists()
 
 
 def test_bad_environment_override_names_the_variable(tmp_path, monkeypatch):

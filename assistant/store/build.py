@@ -663,14 +663,11 @@ def run_index(settings: Settings, check: bool = False, embed: bool = True, retri
 
 def check_index(settings: Settings) -> int:
     """Compare the index with the corpus without rebuilding: integrity (checksums against the index
-    manifest), then missing, changed and extra reports. Exit 0 up to date, 1 otherwise."""
+    manifest), then missing, changed and extra reports. Exit 0 up to date, 1 otherwise; no index or a
+    damaged one raises StoreError (the CLI prints its one line, exit 2)."""
     index_dir = settings.index_dir
-    try:
-        prev = _previous_index_or_raise(index_dir)
-        manifest = read_manifest(index_dir / MANIFEST_NAME)
-    except StoreError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+    prev = _previous_index_or_raise(index_dir)
+    manifest = read_manifest(index_dir / MANIFEST_NAME)
     problems = 0
     if manifest is None:
         print("index has no manifest (built by an older version): run `assistant index`")

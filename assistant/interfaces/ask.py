@@ -7,8 +7,8 @@ import sys
 
 from assistant.answer.session import Session
 from assistant.config import Settings
+from assistant.interfaces.exits import EXIT_NOT_ANSWERED, EXIT_OK
 from assistant.models import Answer
-from assistant.store.db import StoreError
 
 
 def render_plain(answer: Answer) -> str:
@@ -32,19 +32,16 @@ def render_plain(answer: Answer) -> str:
 
 
 def run_ask(settings: Settings, question: str, context: list[str], as_json: bool) -> int:
-    """CLI body of `assistant ask`; exit 0 answered, 1 not found / clarify, 2 usage or index errors."""
+    """CLI body of `assistant ask`; exit 0 answered, 1 not found / clarify (no index: StoreError, which
+    the CLI turns into its one line and exit 2)."""
     from assistant.answer.engine import Engine
 
-    try:
-        engine = Engine(settings)
-    except StoreError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    engine = Engine(settings)
     session = Session()
     for earlier in context:
         engine.ask(earlier, session)
     questions = [ln.strip() for ln in sys.stdin] if question == "-" else [question]
-    status = 0
+    status = EXIT_OK
     for qtext in questions:
         if question == "-" and not qtext:
             continue
@@ -56,5 +53,5 @@ def run_ask(settings: Settings, question: str, context: list[str], as_json: bool
             if len(questions) > 1:
                 print()
         if answer.kind in ("not_found", "clarify"):
-            status = 1
+            status = EXIT_NOT_ANSWERED
     return status

@@ -5,17 +5,14 @@ from __future__ import annotations
 import sys
 
 from assistant.config import Settings
-from assistant.store.db import StoreError, open_store, query_facts
+from assistant.interfaces.exits import EXIT_NOT_ANSWERED, EXIT_OK
+from assistant.store.db import open_store, query_facts
 
 
 def run_facts(settings: Settings, doc: str | None, metric: str | None, year: int | None, conflicts: bool,
               as_json: bool) -> int:
-    """Print the facts matching the filters; exit 1 when none match."""
-    try:
-        con = open_store(settings.index_dir)
-    except StoreError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+    """Print the facts matching the filters; exit 1 when none match (no index: StoreError)."""
+    con = open_store(settings.index_dir)
     facts = query_facts(con, doc=doc, metric=metric, year=year, like=True)
     if conflicts:
         facts = [f for f in facts if "conflict" in f.flags]
@@ -30,4 +27,4 @@ def run_facts(settings: Settings, doc: str | None, metric: str | None, year: int
                   f"{f.value} {f.unit}{flags}")
     if not as_json:
         print(f"{len(facts)} facts", file=sys.stderr)
-    return 0 if facts else 1
+    return EXIT_OK if facts else EXIT_NOT_ANSWERED

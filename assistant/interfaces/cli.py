@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+from pathlib import Path
 
-from assistant.config import ConfigError, Settings, load_settings
-
-EXIT_OK, EXIT_NOT_ANSWERED, EXIT_USAGE = 0, 1, 2
+from assistant.config import DEFAULT_CONFIG, Settings, load_settings
+from assistant.interfaces.errors import error_line, is_user_error
+from assistant.interfaces.exits import EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_OK, EXIT_USAGE
 
 
 def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
@@ -17,14 +19,14 @@ def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.store.listing import run_facts
+    from assistant.interfaces.facts import run_facts
 
     return run_facts(settings, doc=args.doc, metric=args.metric, year=args.year,
                      conflicts=args.conflicts, as_json=args.json)
 
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.answer.run import run_ask
+    from assistant.interfaces.ask import run_ask
 
     return run_ask(settings, question=args.question, context=args.context or [], as_json=args.json)
 
@@ -36,7 +38,7 @@ def _cmd_chat(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_eval(args: argparse.Namespace, settings: Settings) -> int:
-    from assistant.evaluate import run_eval
+    from assistant.interfaces.eval import run_eval
 
     return run_eval(settings, path=args.file, out=args.out, as_json=args.json, min_accuracy=args.min_accuracy)
 
@@ -73,6 +75,8 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
     p = argparse.ArgumentParser(prog="assistant", description="Questions about department budget/final-accounts reports.")
     p.add_argument("--config", help="path to config.toml (default: ./config.toml)")
+    p.add_argument("--debug", action="store_true",
+                   help="show the Python traceback of an error (also ASSISTANT_DEBUG=1)")
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("index", help="build or update the index of the corpus")
@@ -85,7 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("facts", help="list parsed facts")
     s.add_argument("--doc", help="file name (or part of it)")
     s.add_argument("--metric", help="metric or row label (or part of it)")
-    s.add_argument("--year", type=int)
+    s.add_argument("--year", type=int, help="the report year (e.g. 2021)")
     s.add_argument("--conflicts", action="store_true", help="only facts flagged as conflicting")
     s.add_argument("--json", action="store_true", help="one JSON object per line")
     s.set_defaults(func=_cmd_facts)
@@ -112,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file")
     s.add_argument("--out", help="write one answer object per item to this JSONL file")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
-    s.add_argument("--min-accuracy", type=float, default=None)
+    s.add_argument("--min-accuracy", type=float, default=None,
+                   help="exit 1 when accuracy is below this fraction (0.95) or percentage (95)")
     s.set_defaults(func=_cmd_eval)
 
     s = sub.add_parser("model", help="the offline embedding model")
@@ -122,20 +127,32 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of the `assistant` command."""
+    """Entry point of the `assistant` command.
+
+    The error policy lives here, once: an error the user can act on (see interfaces/errors.py) is one
+    line on stderr and exit status 2; anything else is a bug, one line and exit 70. ``--debug`` (or
+    ASSISTANT_DEBUG=1) prints the traceback first.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    debug = args.debug or os.environ.get("ASSISTANT_DEBUG", "") not in ("", "0")
     try:
+        if args.config is None and not Path(DEFAULT_CONFIG).exists():
+            print(f"note: {DEFAULT_CONFIG} not found; using the default settings", file=sys.stderr)
         settings = load_settings(args.config)
         return args.func(args, settings)
-    except ConfigError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return EXIT_USAGE
     except KeyboardInterrupt:
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:  # output piped into `head` and closed early
         sys.stderr.close()
-        return 0
+        return EXIT_OK
+    except Exception as e:
+        if debug:
+            import traceback  # only here: ~3 ms of every start-up otherwise
+
+            traceback.print_exc()
+        print(error_line(e), file=sys.stderr)
+        return EXIT_USAGE if is_user_error(e) else EXIT_INTERNAL
 
 
 if __name__ == "__main__":
