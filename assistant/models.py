@@ -238,10 +238,11 @@ class Answer(Record):
     @classmethod
     def _cite_each_passage_once(cls, citations: list[Citation]) -> list[Citation]:
         # Two inputs of one computation often stand on the same lines: the passage is cited once.
-        seen: set[tuple[str, int, int]] = set()
+        seen: set[tuple[str, int, int, str]] = set()
         unique = []
         for c in citations:
-            if (c.doc, c.line_start, c.line_end) not in seen:
-                seen.add((c.doc, c.line_start, c.line_end))
+            key = (c.doc, c.line_start, c.line_end, c.snippet)
+            if key not in seen:
+                seen.add(key)
                 unique.append(c)
         return unique
