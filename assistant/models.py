@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ReportKind = Literal["预算", "决算"]
 # 部门: a 部门预算/决算 (the department with its subordinate units); 单位: a 单位预算/决算 (the organ alone).
@@ -171,8 +171,29 @@ class Query(Record):
     ] = "value"
     mentions_other: bool = False  # named a department/year the corpus does not have
     relative_year: str | None = None  # 去年 / 今年 …: resolved against the reports' own year by the engine
+    # The question's content words no slot and no function word explains ("特困人员缴费资助标准"): a
+    # number is stated with confidence only when this is empty.
+    residue: list[str] = Field(default_factory=list)
+    expected_unit: str | None = None  # 多少人 → 人, 多少钱 → 元, 百分之几 → %, 几个 → 个 …
     scope: ReportScope | None = None  # 单位 (单位预算, 本级) or 部门 when the question names one
     clarify_departments: list[str] = Field(default_factory=list)  # a name two departments tie for: ask which
+
+
+class LineHit(Record):
+    """A report line found for a question's unexplained words: where it is, how well it matched,
+    the numbers of the asked unit it states and the numbers it states without a unit."""
+
+    doc: str
+    line: int
+    line_end: int
+    page: int | None = None
+    text: str
+    score: float  # share of the question's unexplained words the line holds
+    context: float = 1.0  # share of the question's metric words it holds
+    numbers: list[tuple[str, str | None]] = Field(default_factory=list)
+    bare: list[str] = Field(default_factory=list)
+    phrase: str | None = None  # a numeric mention's phrase: the words its one number quantifies
+    bound: str | None = None  # ≥ ≤ 约 … written before a mention's number: a limit, not a figure
 
 
 class Citation(Record):
@@ -212,3 +233,16 @@ class Answer(Record):
     values: list[AnswerValue] = Field(default_factory=list)
     citations: list[Citation] = Field(default_factory=list)
     derivation: list[str] = Field(default_factory=list)  # how a computed value was obtained
+
+    @field_validator("citations")
+    @classmethod
+    def _cite_each_passage_once(cls, citations: list[Citation]) -> list[Citation]:
+        # Two inputs of one computation often stand on the same lines: the passage is cited once.
+        seen: set[tuple[str, int, int, str]] = set()
+        unique = []
+        for c in citations:
+            key = (c.doc, c.line_start, c.line_end, c.snippet)
+            if key not in seen:
+                seen.add(key)
+                unique.append(c)
+        return unique

@@ -270,7 +270,7 @@ def score_item(item: GoldItem, answer: Answer) -> ItemScore:
       the gold value's decimal places;
     - otherwise (narrative/list …): correct when every keyword occurs in the answer text or its
       citations' snippets (with no keywords: when the answer is not not_found/clarify);
-    - numbers of the answer's text count only when it has no values (a passage answer), never a
+    - numbers of the answer's text count only for a passage answer (kind retrieval, no values), never a
       citation's page or line, a date or a year;
     - for a question about a fall (下降/减少/少了 …) a value may carry its sign (−6.90% matches 6.9);
     - when ``item.doc`` is set: the answer must cite it or one of ``item.alt_docs``, and its values
@@ -295,8 +295,11 @@ def score_item(item: GoldItem, answer: Answer) -> ItemScore:
 
     if gold.value is not None:
         decrease = bool(_DECREASE_RE.search(item.question))
-        # FORMAT.md: the text's numbers count only for an answer that gives no values at all.
-        stated = [(v.value, v.unit) for v in answer.values] or text_values(answer.text)
+        # FORMAT.md: the text's numbers count only for a passage answer, one that gives no values at all.
+        # A not_found answer that quotes the closest lines has said it did not find the figure: its
+        # numbers are not its answer.
+        passage = answer.kind == "retrieval" and not answer.values
+        stated = [(v.value, v.unit) for v in answer.values] or (text_values(answer.text) if passage else [])
         matched = any(_matches_gold(value, unit, gold, decrease) for value, unit in stated)
         if not matched:
             if not stated:

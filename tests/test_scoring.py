@@ -293,6 +293,10 @@ def test_text_numbers_count_only_without_values() -> None:
     # With values, the text's numbers are not read: the values are the answer.
     with_values = answer(("5600.00", "元"), text="三公经费支出5,406.00元。")
     assert not score_item(item, with_values).ok
+    # "没有找到…；相近的有：…" has said it did not find the figure: the quoted lines are no answer.
+    closest = Answer(question="q", kind="not_found", text="没有找到“三公”；相近的有：支出5,406.00元",
+                     citations=[Citation(doc=DOC, line_start=1, line_end=1, snippet="…")])
+    assert not score_item(item, closest).ok
 
 
 def test_citation_date_and_year_numbers_are_not_answers() -> None:

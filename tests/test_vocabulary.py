@@ -91,7 +91,7 @@ def test_a_built_index_is_opened_without_loading_names(built_settings) -> None:
     # The build wrote the terms table: the engine looks names up, it does not load them.
     engine = Engine(built_settings)
     assert isinstance(engine.vocab, StoreVocabulary)
-    assert engine._all is None and engine._by_doc == {}
+    assert engine.catalog._all is None and engine.catalog._by_doc == {}
     engine.ask("峨山县医保局2021年三公经费多少")
-    assert engine._all is None  # one department's question loaded one department's reports
+    assert engine.catalog._all is None  # one department's question loaded one department's reports
     assert len(engine.reports()) == 7

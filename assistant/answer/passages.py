@@ -12,15 +12,30 @@ import re
 import sys
 import threading
 import unicodedata
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from assistant.models import Answer, Citation, Query
-from assistant.retrieve.fusion import definition_term
 from assistant.store.vocabulary import fold
 
 if TYPE_CHECKING:
-    from assistant.answer.engine import Engine
+    from assistant.answer.catalog import ReportCatalog
+    from assistant.config import Settings
+    from assistant.store.vocabulary import StoreVocabulary, Vocabulary
+
+
+@dataclass
+class PassageSource:
+    """What the passage path reads: settings (where the index is), the reports, the department names,
+    and the retrieval index once opened (None: not yet; False: unavailable)."""
+
+    settings: Settings
+    catalog: ReportCatalog
+    vocab: Vocabulary | StoreVocabulary
+    _retrieval: Any = None
+    # Candidate lines of each report for unexplained words (answer/lines.py), read once per engine.
+    lines: dict[str, dict] = field(default_factory=dict)
 
 
 # speed (REPL warm-up): the index may be opened by the REPL's warm-up thread while a question opens
@@ -28,39 +43,41 @@ if TYPE_CHECKING:
 _OPEN_LOCK = threading.Lock()
 
 
-def _index(engine: Engine):  # noqa: ANN202
-    """The retrieval index, opened once per engine (the embedding model loads on first use)."""
+def _index(source: PassageSource):  # noqa: ANN202
+    """The retrieval index, opened once per source (one per engine) (the embedding model loads on first use)."""
     with _OPEN_LOCK:
-        if engine._retrieval is None:
+        if source._retrieval is None:
             from assistant.retrieve.index import IndexNotFound, RetrievalIndex
 
             try:
-                engine._retrieval = RetrievalIndex.open(engine.settings.index_dir, engine.settings)
+                source._retrieval = RetrievalIndex.open(source.settings.index_dir, source.settings)
             except IndexNotFound as e:
                 print(f"note: {e}", file=sys.stderr)
-                engine._retrieval = False
-    return engine._retrieval or None
+                source._retrieval = False
+    return source._retrieval or None
 
 
-def retrieval_answer(engine: Engine, q: Query) -> Answer:
+def retrieval_answer(source: PassageSource, q: Query) -> Answer:
     """The best passage(s) for a non-numeric question, cited by file and line span; or not_found."""
-    index = _index(engine)
+    from assistant.retrieve.fusion import definition_term  # numpy: only on the passage path
+
+    index = _index(source)
     if index is None:
         return Answer(question=q.text, kind="not_found", text="检索索引不可用：请先运行 `assistant index`。")
     term = definition_term(q.text)
-    if term and (engine.vocab.aliases_in(fold(term)) or any(asked.search(term) for asked, _ in SECTION_INTENTS)):
+    if term and (source.vocab.aliases_in(fold(term)) or any(asked.search(term) for asked, _ in SECTION_INTENTS)):
         term = None  # 峨山县医保局的主要职责是什么 asks for a section of a report, not for a defined term
     # The filters as asked, then wider: a year the department has no report for, and a department
     # the conversation carried over (not named in this question) must not hide a passage that exists.
     attempts = [(q.departments or None, q.year)]
     if q.year is not None:
         attempts.append((q.departments or None, None))
-    if q.departments and not engine.named_departments(q):
+    if q.departments and not source.vocab.aliases_in(fold(q.text)):
         attempts.append((None, None))
     hits: list = []
     fallback: tuple[list, tuple[list[str] | None, int | None]] | None = None
     for departments, year in attempts:
-        docs = [r.doc for r in engine._reports_of(departments) if year is None or r.year == year] \
+        docs = [r.doc for r in source.catalog.of(departments) if year is None or r.year == year] \
             if departments else []
         found, exact = _passages(index, q.text, term, departments, year, docs)
         if found and exact:
@@ -80,7 +97,7 @@ def retrieval_answer(engine: Engine, q: Query) -> Answer:
     citations = []
     for h in hits:
         c = h.chunk
-        rep = engine.report(c.doc)
+        rep = source.catalog.report(c.doc)
         dept = rep.department if rep else ""
         page = f"第{c.page}页" if c.page else ""
         head = f"【{dept}｜{c.section}】" if c.section else f"【{dept}】"
@@ -169,20 +186,20 @@ def _metric_terms(metric: str) -> tuple[str, ...]:
     return tuple(sorted({_fold(t) for t in terms if t}, key=lambda t: (-len(t), t)))
 
 
-def _open_index_if_built(engine: Engine) -> Any:
+def open_index_if_built(source: PassageSource) -> Any:
     """The engine's retrieval index, opened now if it exists on disk and was not opened yet; None
     when there is none. Opening reads chunks and BM25 only: the embedding model loads on a search."""
     with _OPEN_LOCK:
-        if engine._retrieval is None:
+        if source._retrieval is None:
             from assistant.retrieve.index import MANIFEST, SUBDIR, IndexNotFound, RetrievalIndex
 
-            if not (engine.settings.index_dir / SUBDIR / MANIFEST).exists():
+            if not (source.settings.index_dir / SUBDIR / MANIFEST).exists():
                 return None  # not built: leave the engine as it was (retrieval_answer reports it)
             try:
-                engine._retrieval = RetrievalIndex.open(engine.settings.index_dir, engine.settings)
+                source._retrieval = RetrievalIndex.open(source.settings.index_dir, source.settings)
             except IndexNotFound:
                 return None
-    return engine._retrieval or None
+    return source._retrieval or None
 
 
 def _reason_sentences(index: Any, doc: str) -> list[tuple[int, int, int | None, str, str]]:
@@ -209,7 +226,7 @@ def _reason_sentences(index: Any, doc: str) -> list[tuple[int, int, int | None, 
     return out
 
 
-def supporting_passage(engine: Engine, fact_doc: str, line: int, metric: str) -> Citation | None:
+def supporting_passage(source: PassageSource, fact_doc: str, line: int, metric: str) -> Citation | None:
     """The narrative sentence explaining the fact of ``metric`` at ``fact_doc`` line ``line``, or None.
 
     A candidate is a sentence of the same document containing 主要原因 / 原因是 / 主要用于 (…), taken
@@ -224,7 +241,7 @@ def supporting_passage(engine: Engine, fact_doc: str, line: int, metric: str) ->
     built; without it the answer is None. After the first call for a document a call is a scan of
     that document's few reason sentences (well under a millisecond).
     """
-    index = _open_index_if_built(engine)
+    index = open_index_if_built(source)
     if index is None or not hasattr(index, "spans"):
         return None
     terms = _metric_terms(metric)

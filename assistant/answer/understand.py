@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from assistant.answer.coverage import expected_unit, residue
 from assistant.answer.names import match_departments
 from assistant.answer.scope import asked_scope
 from assistant.models import Query
@@ -61,11 +62,16 @@ def longest_matches(text: str, index: dict[str, Any], max_len: int = 40) -> list
 
 
 def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
-    """Parse a question into a Query (departments, year, metric, qualifier, operation)."""
+    """Parse a question into a Query (departments, year, metric, qualifier, operation) and its residue:
+    the content words that none of these explains."""
     q = fold(question)[:500]
     depts, rest, mentions_other, clarify = find_departments(q, vocab)
-    years = sorted({int(m.group(1)) + 2000 if int(m.group(1)) < 100 else int(m.group(1))
-                    for m in YEAR_RE.finditer(rest) if rest[max(0, m.start() - 1):m.start()] not in ("比", "较", "与")})
+    # What the department names cover (find_departments masks them with □, keeping positions).
+    covered = bytearray(1 if r == "□" and c != "□" else 0 for r, c in zip(rest, q, strict=True))
+    year_ms = [m for m in YEAR_RE.finditer(rest) if rest[max(0, m.start() - 1):m.start()] not in ("比", "较", "与")]
+    years = sorted({int(m.group(1)) + 2000 if int(m.group(1)) < 100 else int(m.group(1)) for m in year_ms})
+    for m in YEAR_RE.finditer(rest):
+        covered[m.start():m.end()] = b"\x01" * (m.end() - m.start())
     # "2020年或2021年": any of several years, so no single year filter.
     year = years[0] if len(years) == 1 else None
     metrics: list[tuple[int, str, str]] = []
@@ -75,6 +81,7 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
     seen_terms: set[str] = set()
     term_index = vocab.terms_in(q)  # masking only hides parts of q, so its terms are among these
     for pos, term in longest_matches(masked, term_index):
+        covered[pos:pos + len(term)] = b"\x01" * len(term)
         if term in seen_terms:  # a metric named twice counts once
             continue
         seen_terms.add(term)
@@ -104,7 +111,11 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
         kind = "决算"
     if operation == "share" and len(metrics) >= 2:
         pos, term, _ = metrics[0]
-        if _names_a_whole(masked, pos, term):
+        after_zhan = [m for m in metrics if rest[max(0, m[0] - 1):m[0]] == "占"]
+        if after_zhan and after_zhan[0] is not metrics[-1]:
+            # 人员经费占基本支出的比例: what follows 占 is the whole (the denominator).
+            metrics = [*(m for m in metrics if m is not after_zhan[0]), after_zhan[0]]
+        elif not after_zhan and _names_a_whole(masked, pos, term):
             # 财政拨款支出中基本支出占比: the first named is the whole, the part comes after 中.
             metrics = [*metrics[1:], metrics[0]]
     metric_names = [m for _, _, m in metrics]
@@ -122,6 +133,10 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
     if year is None and len(years) == 0:
         m = RELATIVE_YEAR_RE.search(masked)
         relative_year = m.group(1) if m else None
+    if operation in ("value", "change") and column is None and len(metrics) >= 2 and primary == metrics[0][2] \
+            and _names_a_whole(masked, metrics[0][0], metrics[0][1]):
+        # 总支出中对个人和家庭的补助: the first name is the whole the asked part belongs to.
+        primary = metrics[1][2]
     if column is not None and primary in COLUMN_TERMS:
         # 基本支出中人员经费: a part of the column's total (人员经费 ⊂ 基本支出), not a cell of that column.
         pos, term = next((p, t) for p, t, m in metrics if m == column)
@@ -135,7 +150,9 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
         metric_names = _partial_metrics(rest, vocab)
     return Query(text=question, departments=depts, year=year, kind=kind, metric=primary, metric_terms=metric_names,
                  qualifier=qualifier, column=column, operation=operation, mentions_other=mentions_other,
-                 relative_year=relative_year, scope=asked_scope(masked), clarify_departments=clarify)
+                 relative_year=relative_year, scope=asked_scope(masked), clarify_departments=clarify,
+                 residue=residue(q, covered, [*depts, *metric_names, *(t for _, t, _ in metrics)]),
+                 expected_unit=expected_unit(q))
 
 
 def find_departments(q: str, vocab: Vocabulary | StoreVocabulary) -> tuple[list[str], str, bool, list[str]]:
@@ -155,9 +172,13 @@ def find_departments(q: str, vocab: Vocabulary | StoreVocabulary) -> tuple[list[
     return match.departments or match.ambiguous, rest, False, [] if match.departments else match.clarify
 
 
+# After a name: it is the whole a part is taken from (基本支出中, 基本支出预算里, 总支出当中).
+WHOLE_RE = re.compile(r"的?(预算数?|决算数?|年初预算|调整预算)?的?(其中|当中|里面|中|里|内)")
+
+
 def _names_a_whole(text: str, pos: int, term: str) -> bool:
     """The term at ``pos`` is followed by 中/其中 (基本支出中人员经费): it names the whole, a part follows."""
-    return re.match(r"的?(其)?中", text[pos + len(term):]) is not None
+    return WHOLE_RE.match(text[pos + len(term):]) is not None
 
 
 def _partial_metrics(rest: str, vocab: Vocabulary | StoreVocabulary) -> list[str]:

@@ -69,6 +69,6 @@ class RetrievalWarmup:
 
 def _open_engine_index(engine: Any) -> Any:
     """The engine's retrieval index, opened if built (None otherwise), as a text question opens it."""
-    from assistant.answer.passages import _open_index_if_built
+    from assistant.answer.passages import open_index_if_built
 
-    return _open_index_if_built(engine)
+    return open_index_if_built(engine.passages)  # the engine's PassageSource (answer/passages.py)
