@@ -23,14 +23,18 @@ index: $(STAMP)
 run: index
 	$(VENV)/bin/assistant chat
 
-# The suite, then the QA regression run on the real index (embeddings included).
-test: $(STAMP)
+# Lint, the suite, then the QA regression runs on the real index (embeddings included).
+test: lint
 	$(VENV)/bin/python -m pytest -q
 	$(VENV)/bin/assistant index
 	$(VENV)/bin/assistant eval tests/qa/dev.jsonl --min-accuracy 0.95
+	$(VENV)/bin/assistant eval tests/qa/dev2.jsonl --min-accuracy 0.80
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench
 
+# Gates that catch drift: lint rules, formatting, types.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check assistant tests bench
+	$(VENV)/bin/ruff format --check assistant tests bench
+	$(VENV)/bin/mypy assistant tests bench
