@@ -44,7 +44,7 @@ _WORDS = frozenset(SLOT_WORDS) | frozenset(FUNCTION_WORDS)
 _LONGEST = max(len(w) for w in _WORDS)
 # Patterns of slot words: a count of named items (两项, 这五个), a classification code (2101501), a
 # percentage the question quotes (增长100%).
-_PATTERN_RE = re.compile(r"(哪个|哪一个|哪些|哪家|各个?|每个|这些|那些|这几个|几个)(部门|单位|局|委|办|街道|镇|中心)|(多少|几|\d)(万人|人次|批次|团组|个|台|辆|次|件|名|项|人|分|家|户)(?![目员数])|这?[一二三四五六七八九十两]+[个项家笔类种]|(?<!\d)\d{3,7}(?![\d年])|\d+(?:\.\d+)?[%％]")
+_PATTERN_RE = re.compile(r"(哪个|哪一个|哪些|哪家|各个?|每个|这些|那些|这几个|几个)(部门|单位|局|委|办|街道|镇|中心)|(多少|几|\d)(万人|人次|批次|团组|个|台|辆|次|件|名|项|人|分|家|户)(?![目员数])|这?[一二三四五六七八九十两]+[个项家笔类种]|[（(][类款项][）)]|(?<!\d)\d{3,7}(?![\d年])|\d+(?:\.\d+)?[%％]")
 
 
 def _is_content(ch: str) -> bool:

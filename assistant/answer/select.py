@@ -19,6 +19,17 @@ TOTAL_LABELS = ("合计", "总计")
 DERIVED = ("比上年增减", "增长率", "占比", "执行率")
 
 
+def _in_column_table(f: Fact, column: str) -> bool:
+    """The fact is a row of the table of ``column`` (公务接待费 in the 基本支出表): the table's name says
+    so, or, for 基本支出, the row is an economic classification item (codes 301…399), which the
+    standard tables list by economic class only for 基本支出."""
+    if f.source != "table":
+        return False
+    if f.table_id and column in f.table_id:
+        return True
+    return column == "基本支出" and f.code is not None and len(f.code) >= 3 and f.code.startswith("3")
+
+
 class FactSelector:
     """Facts for a query's metric, column and report, and the choice among them."""
 
@@ -74,7 +85,7 @@ class FactSelector:
         metric = metric or q.metric
         facts = self.metric_facts(metric, [r.doc])
         if q.column:
-            by_col = [f for f in facts if f.qualifier == q.column]
+            by_col = [f for f in facts if f.qualifier == q.column] or [f for f in facts if _in_column_table(f, q.column)]
             facts = by_col or [f for f in self.metric_facts(q.column, [r.doc]) if f.source == "narrative"]
         elif q.operation in ("value", "change"):
             # 卫生健康支出取得的收入合计: another name of the question is a column of this metric's row.

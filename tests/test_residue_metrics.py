@@ -1,0 +1,53 @@
+"""Residue words that are part of exactly one row label or metric name answer that metric; a tie
+names none. Real corpus, exact values, in other wording than the gold items that revealed the class
+(基本支出里给个人和家庭的补助, 行政单位医疗（项）, 30217公务接待费)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from assistant.answer.names import metrics_named_by
+from assistant.answer.understand import understand
+
+
+def numbers(a):
+    return [(Decimal(v.value), v.unit) for v in a.values]
+
+
+@pytest.mark.parametrize(("question", "metric", "value"), [
+    # 个人和家庭的补助 ⊂ 对个人和家庭的补助 (the 基本支出表's row 303), read in the 基本支出 table.
+    ("普陀区政府办2025年基本支出里个人和家庭的补助预算多少？", "对个人和家庭的补助", Decimal("1303660.00")),
+    # 基本医疗保险缴费 ⊂ 职工基本医疗保险缴费 (30110 of 峨山's 公开06表, the 基本支出决算表).
+    ("峨山医保局2021年基本支出中基本医疗保险缴费是多少元？", "职工基本医疗保险缴费", Decimal("136604.77")),
+    # No whole named: 医疗补助缴费 ⊂ 公务员医疗补助缴费 only.
+    ("峨山医保局2021年医疗补助缴费多少元？", "公务员医疗补助缴费", Decimal("66560.00")),
+])
+def test_a_phrase_inside_one_row_label_names_it(engine, question, metric, value) -> None:
+    q = understand(question, engine.vocab)
+    assert q.metric == metric and q.residue == [], (q.metric, q.residue)
+    a = engine.ask(question)
+    assert a.kind == "lookup" and numbers(a)[0] == (value, "元"), a.text
+
+
+def test_a_phrase_two_metrics_share_equally_names_neither(engine) -> None:
+    # 政府性基金 is as much a part of …拨款收入 as of …拨款支出: the caller must not pick one.
+    assert metrics_named_by("政府性基金", engine.vocab) == ["政府性基金预算财政拨款支出", "政府性基金预算财政拨款收入"]
+    assert metrics_named_by("补助", engine.vocab) == []  # too little of any name
+
+
+def test_a_row_of_the_column_table_answers_the_column(engine) -> None:
+    # 基本支出表中30201办公费: the 基本支出表's row (its 合计), not the department's 基本支出 total.
+    a = engine.ask("普陀区政府办25年基本支出表中30201办公费是多少？")
+    assert a.kind == "lookup" and numbers(a)[0] == (Decimal("259400.00"), "元"), a.text
+
+
+@pytest.mark.parametrize(("question", "value"), [
+    ("区社工部2024年行政单位医疗（项）决算数是多少？", (Decimal("2.22"), "万元")),
+    ("仁和区医保局2020年卫生健康支出（类）决算多少？", (Decimal("1155.36"), "万元")),
+])
+def test_classification_level_marks_are_not_residue(engine, question, value) -> None:
+    q = understand(question, engine.vocab)
+    assert q.residue == [], q.residue
+    assert numbers(engine.ask(question))[0] == value
