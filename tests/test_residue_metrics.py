@@ -51,3 +51,20 @@ def test_classification_level_marks_are_not_residue(engine, question, value) -> 
     q = understand(question, engine.vocab)
     assert q.residue == [], q.residue
     assert numbers(engine.ask(question))[0] == value
+
+
+# ----------------------------------------------------------------------------- per-project tables
+DOC002 = "002_20041eb3cb8715ee.txt"
+
+
+@pytest.mark.parametrize(("question", "line", "figure"), [
+    # 2.医保缴费奖励资金绩效目标表: the project is named only in the table's title, the row says 奖励金额 5万元.
+    ("大城县医保局医保缴费奖励资金项目的奖励金额是多少万元？", 593, "5万元"),
+    ("大城县医保局医保缴费奖励资金打算奖励几个乡镇？", 565, "3个"),
+])
+def test_a_row_of_a_project_table_is_found_by_the_project_in_its_title(engine, question, line, figure) -> None:
+    a = engine.ask(question)
+    assert a.kind in ("lookup", "retrieval"), a.text
+    assert a.citations and a.citations[0].doc == DOC002 and a.citations[0].line_start == line, a.citations
+    assert figure in a.text.replace(" ", "")
+

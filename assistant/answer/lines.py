@@ -8,6 +8,7 @@ tables, numeric mentions of sentences) plug in as more candidate lines.
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Any
 
@@ -43,6 +44,20 @@ def coverage(words: str, line: str) -> float:
     return (share + (len(pairs & _bigrams(line)) / len(pairs) if pairs else share)) / 2
 
 
+# A table's title line (…绩效目标表, 11、门诊特殊疾病鉴定项目绩效目标表): short, ending with 表.
+TABLE_TITLE_RE = re.compile(r"^\s*\S.{2,48}表\s*$")
+
+
+def project_title(source: PassageSource, doc: str, line: int) -> str:
+    """The title of the per-project table (绩效目标表 / 绩效自评表) a line of ``doc`` belongs to, or "".
+
+    Such a table names its project only in its title ("11、门诊特殊疾病鉴定项目绩效目标表"), its rows
+    say 专家评审费 =0.6万元: a question naming the project and the row is matched against both."""
+    titles = source.titles.get(doc) or []
+    i = bisect.bisect_right(titles, (line, "\uffff")) - 1
+    return titles[i][1] if i >= 0 else ""
+
+
 def _candidate_lines(source: PassageSource, select: FactSelector, docs: list[str]) -> list[tuple[str, int, int, int | None, str]]:
     """(doc, line, line_end, page, text) of every sentence and table row of ``docs`` the index holds."""
     out: dict[tuple[str, int, str], tuple[str, int, int, int | None, str]] = {}
@@ -53,10 +68,14 @@ def _candidate_lines(source: PassageSource, select: FactSelector, docs: list[str
             out.update(cached)
             continue
         mark = len(out)
+        titles: dict[int, str] = {}
         if index is not None and hasattr(index, "spans"):
             for ci in index.chunks_of(doc):
                 spans = index.spans(ci)
                 for j, (ls, le, _para, page, text) in enumerate(spans):
+                    if TABLE_TITLE_RE.match(text):
+                        # Another table's title ends the project's table ("" : no project named).
+                        titles[ls] = fold(text).strip() if "绩效" in text else ""
                     out.setdefault((doc, ls, text), (doc, ls, le, page, text))
                     # A line naming a project and the next one stating its figures ("（3）“村医通”专网
                     # 费用。" / "全年预算数为9.12万元，执行数为4.66万元"): read together too.
@@ -70,6 +89,7 @@ def _candidate_lines(source: PassageSource, select: FactSelector, docs: list[str
             out.setdefault((doc, f.line, text), (doc, f.line, f.line_end or f.line, f.page, text))
         if index is not None:  # without the retrieval index the lines are incomplete: not kept
             source.lines[doc] = dict(list(out.items())[mark:])
+            source.titles[doc] = sorted(titles.items())
     return list(out.values())
 
 
@@ -92,7 +112,9 @@ def find_lines(source: PassageSource, select: FactSelector, docs: list[str], res
     hits: list[LineHit] = []
     for doc, ls, le, page, text in _candidate_lines(source, select, docs):
         folded = fold(text)
-        score = sum(coverage(r, folded) * len(r) for r in residue) / sum(len(r) for r in residue)
+        title = project_title(source, doc, ls)
+        score = sum(max(coverage(r, folded), coverage(r, title + folded)) * len(r) for r in residue) \
+            / sum(len(r) for r in residue)
         if score < 0.3:
             continue
         nums = numbers(folded)
@@ -103,7 +125,7 @@ def find_lines(source: PassageSource, select: FactSelector, docs: list[str], res
         context = max((coverage(w, folded) for w in words), default=1.0)
         hits.append(LineHit(doc=doc, line=ls, line_end=le, page=page, text=text, score=round(score, 4),
                             context=round(context, 4), numbers=fitting, bare=bare))
-    hits += _mention_hits(select, docs, residue, words, accept)
+    hits += _mention_hits(source, select, docs, residue, words, accept)
     hits += _fact_hits(select, docs, residue, words, accept)
     # At equal scores a mention (one number and the phrase it quantifies) before its whole sentence.
     hits.sort(key=lambda h: (-(h.score + h.context / 4), h.doc, h.line, h.phrase is None))
@@ -127,14 +149,15 @@ def figure_after(h: LineHit, words: list[str], unit: str | None) -> tuple[str, s
     return next(iter(found)) if len(found) == 1 else None
 
 
-def _mention_hits(select: FactSelector, docs: list[str], residue: list[str], words: list[str],
+def _mention_hits(source: PassageSource, select: FactSelector, docs: list[str], residue: list[str], words: list[str],
                   accept: set[str] | None) -> list[LineHit]:
     """The numeric mentions of ``docs`` (numbers the parser read from sentences and generic table
     lines with the phrase they quantify) as lines with exactly that one figure."""
     out = []
     for m in query_mentions(select.con, docs, accept):
         phrase = fold(m.phrase)
-        score = sum(max(coverage(r, phrase), coverage(r, fold(m.snippet)) * 0.9) * len(r) for r in residue) \
+        where = project_title(source, m.doc, m.line) + fold(m.snippet)
+        score = sum(max(coverage(r, phrase), coverage(r, where) * 0.9) * len(r) for r in residue) \
             / sum(len(r) for r in residue)
         if score < 0.3:
             continue
