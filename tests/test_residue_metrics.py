@@ -68,3 +68,30 @@ def test_a_row_of_a_project_table_is_found_by_the_project_in_its_title(engine, q
     assert a.citations and a.citations[0].doc == DOC002 and a.citations[0].line_start == line, a.citations
     assert figure in a.text.replace(" ", "")
 
+
+
+# ----------------------------------------------------------------------------- lists over generic tables
+DOC004 = "004_a15be56197084065.txt"
+
+
+def test_the_projects_of_the_self_evaluation_tables_are_listed(engine) -> None:
+    a = engine.ask("固原市医保局哪些项目开展了绩效自评？")
+    assert a.kind == "retrieval" and "所列的项目（6个）" in a.text, a.text
+    for project in ("上线全市智能审核监控系统", "开展打击欺诈骗保专项行动", "医疗保障局稽核工作经费",
+                    "地方医保政策实现信息化管理", "完善医保付费体系"):
+        assert f"· {project}" in a.text
+    assert {c.doc for c in a.citations} == {DOC004} and len(a.citations) == 6
+
+
+def test_the_indicators_of_the_table_naming_the_project_are_listed(engine) -> None:
+    a = engine.ask("固原市医保局稽核工作经费这个项目有哪些指标？")
+    assert "(4)：医疗保障局稽核工作经费的绩效指标（4个）" in a.text, a.text
+    for name in ("聘请相关人员核查人数", "稽核工作开展次数", "组织医疗保障能力提升培训次数", "服务对象满意度"):
+        assert f"· {name}" in a.text
+    assert a.citations[0].doc == DOC004 and (a.citations[0].line_start, a.citations[0].line_end) == (536, 544)
+
+
+def test_no_table_of_that_kind_lists_nothing(engine) -> None:
+    # 大城's only generic table is its 固定资产占用情况表: no 自评表 to list projects from.
+    a = engine.ask("大城县医保局哪些项目开展了绩效自评？")
+    assert "所列的项目" not in a.text

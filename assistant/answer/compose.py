@@ -325,3 +325,9 @@ def line_budget_actual(q: Query, r: Report | None, h: LineHit, budget: Decimal, 
         der = f"预算数 {fmt(budget)}{unit} − 执行数 {fmt(actual)}{unit}（{_hit_place(h)}） = {fmt(value)}{unit}"
         v = _line_value(r, h, value, unit, f"{asked}预算与执行之差", "差额")
     return Answer(question=q.text, kind="computed", text=text, values=[v], citations=[hit_citation(h)], derivation=[der])
+
+
+def table_items(q: Query, what: str, items: list[str], citations: list[Citation]) -> Answer:
+    """The projects or the indicators listed by a report's non-standard tables (answer/tables.py)."""
+    text = f"{what}（{len(items)}个）：\n" + "\n".join(f"  · {i}" for i in items)
+    return Answer(question=q.text, kind="retrieval", text=text, citations=citations)

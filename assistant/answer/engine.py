@@ -119,6 +119,10 @@ class Engine:
             return say.not_found(q.model_copy(update={"departments": []}), say.unknown_department(other))
         if q.operation == "text":
             return retrieval_answer(self.passages, q)
+        if q.residue and q.departments:
+            listed = self._table_list(q)
+            if listed is not None:
+                return listed
         if q.residue and (q.expected_unit or NUMERIC_ASK.search(q.text)) and q.operation != "list":
             return self._unexplained(q)
         if q.residue:
@@ -129,6 +133,14 @@ class Engine:
         if not reports:
             return say.not_found(q, say.coverage(self.catalog.of(q.departments)))
         return OPERATIONS[q.operation](self.ops, q, reports)
+
+    def _table_list(self, q: Query) -> Answer | None:
+        """The projects or indicators of the department's non-standard tables a list question asks for."""
+        from assistant.answer.tables import table_list  # only list questions with unexplained words
+
+        reports = [r for r in self.catalog.of(q.departments) if q.year is None or r.year == q.year]
+        found = table_list(q.text, q.residue, self.select, [r.doc for r in reports])
+        return say.table_items(q, *found) if found is not None else None
 
     def _unexplained(self, q: Query) -> Answer:
         """A question with words no slot explains: the one report line holding them and a number of
