@@ -95,3 +95,34 @@ def test_no_table_of_that_kind_lists_nothing(engine) -> None:
     # 大城's only generic table is its 固定资产占用情况表: no 自评表 to list projects from.
     a = engine.ask("大城县医保局哪些项目开展了绩效自评？")
     assert "所列的项目" not in a.text
+
+
+# ----------------------------------------------------------------------------- figures stated with their year
+DOC000 = "000_db59d6f0fba66678.txt"
+
+
+def test_figures_stated_with_their_year() -> None:
+    from assistant.answer.lines import stated_years
+
+    assert stated_years("2021年结算率4.77%，", 2021) == [(2021, "4.77", "%")]
+    assert stated_years("2020年为33.55%，主", 2021) == [(2020, "33.55", "%")]
+    assert stated_years("上年为1,169.42万元", 2021, {"万元"}) == [(2020, "1169.42", "万元")]
+    # Changes against a year are not that year's figure (001 line 31; 000 line 655).
+    assert stated_years("与2020年相比收、支总计增加131.39万元", 2021) == []
+    assert stated_years("2020年收、支总计增加131.39万元", 2021) == []
+    assert stated_years("比上年减少0.04万元", 2021) == []
+
+
+def test_last_years_rate_stated_in_the_report(engine) -> None:
+    # The 2021 report's 绩效指标表 row says 有所提高; its 偏差原因 cell, wrapped over lines 1113–1115,
+    # states both years' rates. No 2020 report: the 2021 report's own statement answers.
+    a = engine.ask("峨山县医保局2020年跨省异地就医直接结算率是多少？")
+    assert a.kind == "lookup" and numbers(a) == [(Decimal("33.55"), "%")], a.text
+    assert a.values[0].citation.doc == DOC000 and a.values[0].citation.line == 1115
+
+
+def test_percentage_points_between_the_stated_rates(engine) -> None:
+    a = engine.ask("峨山医保局2021年跨省异地就医直接结算率比上年降低了几个百分点？")
+    assert a.kind == "computed" and numbers(a) == [(Decimal("-28.78"), "%")], a.text
+    assert a.derivation == ["4.77% − 33.55% = -28.78个百分点"]
+    assert [c.line_start for c in a.citations] == [1113, 1115]

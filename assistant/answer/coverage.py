@@ -82,7 +82,7 @@ EXPECTED_UNITS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(多少|几)件"), "件"),
     (re.compile(r"(多少|几)项(?![目员数])"), "项"),
     (re.compile(r"(多少|几)次"), "次"),
-    (re.compile(r"(多少|几)个(?![人目员数])"), "个"),
+    (re.compile(r"(多少|几)个(?![人目员数]|百分点)"), "个"),
     (re.compile(r"(多少|几)分|得分"), "分"),
     (re.compile(r"百分之几|百分点|比例|比重|占比|[率%％]"), "%"),
     (re.compile(r"多少万元"), "万元"),

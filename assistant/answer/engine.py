@@ -150,6 +150,9 @@ class Engine:
 
         if not q.departments:
             return say.passage_note(q, retrieval_answer(self.passages, q))
+        stated = self._stated_for_year(q)
+        if stated is not None:
+            return stated
         reports = [r for r in self.catalog.of(q.departments) if (q.year is None or r.year == q.year)
                    and (q.kind is None or r.kind == q.kind)]
         words = [w for w in [q.metric, *q.metric_terms] if w]
@@ -167,6 +170,42 @@ class Engine:
             return say.not_understood(q, q.departments, hits or self._metric_lines(q, reports))
         report = self.catalog.report(best.doc)
         return say.line_answer(q, report, best, self._line_value(q, report, best))
+
+    def _stated_for_year(self, q: Query) -> Answer | None:
+        """A figure the report states with its year ("2021年结算率4.77%，2020年为33.55%"): the one of
+        the year asked when the corpus has no report of that year (去年 of the 2021 report), or, for
+        下降/增加了多少个百分点, this year's against last year's. Only from the one row holding the
+        residue, and only when each year has exactly one figure."""
+        from assistant.answer.lines import year_figures
+
+        reps = [r for r in self.catalog.of(q.departments) if q.kind is None or r.kind == q.kind]
+        points = q.operation == "change" and "百分点" in q.text
+        if points:
+            reps = [r for r in reps if q.year is None or r.year == q.year]
+            year = q.year if q.year is not None else (reps[0].year if len(reps) == 1 else None)
+        else:
+            if q.year is None or any(r.year == q.year for r in reps):
+                return None
+            reps = [r for r in reps if r.year == q.year + 1]
+            year = q.year
+        if len(reps) != 1 or year is None or reps[0].year is None:
+            return None
+        r = reps[0]
+        figs = year_figures(self.passages, self.select, [r.doc], q.residue, "%" if points else q.expected_unit, r.year)
+        if not figs:
+            return None
+
+        def one(y: int) -> tuple | None:
+            found = figs.get(y, [])
+            return found[0] if len({(Decimal(v), u) for v, u, *_ in found}) == 1 else None
+
+        if points:
+            cur, prev = one(year), one(year - 1)
+            if cur is None or prev is None or cur[1] not in ("%", "％") or prev[1] not in ("%", "％"):
+                return None
+            return say.point_change(q, r, year, cur, prev)
+        fig = one(year)
+        return say.year_figure(q, r, year, fig) if fig is not None else None
 
     def _metric_lines(self, q: Query, reports: list[Report]) -> list[LineHit]:
         """The lines of the metric the question did name, as the closest ones to show."""

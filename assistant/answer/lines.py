@@ -229,3 +229,58 @@ def items_of(residue: list[str]) -> list[str]:
     for r in residue:
         out += [p for p in JOINERS.split(r) if len(p) >= 2]
     return out
+
+
+# A figure written with the year it is of ("2021年结算率4.77%", "2020年为33.55%", "上年为1,169.42万元").
+# Not "与2020年相比增加131.39万元" (a change) nor "比上年减少0.04万元": a year after 与/比/较, or a
+# change word between the year and the number, states no figure of that year.
+YEAR_FIGURE_RE = re.compile(r"(?<![与比较同])(?:(20\d{2})\s*年度?|(上一?年度?|去年))([^\d，。；;,]{0,12}?)"
+                            r"(\d[\d,]*(?:\.\d+)?)\s*(%|％|万元|亿元|元|万人|人次|人|个|次|件|台|辆)")
+_CHANGE_WORDS = re.compile(r"相比|相较|对比|比|较|增|减|降|升|多|少|变")
+
+
+def stated_years(folded: str, report_year: int, accept: set[str] | None = None) -> list[tuple[int, str, str]]:
+    """(year, value, unit) of the figures a (folded) line states with their year (上年 = the
+    report's year − 1), in units ``accept`` (all when None); changes against a year are not figures."""
+    out = []
+    for m in YEAR_FIGURE_RE.finditer(folded):
+        if _CHANGE_WORDS.search(m.group(3)) or (accept is not None and m.group(5) not in accept):
+            continue
+        year = int(m.group(1)) if m.group(1) else report_year - 1
+        out.append((year, m.group(4).replace(",", ""), m.group(5)))
+    return out
+YEAR_WINDOW = 14  # lines after the row that may still be its cell (a 偏差原因 wrapped over many lines)
+
+
+def year_figures(source: PassageSource, select: FactSelector, docs: list[str], residue: list[str], unit: str | None,
+                 report_year: int) -> dict[int, list[tuple[str, str, int, int | None, str, str]]] | None:
+    """The figures of the one row holding the residue, by the year each is stated for: year →
+    [(value, unit, line, page, text, doc)], read from the row and the lines of its cell after it
+    until a line states a figure of the unit without a year. None when no row, or several apart,
+    hold the residue."""
+    accept = COMPATIBLE.get(unit or "", None)
+    cands = _candidate_lines(source, select, docs)
+    scored = [(sum(coverage(r, fold(text)) * len(r) for r in residue) / max(1, sum(len(r) for r in residue)), doc, ls, le)
+              for doc, ls, le, _p, text in cands]
+    top = max((s for s, *_ in scored), default=0.0)
+    if top < 0.95:
+        return None
+    # Every span holding all of the residue (a row, and the row joined with its neighbours).
+    full = [(doc, ls, le) for s, doc, ls, le in scored if s == top]
+    if len({d for d, _, _ in full}) != 1:
+        return None
+    start, end = max(ls for _, ls, _ in full), min(le for _, _, le in full)
+    if start > end:  # the spans holding it do not share a line: several rows
+        return None
+    doc = full[0][0]
+    single = sorted((ls, page, text) for d, ls, le, page, text in cands if d == doc and ls == le
+                    and start <= ls <= end + YEAR_WINDOW)
+    out: dict[int, list[tuple[str, str, int, int | None, str, str]]] = {}
+    for ls, page, text in single:
+        folded = fold(text)
+        tagged = stated_years(folded, report_year, accept)
+        if not tagged and ls > end and any(u and (accept is None or u in accept) for _, u in numbers(folded)):
+            break  # the next row's figure
+        for year, value, u in tagged:
+            out.setdefault(year, []).append((value, u, ls, page, text, doc))
+    return out
