@@ -126,3 +126,11 @@ def test_percentage_points_between_the_stated_rates(engine) -> None:
     assert a.kind == "computed" and numbers(a) == [(Decimal("-28.78"), "%")], a.text
     assert a.derivation == ["4.77% − 33.55% = -28.78个百分点"]
     assert [c.line_start for c in a.citations] == [1113, 1115]
+
+
+def test_last_years_total_from_a_change_sentence_naming_it_short(engine) -> None:
+    # 003 (2020): "支出总计 1608.56 万元" (line 138), "与 2019 年相比 … 支出总计增加 436.38 万元，增加 37.23%"
+    # (lines 140–144; the rate agrees: 436.38 ÷ 1172.18 = 37.23%).
+    a = engine.ask("仁和区医保局2019年支出总计多少？")
+    assert a.kind == "computed" and numbers(a) == [(Decimal("1172.18"), "万元")], a.text
+    assert [c.line_start for c in a.citations] == [138, 144]
