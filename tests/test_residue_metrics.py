@@ -134,3 +134,12 @@ def test_last_years_total_from_a_change_sentence_naming_it_short(engine) -> None
     a = engine.ask("仁和区医保局2019年支出总计多少？")
     assert a.kind == "computed" and numbers(a) == [(Decimal("1172.18"), "万元")], a.text
     assert [c.line_start for c in a.citations] == [138, 144]
+
+
+def test_tied_lines_that_write_the_same_figure_after_the_asked_words(engine) -> None:
+    # 003 states 行政编制 3 个 / 参公编制 15 个 in a sentence the index also holds joined with its
+    # neighbours: the lines tie, but each writes the same figure right after the asked words.
+    a = engine.ask("仁和区医保局的行政编制有几个？")
+    assert a.kind == "lookup" and numbers(a) == [(Decimal("3"), "个")], a.text
+    a = engine.ask("攀枝花市仁和区医保局参公编制是多少个？")
+    assert a.kind == "lookup" and numbers(a) == [(Decimal("15"), "个")], a.text

@@ -146,7 +146,8 @@ class Engine:
         """A question with words no slot explains: the one report line holding them and a number of
         the asked unit, when one clearly wins; otherwise not found with the closest lines (or, with
         no department to search, the passages)."""
-        from assistant.answer.lines import clear_winner, find_lines  # only questions with unexplained words
+        # only questions with unexplained words
+        from assistant.answer.lines import agreed_figure, asked_phrases, clear_winner, find_lines
 
         if not q.departments:
             return say.passage_note(q, retrieval_answer(self.passages, q))
@@ -165,6 +166,15 @@ class Engine:
             hits = [h for h in hits if h.context >= 0.5]
         best = clear_winner(hits)
         if best is None:
+            agreed = agreed_figure(hits, asked_phrases(q.text, q.residue, list(self.vocab.terms_in(fold(q.text)))),
+                                   q.expected_unit)
+            if agreed is not None:
+                h, (value, unit) = agreed
+                report = self.catalog.report(h.doc)
+                return say.line_answer(q, report, h, AnswerValue(
+                    value=value, unit=unit, metric="、".join(q.residue), qualifier=None,
+                    department=report.department if report else None, year=report.year if report else None,
+                    citation=ValueCitation(doc=h.doc, line=h.line, page=h.page, snippet=h.text)))
             if not hits and q.metric is None:
                 return say.passage_note(q, retrieval_answer(self.passages, q))
             return say.not_understood(q, q.departments, hits or self._metric_lines(q, reports))

@@ -284,3 +284,32 @@ def year_figures(source: PassageSource, select: FactSelector, docs: list[str], r
         for year, value, u in tagged:
             out.setdefault(year, []).append((value, u, ls, page, text, doc))
     return out
+
+
+def asked_phrases(question: str, residue: list[str], terms: list[str]) -> list[str]:
+    """The question's words around each residue stretch: the stretch joined with a metric term written
+    right before or after it (参公 + 编制 → 参公编制), and the stretch itself."""
+    q = fold(question)
+    out = []
+    for r in residue:
+        out += [p for t in terms for p in (r + t, t + r) if p in q]
+        out.append(r)
+    return out
+
+
+def agreed_figure(hits: list[LineHit], phrases: list[str], unit: str | None) -> tuple[LineHit, tuple[str, str]] | None:
+    """When several lines tie (a sentence, and the same sentence read with its neighbours), the one
+    figure written right after the asked words in every one of them that writes one, provided the
+    other tied lines state it too; None when they disagree or none writes it."""
+    if not hits or hits[0].score < 0.9:
+        return None
+    top = hits[0].score + hits[0].context / 4
+    tied = [h for h in hits if h.score + h.context / 4 > top - 0.1]
+    figs = {h.line: figure_after(h, phrases, unit) for h in tied}
+    found = {f for f in figs.values() if f is not None}
+    if len(found) != 1:
+        return None
+    fig = found.pop()
+    if not all(any(v == fig[0] for v, _ in h.numbers) for h in tied):
+        return None
+    return min((h for h in tied if figs[h.line] == fig), key=lambda h: (len(h.text), h.line)), fig
