@@ -6,7 +6,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 ReportKind = Literal["预算", "决算"]
 # 部门: a 部门预算/决算 (the department with its subordinate units); 单位: a 单位预算/决算 (the organ alone).
@@ -233,3 +233,16 @@ class Answer(Record):
     values: list[AnswerValue] = Field(default_factory=list)
     citations: list[Citation] = Field(default_factory=list)
     derivation: list[str] = Field(default_factory=list)  # how a computed value was obtained
+
+    @field_validator("citations")
+    @classmethod
+    def _cite_each_passage_once(cls, citations: list[Citation]) -> list[Citation]:
+        # Two inputs of one computation often stand on the same lines: the passage is cited once.
+        seen: set[tuple[str, int, int, str]] = set()
+        unique = []
+        for c in citations:
+            key = (c.doc, c.line_start, c.line_end, c.snippet)
+            if key not in seen:
+                seen.add(key)
+                unique.append(c)
+        return unique

@@ -319,3 +319,10 @@ def test_a_name_several_departments_share_is_not_a_department(engine) -> None:
 def test_sum_asked_with_heji(engine) -> None:
     a = ask(engine, "区社工部2024年工资福利支出和商品和服务支出合计")
     assert a.kind == "computed" and has_value(a, "105.59", "万元", doc=SHEGONG)
+
+
+def test_a_computation_cites_each_passage_once(engine) -> None:
+    # 2020年 from the 2021 figure and its stated change: both inputs stand on lines 655–659.
+    a = engine.ask("峨山县医保局2020年公务接待费是多少")
+    spans = [(c.doc, c.line_start, c.line_end) for c in a.citations]
+    assert spans == [("000_db59d6f0fba66678.txt", 655, 659)]
