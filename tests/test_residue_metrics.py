@@ -143,3 +143,10 @@ def test_tied_lines_that_write_the_same_figure_after_the_asked_words(engine) -> 
     assert a.kind == "lookup" and numbers(a) == [(Decimal("3"), "个")], a.text
     a = engine.ask("攀枝花市仁和区医保局参公编制是多少个？")
     assert a.kind == "lookup" and numbers(a) == [(Decimal("15"), "个")], a.text
+
+
+def test_sum_of_two_projects_each_named_by_its_self_evaluation_table(engine) -> None:
+    # 004's 自评表(6) 完善医保付费体系 年度资金总额 10 万元 and 自评表(4) 稽核工作经费 2 万元; "两个项目" names
+    # what the items are, not a third item; the name rows (with a phone number) state no 万元 figure.
+    a = engine.ask("固原市医保局完善医保付费体系和稽核工作经费两个项目加起来多少万元？")
+    assert a.kind == "computed" and numbers(a) == [(Decimal("12"), "万元")], a.text

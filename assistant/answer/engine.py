@@ -235,8 +235,12 @@ class Engine:
             if len(items) >= 2:
                 found = []
                 for item in items:
-                    best = clear_winner(find_lines(self.passages, self.select, docs, [item], words, q.expected_unit))
+                    # Only lines stating a figure of the unit (a project's name row states a phone number).
+                    best = clear_winner([h for h in find_lines(self.passages, self.select, docs, [item], words,
+                                                               q.expected_unit) if h.numbers])
                     fig = figure_after(best, [item], q.expected_unit) if best is not None else None
+                    if fig is None and best is not None and best.phrase is not None and len(best.numbers) == 1:
+                        fig = best.numbers[0]  # a fact or mention: its one figure, named by its phrase
                     if best is None or fig is None:
                         return None
                     found.append((item, best, fig))

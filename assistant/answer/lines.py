@@ -227,8 +227,12 @@ def items_of(residue: list[str]) -> list[str]:
     """The items a sum names among the unexplained words: the residue split at 和/加上/、 …"""
     out: list[str] = []
     for r in residue:
-        out += [p for p in JOINERS.split(r) if len(p) >= 2]
+        out += [p for p in JOINERS.split(r) if len(p) >= 2 and p not in ITEM_NOUNS]
     return out
+
+
+# What the items are, not an item ("这两个项目一共多少" names its items before 项目).
+ITEM_NOUNS = frozenset(("项目", "资金", "经费", "费用", "支出", "科目", "款项"))
 
 
 # A figure written with the year it is of ("2021年结算率4.77%", "2020年为33.55%", "上年为1,169.42万元").
