@@ -150,3 +150,10 @@ def test_sum_of_two_projects_each_named_by_its_self_evaluation_table(engine) -> 
     # what the items are, not a third item; the name rows (with a phone number) state no 万元 figure.
     a = engine.ask("固原市医保局完善医保付费体系和稽核工作经费两个项目加起来多少万元？")
     assert a.kind == "computed" and numbers(a) == [(Decimal("12"), "万元")], a.text
+
+
+def test_average_value_of_a_row_that_states_count_and_value(engine) -> None:
+    # 002's 固定资产占用情况表: 其他固定资产 130 个, 49.90 万元 (line 1339) → 0.38 万元 each.
+    a = engine.ask("大城县医保局其他固定资产平均每个多少钱？")
+    assert a.kind == "computed" and numbers(a) == [(Decimal("0.38"), "万元")], a.text
+    assert a.derivation and "÷ 130个" in a.derivation[0]

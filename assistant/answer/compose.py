@@ -371,3 +371,14 @@ def point_change(q: Query, r: Report | None, year: int, cur: YearFigure, prev: Y
     value = _figure_value(r, year, cur, asked, value=diff, qualifier="比上年增减（百分点）")
     return Answer(question=q.text, kind="computed", text=text, values=[value],
                   citations=[_figure_citation(cur), _figure_citation(prev)], derivation=[der])
+
+
+def average(q: Query, r: Report | None, money: Fact, count: Fact) -> Answer:
+    """A row's value per unit of its count (exact Decimal, rounded to 0.01 for saying it)."""
+    per = round2(money.value / count.value)
+    who = f"{r.department}{r.year}年" if r and r.year else (r.department if r else "")
+    der = f"{fmt(money.value)}{money.unit}（{where(money)}） ÷ {fmt(count.value)}{count.unit} = {fmt(per)}{money.unit}"
+    text = f"{who}{money.metric}平均每{count.unit}{money_text(per, money.unit)}（{der}）。"
+    return Answer(question=q.text, kind="computed", text=text,
+                  values=[value_of(money, per, metric=f"{money.metric}平均每{count.unit}", qualifier="平均")],
+                  citations=[citation_of(money)], derivation=[der])

@@ -19,7 +19,7 @@ from assistant.answer.coverage import unknown_department
 from assistant.answer.operate import OPERATIONS, Context
 from assistant.answer.passages import PassageSource, retrieval_answer, supporting_passage
 from assistant.answer.scope import cited_docs, list_copies
-from assistant.answer.select import FactSelector
+from assistant.answer.select import DERIVED, FactSelector
 from assistant.answer.session import Session
 from assistant.answer.understand import understand
 from assistant.config import Settings
@@ -30,6 +30,9 @@ from assistant.store.vocabulary import fold, open_vocabulary
 # A question that asks for a number (多少, 几, 是多少 …), not for a list or an explanation.
 NUMERIC_ASK = re.compile(r"多少|几[个次项人名件台辆批]|百分之|比例|比重|占比|[率%％]")
 SUM_ASK = re.compile(r"一共|合计|总共|加起来|之和|总和|加上")
+# The words of an average (平均每辆值, 人均, 均价): with these alone left unexplained, the value per unit is asked.
+AVERAGE_WORDS = re.compile(r"平均每?[个台辆人件项次户家]?|人均|均价|单价|每[个台辆人件项户家]|[值价]")
+MONEY_UNITS = ("元", "万元", "亿元")
 UNSPENT_ASK = re.compile(r"还剩|没执行|未执行|结余|剩余|没有执行|未使用")
 
 
@@ -217,6 +220,25 @@ class Engine:
         fig = one(year)
         return say.year_figure(q, r, year, fig) if fig is not None else None
 
+    def _average(self, q: Query, docs: list[str]) -> Answer | None:
+        """平均每辆值多少: a row's value divided by its count (车辆 2 台, 31.72 万元 in a 资产占用表), when
+        exactly one row of the metric states both."""
+        pairs = []
+        # The row may be filed under another metric than the term's (车辆 → 车辆数, the 资产表's row 车辆(台、辆)).
+        terms = [t for t in self.vocab.terms_in(fold(q.text)) if len(t) >= 2]
+        for doc in docs:
+            facts = [f for f in self.select.doc_facts(doc) if f.qualifier not in DERIVED and (
+                f.metric == q.metric or any(fold(f.label).startswith(t) for t in terms))]
+            money = [f for f in facts if f.unit in MONEY_UNITS]
+            for m in money:
+                counts = [f for f in facts if f.line == m.line and f.unit not in MONEY_UNITS and f.unit not in ("%", "％")]
+                if len(counts) == 1 and counts[0].value != 0:
+                    pairs.append((m, counts[0]))
+        if len(pairs) != 1:
+            return None
+        m, c = pairs[0]
+        return say.average(q, self.catalog.report(m.doc), m, c)
+
     def _metric_lines(self, q: Query, reports: list[Report]) -> list[LineHit]:
         """The lines of the metric the question did name, as the closest ones to show."""
         out = []
@@ -230,6 +252,8 @@ class Engine:
         """Operations on figures of report lines: the 执行率 or the unspent part of a project whose
         line states its budget and its actual, and the sum of two items each stated in a line."""
         from assistant.answer.lines import budget_and_actual, clear_winner, figure_after, find_lines, items_of
+        if q.metric and q.residue and all(not AVERAGE_WORDS.sub("", r) for r in q.residue):
+            return self._average(q, docs)
         if SUM_ASK.search(q.text):
             items = items_of(q.residue)
             if len(items) >= 2:
