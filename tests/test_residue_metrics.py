@@ -157,3 +157,9 @@ def test_average_value_of_a_row_that_states_count_and_value(engine) -> None:
     a = engine.ask("大城县医保局其他固定资产平均每个多少钱？")
     assert a.kind == "computed" and numbers(a) == [(Decimal("0.38"), "万元")], a.text
     assert a.derivation and "÷ 130个" in a.derivation[0]
+
+
+def test_the_value_of_a_row_is_no_average(engine) -> None:
+    a = engine.ask("大城县医保局车辆价值多少万元？")
+    # 价值 is the row's 价值 column (31.72 万元), not 31.72 ÷ 2.
+    assert a.kind == "lookup" and numbers(a) == [(Decimal("31.72"), "万元")], a.text

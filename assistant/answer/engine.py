@@ -32,6 +32,7 @@ NUMERIC_ASK = re.compile(r"多少|几[个次项人名件台辆批]|百分之|比
 SUM_ASK = re.compile(r"一共|合计|总共|加起来|之和|总和|加上")
 # The words of an average (平均每辆值, 人均, 均价): with these alone left unexplained, the value per unit is asked.
 AVERAGE_WORDS = re.compile(r"平均每?[个台辆人件项次户家]?|人均|均价|单价|每[个台辆人件项户家]|[值价]")
+AVERAGE_ASK = re.compile(r"平均|人均|均价|单价|每")  # 价值 alone is the value, not an average
 MONEY_UNITS = ("元", "万元", "亿元")
 UNSPENT_ASK = re.compile(r"还剩|没执行|未执行|结余|剩余|没有执行|未使用")
 
@@ -252,7 +253,8 @@ class Engine:
         """Operations on figures of report lines: the 执行率 or the unspent part of a project whose
         line states its budget and its actual, and the sum of two items each stated in a line."""
         from assistant.answer.lines import budget_and_actual, clear_winner, figure_after, find_lines, items_of
-        if q.metric and q.residue and all(not AVERAGE_WORDS.sub("", r) for r in q.residue):
+        if q.metric and q.residue and AVERAGE_ASK.search("".join(q.residue)) \
+                and all(not AVERAGE_WORDS.sub("", r) for r in q.residue):
             return self._average(q, docs)
         if SUM_ASK.search(q.text):
             items = items_of(q.residue)
