@@ -163,3 +163,10 @@ def test_the_value_of_a_row_is_no_average(engine) -> None:
     a = engine.ask("大城县医保局车辆价值多少万元？")
     # 价值 is the row's 价值 column (31.72 万元), not 31.72 ÷ 2.
     assert a.kind == "lookup" and numbers(a) == [(Decimal("31.72"), "万元")], a.text
+
+
+def test_a_figure_stated_under_the_next_row_is_not_this_rows(engine) -> None:
+    # 医保重要政策知晓率 (line 1105) is followed by the 跨省异地就医直接结算率 row (1107), whose cell states
+    # "2020年为33.55%": that is not 2020's 知晓率.
+    a = engine.ask("峨山医保局2020年医保重要政策知晓率是多少？")
+    assert (Decimal("33.55"), "%") not in numbers(a) and "33.55" not in a.text, a.text

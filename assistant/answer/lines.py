@@ -254,6 +254,7 @@ def stated_years(folded: str, report_year: int, accept: set[str] | None = None) 
         out.append((year, m.group(4).replace(",", ""), m.group(5)))
     return out
 YEAR_WINDOW = 14  # lines after the row that may still be its cell (a 偏差原因 wrapped over many lines)
+CELL_FRAGMENT = 24  # a wrapped cell's line is short ("2020年为33.55%，主"); a longer one is another row
 
 
 def year_figures(source: PassageSource, select: FactSelector, docs: list[str], residue: list[str], unit: str | None,
@@ -277,11 +278,17 @@ def year_figures(source: PassageSource, select: FactSelector, docs: list[str], r
     if start > end:  # the spans holding it do not share a line: several rows
         return None
     doc = full[0][0]
-    single = sorted((ls, page, text) for d, ls, le, page, text in cands if d == doc and ls == le
-                    and start <= ls <= end + YEAR_WINDOW)
+    # Each line once, as its shortest span (the index also holds lines joined with their neighbours).
+    shortest: dict[int, tuple[int, int | None, str]] = {}
+    for d, ls, _le, page, text in cands:
+        if d == doc and start <= ls <= end + YEAR_WINDOW and (ls not in shortest or len(text) < len(shortest[ls][2])):
+            shortest[ls] = (ls, page, text)
+    single = [shortest[k] for k in sorted(shortest)]
     out: dict[int, list[tuple[str, str, int, int | None, str, str]]] = {}
     for ls, page, text in single:
         folded = fold(text)
+        if ls > end and len(folded.strip()) > CELL_FRAGMENT:
+            break  # a whole line after the row is the next row, not this row's wrapped cell
         tagged = stated_years(folded, report_year, accept)
         if not tagged and ls > end and any(u and (accept is None or u in accept) for _, u in numbers(folded)):
             break  # the next row's figure
