@@ -44,7 +44,7 @@ _WORDS = frozenset(SLOT_WORDS) | frozenset(FUNCTION_WORDS)
 _LONGEST = max(len(w) for w in _WORDS)
 # Patterns of slot words: a count of named items (两项, 这五个), a classification code (2101501), a
 # percentage the question quotes (增长100%).
-_PATTERN_RE = re.compile(r"(哪个|哪一个|哪些|哪家|各个?|每个|这些|那些|这几个|几个)(部门|单位|局|委|办|街道|镇|中心)|(多少|几|\d)(万人|人次|批次|团组|个|台|辆|次|件|名|项|人|分|家|户)(?![目员数])|这?[一二三四五六七八九十两]+[个项家笔类种]|(?<!\d)\d{3,7}(?![\d年])|\d+(?:\.\d+)?[%％]")
+_PATTERN_RE = re.compile(r"(哪个|哪一个|哪些|哪家|各个?|每个|这些|那些|这几个|几个)(部门|单位|局|委|办|街道|镇|中心)|(多少|几|\d)(万人|人次|批次|团组|个|台|辆|次|件|名|项|人|分|家|户)(?![目员数])|这?[一二三四五六七八九十两]+[个项家笔类种]|[（(][类款项][）)]|(?<!\d)\d{3,7}(?![\d年])|\d+(?:\.\d+)?[%％]")
 
 
 def _is_content(ch: str) -> bool:
@@ -82,7 +82,7 @@ EXPECTED_UNITS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(多少|几)件"), "件"),
     (re.compile(r"(多少|几)项(?![目员数])"), "项"),
     (re.compile(r"(多少|几)次"), "次"),
-    (re.compile(r"(多少|几)个(?![人目员数])"), "个"),
+    (re.compile(r"(多少|几)个(?![人目员数]|百分点)"), "个"),
     (re.compile(r"(多少|几)分|得分"), "分"),
     (re.compile(r"百分之几|百分点|比例|比重|占比|[率%％]"), "%"),
     (re.compile(r"多少万元"), "万元"),

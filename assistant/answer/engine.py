@@ -19,7 +19,7 @@ from assistant.answer.coverage import unknown_department
 from assistant.answer.operate import OPERATIONS, Context
 from assistant.answer.passages import PassageSource, retrieval_answer, supporting_passage
 from assistant.answer.scope import cited_docs, list_copies
-from assistant.answer.select import FactSelector
+from assistant.answer.select import DERIVED, FactSelector
 from assistant.answer.session import Session
 from assistant.answer.understand import understand
 from assistant.config import Settings
@@ -30,6 +30,10 @@ from assistant.store.vocabulary import fold, open_vocabulary
 # A question that asks for a number (多少, 几, 是多少 …), not for a list or an explanation.
 NUMERIC_ASK = re.compile(r"多少|几[个次项人名件台辆批]|百分之|比例|比重|占比|[率%％]")
 SUM_ASK = re.compile(r"一共|合计|总共|加起来|之和|总和|加上")
+# The words of an average (平均每辆值, 人均, 均价): with these alone left unexplained, the value per unit is asked.
+AVERAGE_WORDS = re.compile(r"平均每?[个台辆人件项次户家]?|人均|均价|单价|每[个台辆人件项户家]|[值价]")
+AVERAGE_ASK = re.compile(r"平均|人均|均价|单价|每")  # 价值 alone is the value, not an average
+MONEY_UNITS = ("元", "万元", "亿元")
 UNSPENT_ASK = re.compile(r"还剩|没执行|未执行|结余|剩余|没有执行|未使用")
 
 
@@ -119,6 +123,10 @@ class Engine:
             return say.not_found(q.model_copy(update={"departments": []}), say.unknown_department(other))
         if q.operation == "text":
             return retrieval_answer(self.passages, q)
+        if q.residue and q.departments:
+            listed = self._table_list(q)
+            if listed is not None:
+                return listed
         if q.residue and (q.expected_unit or NUMERIC_ASK.search(q.text)) and q.operation != "list":
             return self._unexplained(q)
         if q.residue:
@@ -130,14 +138,26 @@ class Engine:
             return say.not_found(q, say.coverage(self.catalog.of(q.departments)))
         return OPERATIONS[q.operation](self.ops, q, reports)
 
+    def _table_list(self, q: Query) -> Answer | None:
+        """The projects or indicators of the department's non-standard tables a list question asks for."""
+        from assistant.answer.tables import table_list  # only list questions with unexplained words
+
+        reports = [r for r in self.catalog.of(q.departments) if q.year is None or r.year == q.year]
+        found = table_list(q.text, q.residue, self.select, [r.doc for r in reports])
+        return say.table_items(q, *found) if found is not None else None
+
     def _unexplained(self, q: Query) -> Answer:
         """A question with words no slot explains: the one report line holding them and a number of
         the asked unit, when one clearly wins; otherwise not found with the closest lines (or, with
         no department to search, the passages)."""
-        from assistant.answer.lines import clear_winner, find_lines  # only questions with unexplained words
+        # only questions with unexplained words
+        from assistant.answer.lines import agreed_figure, asked_phrases, clear_winner, find_lines
 
         if not q.departments:
             return say.passage_note(q, retrieval_answer(self.passages, q))
+        stated = self._stated_for_year(q)
+        if stated is not None:
+            return stated
         reports = [r for r in self.catalog.of(q.departments) if (q.year is None or r.year == q.year)
                    and (q.kind is None or r.kind == q.kind)]
         words = [w for w in [q.metric, *q.metric_terms] if w]
@@ -150,11 +170,75 @@ class Engine:
             hits = [h for h in hits if h.context >= 0.5]
         best = clear_winner(hits)
         if best is None:
+            agreed = agreed_figure(hits, asked_phrases(q.text, q.residue, list(self.vocab.terms_in(fold(q.text)))),
+                                   q.expected_unit)
+            if agreed is not None:
+                h, (value, unit) = agreed
+                report = self.catalog.report(h.doc)
+                return say.line_answer(q, report, h, AnswerValue(
+                    value=value, unit=unit, metric="、".join(q.residue), qualifier=None,
+                    department=report.department if report else None, year=report.year if report else None,
+                    citation=ValueCitation(doc=h.doc, line=h.line, page=h.page, snippet=h.text)))
             if not hits and q.metric is None:
                 return say.passage_note(q, retrieval_answer(self.passages, q))
             return say.not_understood(q, q.departments, hits or self._metric_lines(q, reports))
         report = self.catalog.report(best.doc)
         return say.line_answer(q, report, best, self._line_value(q, report, best))
+
+    def _stated_for_year(self, q: Query) -> Answer | None:
+        """A figure the report states with its year ("2021年结算率4.77%，2020年为33.55%"): the one of
+        the year asked when the corpus has no report of that year (去年 of the 2021 report), or, for
+        下降/增加了多少个百分点, this year's against last year's. Only from the one row holding the
+        residue, and only when each year has exactly one figure."""
+        from assistant.answer.lines import year_figures
+
+        reps = [r for r in self.catalog.of(q.departments) if q.kind is None or r.kind == q.kind]
+        points = q.operation == "change" and "百分点" in q.text
+        if points:
+            reps = [r for r in reps if q.year is None or r.year == q.year]
+            year = q.year if q.year is not None else (reps[0].year if len(reps) == 1 else None)
+        else:
+            if q.year is None or any(r.year == q.year for r in reps):
+                return None
+            reps = [r for r in reps if r.year == q.year + 1]
+            year = q.year
+        if len(reps) != 1 or year is None or reps[0].year is None:
+            return None
+        r = reps[0]
+        figs = year_figures(self.passages, self.select, [r.doc], q.residue, "%" if points else q.expected_unit, r.year)
+        if not figs:
+            return None
+
+        def one(y: int) -> tuple | None:
+            found = figs.get(y, [])
+            return found[0] if len({(Decimal(v), u) for v, u, *_ in found}) == 1 else None
+
+        if points:
+            cur, prev = one(year), one(year - 1)
+            if cur is None or prev is None or cur[1] not in ("%", "％") or prev[1] not in ("%", "％"):
+                return None
+            return say.point_change(q, r, year, cur, prev)
+        fig = one(year)
+        return say.year_figure(q, r, year, fig) if fig is not None else None
+
+    def _average(self, q: Query, docs: list[str]) -> Answer | None:
+        """平均每辆值多少: a row's value divided by its count (车辆 2 台, 31.72 万元 in a 资产占用表), when
+        exactly one row of the metric states both."""
+        pairs = []
+        # The row may be filed under another metric than the term's (车辆 → 车辆数, the 资产表's row 车辆(台、辆)).
+        terms = [t for t in self.vocab.terms_in(fold(q.text)) if len(t) >= 2]
+        for doc in docs:
+            facts = [f for f in self.select.doc_facts(doc) if f.qualifier not in DERIVED and (
+                f.metric == q.metric or any(fold(f.label).startswith(t) for t in terms))]
+            money = [f for f in facts if f.unit in MONEY_UNITS]
+            for m in money:
+                counts = [f for f in facts if f.line == m.line and f.unit not in MONEY_UNITS and f.unit not in ("%", "％")]
+                if len(counts) == 1 and counts[0].value != 0:
+                    pairs.append((m, counts[0]))
+        if len(pairs) != 1:
+            return None
+        m, c = pairs[0]
+        return say.average(q, self.catalog.report(m.doc), m, c)
 
     def _metric_lines(self, q: Query, reports: list[Report]) -> list[LineHit]:
         """The lines of the metric the question did name, as the closest ones to show."""
@@ -169,13 +253,20 @@ class Engine:
         """Operations on figures of report lines: the 执行率 or the unspent part of a project whose
         line states its budget and its actual, and the sum of two items each stated in a line."""
         from assistant.answer.lines import budget_and_actual, clear_winner, figure_after, find_lines, items_of
+        if q.metric and q.residue and AVERAGE_ASK.search("".join(q.residue)) \
+                and all(not AVERAGE_WORDS.sub("", r) for r in q.residue):
+            return self._average(q, docs)
         if SUM_ASK.search(q.text):
             items = items_of(q.residue)
             if len(items) >= 2:
                 found = []
                 for item in items:
-                    best = clear_winner(find_lines(self.passages, self.select, docs, [item], words, q.expected_unit))
+                    # Only lines stating a figure of the unit (a project's name row states a phone number).
+                    best = clear_winner([h for h in find_lines(self.passages, self.select, docs, [item], words,
+                                                               q.expected_unit) if h.numbers])
                     fig = figure_after(best, [item], q.expected_unit) if best is not None else None
+                    if fig is None and best is not None and best.phrase is not None and len(best.numbers) == 1:
+                        fig = best.numbers[0]  # a fact or mention: its one figure, named by its phrase
                     if best is None or fig is None:
                         return None
                     found.append((item, best, fig))

@@ -8,6 +8,7 @@ tables, numeric mentions of sentences) plug in as more candidate lines.
 
 from __future__ import annotations
 
+import bisect
 import re
 from typing import Any
 
@@ -43,6 +44,20 @@ def coverage(words: str, line: str) -> float:
     return (share + (len(pairs & _bigrams(line)) / len(pairs) if pairs else share)) / 2
 
 
+# A table's title line (…绩效目标表, 11、门诊特殊疾病鉴定项目绩效目标表): short, ending with 表.
+TABLE_TITLE_RE = re.compile(r"^\s*\S.{2,48}表\s*$")
+
+
+def project_title(source: PassageSource, doc: str, line: int) -> str:
+    """The title of the per-project table (绩效目标表 / 绩效自评表) a line of ``doc`` belongs to, or "".
+
+    Such a table names its project only in its title ("11、门诊特殊疾病鉴定项目绩效目标表"), its rows
+    say 专家评审费 =0.6万元: a question naming the project and the row is matched against both."""
+    titles = source.titles.get(doc) or []
+    i = bisect.bisect_right(titles, (line, "\uffff")) - 1
+    return titles[i][1] if i >= 0 else ""
+
+
 def _candidate_lines(source: PassageSource, select: FactSelector, docs: list[str]) -> list[tuple[str, int, int, int | None, str]]:
     """(doc, line, line_end, page, text) of every sentence and table row of ``docs`` the index holds."""
     out: dict[tuple[str, int, str], tuple[str, int, int, int | None, str]] = {}
@@ -53,10 +68,14 @@ def _candidate_lines(source: PassageSource, select: FactSelector, docs: list[str
             out.update(cached)
             continue
         mark = len(out)
+        titles: dict[int, str] = {}
         if index is not None and hasattr(index, "spans"):
             for ci in index.chunks_of(doc):
                 spans = index.spans(ci)
                 for j, (ls, le, _para, page, text) in enumerate(spans):
+                    if TABLE_TITLE_RE.match(text):
+                        # Another table's title ends the project's table ("" : no project named).
+                        titles[ls] = fold(text).strip() if "绩效" in text else ""
                     out.setdefault((doc, ls, text), (doc, ls, le, page, text))
                     # A line naming a project and the next one stating its figures ("（3）“村医通”专网
                     # 费用。" / "全年预算数为9.12万元，执行数为4.66万元"): read together too.
@@ -70,6 +89,7 @@ def _candidate_lines(source: PassageSource, select: FactSelector, docs: list[str
             out.setdefault((doc, f.line, text), (doc, f.line, f.line_end or f.line, f.page, text))
         if index is not None:  # without the retrieval index the lines are incomplete: not kept
             source.lines[doc] = dict(list(out.items())[mark:])
+            source.titles[doc] = sorted(titles.items())
     return list(out.values())
 
 
@@ -92,7 +112,9 @@ def find_lines(source: PassageSource, select: FactSelector, docs: list[str], res
     hits: list[LineHit] = []
     for doc, ls, le, page, text in _candidate_lines(source, select, docs):
         folded = fold(text)
-        score = sum(coverage(r, folded) * len(r) for r in residue) / sum(len(r) for r in residue)
+        title = project_title(source, doc, ls)
+        score = sum(max(coverage(r, folded), coverage(r, title + folded)) * len(r) for r in residue) \
+            / sum(len(r) for r in residue)
         if score < 0.3:
             continue
         nums = numbers(folded)
@@ -103,7 +125,7 @@ def find_lines(source: PassageSource, select: FactSelector, docs: list[str], res
         context = max((coverage(w, folded) for w in words), default=1.0)
         hits.append(LineHit(doc=doc, line=ls, line_end=le, page=page, text=text, score=round(score, 4),
                             context=round(context, 4), numbers=fitting, bare=bare))
-    hits += _mention_hits(select, docs, residue, words, accept)
+    hits += _mention_hits(source, select, docs, residue, words, accept)
     hits += _fact_hits(select, docs, residue, words, accept)
     # At equal scores a mention (one number and the phrase it quantifies) before its whole sentence.
     hits.sort(key=lambda h: (-(h.score + h.context / 4), h.doc, h.line, h.phrase is None))
@@ -127,14 +149,15 @@ def figure_after(h: LineHit, words: list[str], unit: str | None) -> tuple[str, s
     return next(iter(found)) if len(found) == 1 else None
 
 
-def _mention_hits(select: FactSelector, docs: list[str], residue: list[str], words: list[str],
+def _mention_hits(source: PassageSource, select: FactSelector, docs: list[str], residue: list[str], words: list[str],
                   accept: set[str] | None) -> list[LineHit]:
     """The numeric mentions of ``docs`` (numbers the parser read from sentences and generic table
     lines with the phrase they quantify) as lines with exactly that one figure."""
     out = []
     for m in query_mentions(select.con, docs, accept):
         phrase = fold(m.phrase)
-        score = sum(max(coverage(r, phrase), coverage(r, fold(m.snippet)) * 0.9) * len(r) for r in residue) \
+        where = project_title(source, m.doc, m.line) + fold(m.snippet)
+        score = sum(max(coverage(r, phrase), coverage(r, where) * 0.9) * len(r) for r in residue) \
             / sum(len(r) for r in residue)
         if score < 0.3:
             continue
@@ -204,5 +227,100 @@ def items_of(residue: list[str]) -> list[str]:
     """The items a sum names among the unexplained words: the residue split at 和/加上/、 …"""
     out: list[str] = []
     for r in residue:
-        out += [p for p in JOINERS.split(r) if len(p) >= 2]
+        out += [p for p in JOINERS.split(r) if len(p) >= 2 and p not in ITEM_NOUNS]
     return out
+
+
+# What the items are, not an item ("这两个项目一共多少" names its items before 项目).
+ITEM_NOUNS = frozenset(("项目", "资金", "经费", "费用", "支出", "科目", "款项"))
+
+
+# A figure written with the year it is of ("2021年结算率4.77%", "2020年为33.55%", "上年为1,169.42万元").
+# Not "与2020年相比增加131.39万元" (a change) nor "比上年减少0.04万元": a year after 与/比/较, or a
+# change word between the year and the number, states no figure of that year.
+YEAR_FIGURE_RE = re.compile(r"(?<![与比较同])(?:(20\d{2})\s*年度?|(上一?年度?|去年))([^\d，。；;,]{0,12}?)"
+                            r"(\d[\d,]*(?:\.\d+)?)\s*(%|％|万元|亿元|元|万人|人次|人|个|次|件|台|辆)")
+_CHANGE_WORDS = re.compile(r"相比|相较|对比|比|较|增|减|降|升|多|少|变")
+
+
+def stated_years(folded: str, report_year: int, accept: set[str] | None = None) -> list[tuple[int, str, str]]:
+    """(year, value, unit) of the figures a (folded) line states with their year (上年 = the
+    report's year − 1), in units ``accept`` (all when None); changes against a year are not figures."""
+    out = []
+    for m in YEAR_FIGURE_RE.finditer(folded):
+        if _CHANGE_WORDS.search(m.group(3)) or (accept is not None and m.group(5) not in accept):
+            continue
+        year = int(m.group(1)) if m.group(1) else report_year - 1
+        out.append((year, m.group(4).replace(",", ""), m.group(5)))
+    return out
+YEAR_WINDOW = 14  # lines after the row that may still be its cell (a 偏差原因 wrapped over many lines)
+CELL_FRAGMENT = 24  # a wrapped cell's line is short ("2020年为33.55%，主"); a longer one is another row
+
+
+def year_figures(source: PassageSource, select: FactSelector, docs: list[str], residue: list[str], unit: str | None,
+                 report_year: int) -> dict[int, list[tuple[str, str, int, int | None, str, str]]] | None:
+    """The figures of the one row holding the residue, by the year each is stated for: year →
+    [(value, unit, line, page, text, doc)], read from the row and the lines of its cell after it
+    until a line states a figure of the unit without a year. None when no row, or several apart,
+    hold the residue."""
+    accept = COMPATIBLE.get(unit or "", None)
+    cands = _candidate_lines(source, select, docs)
+    scored = [(sum(coverage(r, fold(text)) * len(r) for r in residue) / max(1, sum(len(r) for r in residue)), doc, ls, le)
+              for doc, ls, le, _p, text in cands]
+    top = max((s for s, *_ in scored), default=0.0)
+    if top < 0.95:
+        return None
+    # Every span holding all of the residue (a row, and the row joined with its neighbours).
+    full = [(doc, ls, le) for s, doc, ls, le in scored if s == top]
+    if len({d for d, _, _ in full}) != 1:
+        return None
+    start, end = max(ls for _, ls, _ in full), min(le for _, _, le in full)
+    if start > end:  # the spans holding it do not share a line: several rows
+        return None
+    doc = full[0][0]
+    # Each line once, as its shortest span (the index also holds lines joined with their neighbours).
+    shortest: dict[int, tuple[int, int | None, str]] = {}
+    for d, ls, _le, page, text in cands:
+        if d == doc and start <= ls <= end + YEAR_WINDOW and (ls not in shortest or len(text) < len(shortest[ls][2])):
+            shortest[ls] = (ls, page, text)
+    single = [shortest[k] for k in sorted(shortest)]
+    out: dict[int, list[tuple[str, str, int, int | None, str, str]]] = {}
+    for ls, page, text in single:
+        folded = fold(text)
+        if ls > end and len(folded.strip()) > CELL_FRAGMENT:
+            break  # a whole line after the row is the next row, not this row's wrapped cell
+        tagged = stated_years(folded, report_year, accept)
+        if not tagged and ls > end and any(u and (accept is None or u in accept) for _, u in numbers(folded)):
+            break  # the next row's figure
+        for year, value, u in tagged:
+            out.setdefault(year, []).append((value, u, ls, page, text, doc))
+    return out
+
+
+def asked_phrases(question: str, residue: list[str], terms: list[str]) -> list[str]:
+    """The question's words around each residue stretch: the stretch joined with a metric term written
+    right before or after it (参公 + 编制 → 参公编制), and the stretch itself."""
+    q = fold(question)
+    out = []
+    for r in residue:
+        out += [p for t in terms for p in (r + t, t + r) if p in q]
+        out.append(r)
+    return out
+
+
+def agreed_figure(hits: list[LineHit], phrases: list[str], unit: str | None) -> tuple[LineHit, tuple[str, str]] | None:
+    """When several lines tie (a sentence, and the same sentence read with its neighbours), the one
+    figure written right after the asked words in every one of them that writes one, provided the
+    other tied lines state it too; None when they disagree or none writes it."""
+    if not hits or hits[0].score < 0.9:
+        return None
+    top = hits[0].score + hits[0].context / 4
+    tied = [h for h in hits if h.score + h.context / 4 > top - 0.1]
+    figs = {h.line: figure_after(h, phrases, unit) for h in tied}
+    found = {f for f in figs.values() if f is not None}
+    if len(found) != 1:
+        return None
+    fig = found.pop()
+    if not all(any(v == fig[0] for v, _ in h.numbers) for h in tied):
+        return None
+    return min((h for h in tied if figs[h.line] == fig), key=lambda h: (len(h.text), h.line)), fig

@@ -122,6 +122,31 @@ def metric_short_forms(phrase: str, vocab: Vocabulary | StoreVocabulary) -> list
     return out
 
 
+# A residue phrase names a metric when it keeps at least this share (per mille) of the term's characters.
+MIN_METRIC_SHARE = 600
+
+
+def metrics_named_by(phrase: str, vocab: Vocabulary | StoreVocabulary) -> list[str]:
+    """The metrics a phrase no longer name matched names by part of a term: a term that contains it
+    (个人和家庭的补助 ⊂ 对个人和家庭的补助) or that it abbreviates in order (公车运行费 → 公务用车运行维护费),
+    scored by the share of the term it keeps. Several on a tie (the caller must not guess), none when
+    no term keeps enough of it."""
+    if len(phrase) < MIN_SHORT_BODY:
+        return []
+    scored: dict[str, int] = {}
+    for term, metric in vocab.terms_containing(phrase):
+        scored[metric] = max(scored.get(metric, 0), 1000 * len(phrase) // len(term))
+    terms = vocab.terms_by_ends({phrase[0] + phrase[-1]})
+    for term in sorted(terms):
+        s = short_form_score(phrase, term)
+        if s is not None:
+            scored[terms[term]] = max(scored.get(terms[term], 0), s)
+    if not scored or max(scored.values()) < MIN_METRIC_SHARE:
+        return []
+    top = max(scored.values())
+    return sorted(m for m, s in scored.items() if s == top)
+
+
 def _body_score(place: str, body_p: str, dept: str) -> int | None:
     """Score of phrase ``place + body_p`` as a short form of ``dept``; None when it is none."""
     forms = department_forms(dept)

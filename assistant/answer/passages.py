@@ -36,6 +36,8 @@ class PassageSource:
     _retrieval: Any = None
     # Candidate lines of each report for unexplained words (answer/lines.py), read once per engine.
     lines: dict[str, dict] = field(default_factory=dict)
+    # The titles of each report's per-project tables, as (line, title or None) in line order (answer/lines.py).
+    titles: dict[str, list] = field(default_factory=dict)
 
 
 # speed (REPL warm-up): the index may be opened by the REPL's warm-up thread while a question opens

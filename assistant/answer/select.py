@@ -5,6 +5,7 @@ Everything here reads; nothing computes or words an answer (operate.py and compo
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from decimal import Decimal
 
@@ -12,11 +13,25 @@ from assistant.answer.catalog import ReportCatalog
 from assistant.answer.coverage import COMPATIBLE
 from assistant.answer.scope import choose_scope
 from assistant.models import Fact, Query, Report
-from assistant.store.db import query_facts
+from assistant.store.db import query_facts, query_mentions
 
 TOTAL_LABELS = ("合计", "总计")
 # Qualifiers of derived figures: never the value asked for unless the metric itself is one of them.
 DERIVED = ("比上年增减", "增长率", "占比", "执行率")
+# A sentence's change of a metric named short ("收入增加", "支出总计减少"), within a few lines of its figure.
+CHANGE_PHRASE = re.compile(r"^(.{1,10}?)(增加|减少|增长|下降)$")
+CHANGE_LINES = 8
+
+
+def _in_column_table(f: Fact, column: str) -> bool:
+    """The fact is a row of the table of ``column`` (公务接待费 in the 基本支出表): the table's name says
+    so, or, for 基本支出, the row is an economic classification item (codes 301…399), which the
+    standard tables list by economic class only for 基本支出."""
+    if f.source != "table":
+        return False
+    if f.table_id and column in f.table_id:
+        return True
+    return column == "基本支出" and f.code is not None and len(f.code) >= 3 and f.code.startswith("3")
 
 
 class FactSelector:
@@ -48,7 +63,8 @@ class FactSelector:
 
     def has_change(self, r: Report, q: Query) -> bool:
         """The report states the metric's change against last year."""
-        return any(f.qualifier == "比上年增减" for f in self.metric_facts(q.metric, [r.doc]))
+        return any(f.qualifier == "比上年增减" for f in self.metric_facts(q.metric, [r.doc])) \
+            or self.stated_change(q.metric, r) is not None
 
     def metric_facts(self, metric: str | None, docs: list[str]) -> list[Fact]:
         """Facts of ``metric`` (its canonical name, else a label or metric ending with it) in ``docs``."""
@@ -74,7 +90,7 @@ class FactSelector:
         metric = metric or q.metric
         facts = self.metric_facts(metric, [r.doc])
         if q.column:
-            by_col = [f for f in facts if f.qualifier == q.column]
+            by_col = [f for f in facts if f.qualifier == q.column] or [f for f in facts if _in_column_table(f, q.column)]
             facts = by_col or [f for f in self.metric_facts(q.column, [r.doc]) if f.source == "narrative"]
         elif q.operation in ("value", "change"):
             # 卫生健康支出取得的收入合计: another name of the question is a column of this metric's row.
@@ -166,7 +182,42 @@ class FactSelector:
             same = [b for b in base if b.unit == ch.unit]
             if same:
                 return min(same, key=lambda b: (b.line > ch.line, abs(ch.line - b.line))), ch
+        for b in sorted(base, key=lambda f: (f.source != "narrative", f.line)):
+            ch = self.mentioned_change(b, r)
+            if ch is not None:
+                return b, ch
         return None
+
+    def mentioned_change(self, base: Fact, r: Report) -> Fact | None:
+        """The change against last year a sentence right after ``base`` states with a short name of
+        its metric ("2020 年度收入总计 1592.01 万元 … 与 2019 年相比，收入增加 417.30 万元，增长 35.52%"),
+        as a 比上年增减 fact; None unless exactly one fits, and when the sentence also states the
+        growth rate, only if the rate agrees with change ÷ (figure − change)."""
+        if r.year is None:
+            return None
+        found = []
+        mentions = [m for m in query_mentions(self.con, [base.doc]) if base.line < m.line <= base.line + CHANGE_LINES]
+        for m in mentions:
+            g = CHANGE_PHRASE.match(m.phrase.replace(" ", ""))
+            snippet = m.snippet.replace(" ", "")
+            if g is None or m.unit != base.unit or not re.search(rf"(与|比|较)(上年|{r.year - 1}年)", snippet):
+                continue
+            subject = g.group(1)
+            if len(subject) < 2 or not (base.metric.startswith(subject) or base.label.replace(" ", "").startswith(subject)):
+                continue
+            signed = -m.value if g.group(2) in ("减少", "下降") else m.value
+            prev = base.value - signed
+            rate = next((x for x in mentions if x.line == m.line and x.unit in ("%", "％") and x.snippet == m.snippet
+                         and x.phrase.replace(" ", "") in ("增长", "增加", "下降", "减少")), None)
+            if rate is not None and prev != 0:
+                exp = rate.value.as_tuple().exponent
+                quantum = Decimal(1).scaleb(exp) if isinstance(exp, int) else Decimal(1)
+                if (abs(signed) / prev * 100).quantize(quantum) != rate.value:
+                    continue
+            found.append(Fact(doc=base.doc, department=base.department, year=base.year, kind=base.kind,
+                              metric=base.metric, label=m.phrase, qualifier="比上年增减", value=signed, unit=m.unit,
+                              source="narrative", line=m.line, line_end=m.line, page=m.page, snippet=m.snippet))
+        return found[0] if len(found) == 1 else None
 
     def metric_of_all(self, metric: str | None, docs: list[str] | None) -> list[Fact]:
         """Facts of ``metric`` over ``docs`` (every report when None), in one query."""

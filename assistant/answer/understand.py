@@ -10,7 +10,7 @@ import re
 from typing import Any
 
 from assistant.answer.coverage import expected_unit, residue
-from assistant.answer.names import match_departments
+from assistant.answer.names import match_departments, metrics_named_by
 from assistant.answer.scope import asked_scope
 from assistant.models import Query
 from assistant.parse.lexicon import COUNT_VARIANTS
@@ -148,11 +148,21 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
         operation = "text"
     if primary is None and operation == "value":
         metric_names = _partial_metrics(rest, vocab)
+    left = residue(q, covered, [*depts, *metric_names, *(t for _, t, _ in metrics)])
+    if left and operation in ("value", "change", "rate") and (primary is None or (primary in COLUMN_TERMS and column is None)):
+        # 基本支出里给个人和家庭的补助: words that are part of exactly one metric's name name that metric.
+        named = [(r, ms[0]) for r in left if len(ms := metrics_named_by(r, vocab)) == 1]
+        if len(named) == 1:
+            phrase, metric = named[0]
+            left = [r for r in left if r != phrase]
+            if primary is not None:
+                column = primary  # the column term named the whole the part is read in
+            primary = metric
+            metric_names = [*metric_names, metric]
     return Query(text=question, departments=depts, year=year, kind=kind, metric=primary, metric_terms=metric_names,
                  qualifier=qualifier, column=column, operation=operation, mentions_other=mentions_other,
                  relative_year=relative_year, scope=asked_scope(masked), clarify_departments=clarify,
-                 residue=residue(q, covered, [*depts, *metric_names, *(t for _, t, _ in metrics)]),
-                 expected_unit=expected_unit(q))
+                 residue=left, expected_unit=expected_unit(q))
 
 
 def find_departments(q: str, vocab: Vocabulary | StoreVocabulary) -> tuple[list[str], str, bool, list[str]]:
