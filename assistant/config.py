@@ -150,7 +150,8 @@ def load_settings(path: str | Path | None = None) -> Settings:
         err = e.errors()[0]
         loc = tuple(str(p) for p in err["loc"])
         key = ".".join(loc)
-        where = f"environment variable {env[loc[:2]]}" if loc[:2] in env else str(cfg)
+        env_key = (loc[0], loc[1]) if len(loc) >= 2 else None
+        where = f"environment variable {env[env_key]}" if env_key is not None and env_key in env else str(cfg)
         got = ""
         if err.get("type") != "missing" and "input" in err and not isinstance(err["input"], dict):
             got = f" (got {err['input']!r})"

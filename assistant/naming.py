@@ -251,7 +251,7 @@ def department_stems(name: str) -> set[str]:
     """``place#stem`` keys of the names of subordinate units: a unit named after its department's
     body without the type word (仁和区医疗保障事务中心 of 仁和区医疗保障局) is looked up by them."""
     forms = department_forms(name)
-    out = set()
+    out: set[str] = set()
     for body, _ in forms.bodies:
         stem = next((body[: -len(w)] for w in _LEADING_CHAR_TYPES if body.endswith(w)), _ORG_SUFFIX.sub("", body))
         if len(stem) >= 2 and not stem.endswith("政府") and not stem.startswith(("人民", "政府")):

@@ -28,6 +28,10 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from assistant.store.build import BuildResult
 
 
 def _make_env(base: Path):  # noqa: ANN202
@@ -37,7 +41,7 @@ def _make_env(base: Path):  # noqa: ANN202
     return load_settings(base / "config.toml")
 
 
-def _wrapped_build(settings) -> tuple[object, dict[str, float]]:  # noqa: ANN001
+def _wrapped_build(settings) -> tuple[BuildResult, dict[str, float]]:  # noqa: ANN001
     """The build of code without BuildResult.timings: phases by wrapping module functions."""
     from assistant.store import build as b
 
@@ -77,7 +81,8 @@ def _wrapped_build(settings) -> tuple[object, dict[str, float]]:  # noqa: ANN001
                 return
             times["parse"] += time.perf_counter() - t
             yield item
-    b._parse_all = parse_wrapper
+    patched: Any = b  # the build module, its functions swapped for timed ones
+    patched._parse_all = parse_wrapper
     saved["_build_retrieval"] = b._build_retrieval
     b._build_retrieval = lambda *a, **k: False  # facts only
     try:

@@ -64,7 +64,7 @@ def main(n: int = 7) -> None:
     # the reference was `python3 -c pass` as typed: here a pyenv shim (a shell script), 4-6× slower
     shim = shutil.which("python3")
     shim_s = _run([shim, "-c", "pass"], n)[0] if shim else None
-    if shim_s:
+    if shim and shim_s:
         print(f"{'python3 -c pass (' + shim + ')':44} median {shim_s * 1000:5.0f} ms")
     for label, code in FLOORS:
         t, mb = _run([sys.executable, "-c", code], n)

@@ -22,6 +22,10 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from PIL import Image
 
 ROOT = Path(__file__).resolve().parent.parent
 PDFS = sorted((ROOT / "corpus").glob("*.pdf"))
@@ -97,7 +101,7 @@ def scanned_pdf(out: Path, n_pages: int = 30, dpi: int = 200) -> Path:
     """An image-only PDF of ``n_pages`` pages rendered from the corpus PDFs (no text layer)."""
     import pypdfium2
 
-    images = []
+    images: list[Image.Image] = []
     for pdf_path in PDFS:
         doc = pypdfium2.PdfDocument(str(pdf_path))
         for i in range(len(doc)):

@@ -164,7 +164,9 @@ def main(argv: list[str] | None = None) -> int:
             for mode in ("bm25", "lexical", "dense", "hybrid"):
                 r1 = r5 = 0
                 for item in items:
-                    deps = [by_name[item["doc"]][1].department] if filtered else None
+                    dept = by_name[item["doc"]][1].department
+                    assert not filtered or dept is not None  # the filtered run needs the gold document's department
+                    deps = [dept] if filtered and dept is not None else None
                     hits = index.search(query_text(item), departments=deps, top_k=5, mode=mode)
                     ok = [is_hit(h.chunk, item, spans[item["id"]]) for h in hits]
                     r1 += bool(ok[:1] and ok[0])

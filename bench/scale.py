@@ -49,8 +49,12 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from assistant.config import Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -87,7 +91,7 @@ def maxrss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def make_env(base: Path) -> object:
+def make_env(base: Path) -> Settings:
     from assistant.config import load_settings
 
     (base / "config.toml").write_text('[paths]\ncorpus = ["corpus"]\nindex = "index"\n', encoding="utf-8")
@@ -184,7 +188,7 @@ def distinct_texts(corpus: Path, k: int) -> tuple[int, int]:
     from assistant.retrieve.index_build import embed_text
 
     s = Settings()
-    total, seen = 0, set()
+    total, seen = 0, set[str]()
     for p in sorted(corpus.glob("*.txt"))[:k]:
         d = load_document(p)
         cs = chunk_document(d, detect_metadata(d), s.chunking.size, s.chunking.overlap)
@@ -358,12 +362,13 @@ def pseudo_model(counter: dict | None = None):  # noqa: ANN201
     def queries(self, texts: list[str]) -> np.ndarray:  # noqa: ANN001
         return pseudo_vectors([_text_seed("query: " + t) for t in texts])
 
-    ModelEncoder.encode_passages, ModelEncoder.encode_queries = passages, queries
-    ModelEncoder.model = lambda self: None  # never load the real model  # noqa: ARG005
+    patched: Any = ModelEncoder  # its methods swapped for the pseudo ones
+    patched.encode_passages, patched.encode_queries = passages, queries
+    patched.model = lambda self: None  # never load the real model  # noqa: ARG005
     try:
         yield
     finally:
-        ModelEncoder.encode_passages, ModelEncoder.encode_queries, ModelEncoder.model = saved
+        patched.encode_passages, patched.encode_queries, patched.model = saved
 
 
 # -------------------------------------------------------------------- composed retrieval index
@@ -533,8 +538,9 @@ def search_child(index_parent: str, qfile: str) -> None:
         idx.warmup()
         out: dict = {"open_s": open_s, "chunks": len(idx.chunks), "dense": idx.has_dense,
                      "approximate": bool(idx.dense is not None and idx.dense.approximate), "cases": {}}
-        cases = {"unfiltered": [(q, None) for q in spec["queries"]],
-                 "department filter": [(q, [d]) for q, d in zip(spec["queries"], spec["departments"], strict=False)]}
+        cases: dict[str, list[tuple[str, list[str] | None]]] = {
+            "unfiltered": [(q, None) for q in spec["queries"]],
+            "department filter": [(q, [d]) for q, d in zip(spec["queries"], spec["departments"], strict=False)]}
         prof = cProfile.Profile()
         for name, items in cases.items():
             for q, d in items:
@@ -877,7 +883,7 @@ def write_results(res: dict, path: Path) -> None:
             continue
         row(f"retrieval p50 ≤ {limit} ms warm at N={n} (Engine; pseudo query vectors)", w["p50"] <= limit,
             f"p50 {_ms(w['p50'])}" + (f" (search alone {_ms(sr['p50'])})" if sr else ""))
-    row("facts-only indexing ≥ 20 reports/s", bool(rate) and rate >= 20, f"{rate:.2f} reports/s" if rate else "—")
+    row("facts-only indexing ≥ 20 reports/s", rate is not None and rate >= 20, f"{rate:.2f} reports/s" if rate else "—")
     if inc:
         row(f"incremental ≤ 2 s at N={inc['n']} (facts + BM25)",
             inc["seconds"] <= 2 and inc["chunks_after"] >= inc["chunks_before"], f"{inc['seconds']:.2f} s")

@@ -81,8 +81,9 @@ def blank(doc: Document, n: int, token: str) -> Document:
     """Leave the cell ``token`` of table line ``n`` empty: a PDF cell disappears, a tab cell stays empty,
     a space-separated number is removed."""
     ln = _line(doc, n)
+    cells: list[Cell] | None
     if ln.cells and len(ln.cells) > 1:
-        cells: list[Cell] = [c for c in ln.cells if c.text != normalize_text(token)]
+        cells = [c for c in ln.cells if c.text != normalize_text(token)]
         assert len(cells) == len(ln.cells) - 1
         raw = "\t".join(c.text for c in cells)
     elif "\t" in ln.raw:
@@ -163,6 +164,7 @@ def plant_heading_year(name: str) -> Plant | None:
     hits = [n for n, y in heading_years(ctx).items() if y == year and str(year) in _line(ctx.doc, n).raw]
     if not hits:
         return None
+    assert year is not None  # str(year) was found in the heading
     # every copy of the year: some exports draw a bold title four times (2020202020202020)
     return edit(ctx.doc, hits[-1], str(year), str(year - 1), count=-1), "report.year", hits[-1]
 

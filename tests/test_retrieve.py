@@ -277,15 +277,17 @@ def test_dense_index_exact_and_hnsw(tmp_path) -> None:  # noqa: ANN001
 
 def test_rrf_filters_and_definitions() -> None:
     fused = reciprocal_rank_fusion([([1, 2, 3], 1.0), ([3, 1], 1.0)], k=60)
-    assert max(fused, key=fused.get) == 1 and fused[3] > fused[2]
+    assert max(fused, key=lambda d: fused[d]) == 1 and fused[3] > fused[2]
     chunks = [
         Chunk(doc="a", chunk_id=0, text="x", line_start=1, line_end=1, department="甲", year=2021, kind="决算"),
         Chunk(doc="b", chunk_id=0, text="x", line_start=1, line_end=1, department="乙", year=2020, kind="预算"),
         Chunk(doc="c", chunk_id=0, text="x", line_start=1, line_end=1),
     ]
     assert filter_mask(chunks) is None
-    assert filter_mask(chunks, departments=["甲"]).tolist() == [True, False, False]
-    assert filter_mask(chunks, year=2020, kind="预算").tolist() == [False, True, False]
+    mask = filter_mask(chunks, departments=["甲"])
+    assert mask is not None and mask.tolist() == [True, False, False]
+    mask = filter_mask(chunks, year=2020, kind="预算")
+    assert mask is not None and mask.tolist() == [False, True, False]
     assert definition_term("什么是“三公”经费？") == "三公经费"
     assert definition_term("机关运行经费是什么") == "机关运行经费"
     assert definition_term("峨山县医保局2021年三公经费是多少") is None

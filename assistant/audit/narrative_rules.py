@@ -63,9 +63,9 @@ def check_narrative_amounts(ctx: AuditContext) -> Iterator[Finding]:
 def check_blank_cells(ctx: AuditContext) -> Iterator[Finding]:
     """A table cell left blank where the prose states a (non-zero) figure for it."""
     stated: dict[tuple[str, str], Fact] = {}
-    for f in _stated_amounts(ctx):
-        if f.value != 0:
-            stated.setdefault((f.metric, _qual(f)), f)
+    for s in _stated_amounts(ctx):
+        if s.value != 0:
+            stated.setdefault((s.metric, _qual(s)), s)
     done: set[tuple[int, str]] = set()
     for g in ctx.figures:
         if g.value is not None or not g.metric:

@@ -28,7 +28,8 @@ class Rule:
     @property
     def doc(self) -> str:
         """What the rule checks (its function's docstring, on one line)."""
-        return " ".join(inspect.getdoc(self.check).split()) if self.check.__doc__ else ""
+        doc = inspect.getdoc(self.check) if self.check.__doc__ else None
+        return " ".join(doc.split()) if doc else ""
 
 
 RULES: tuple[Rule, ...] = (

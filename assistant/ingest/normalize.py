@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from decimal import Decimal, InvalidOperation
+from functools import partial
 
 __all__ = ["normalize_text", "normalize_lines", "parse_number", "format_number"]
 
@@ -124,8 +125,12 @@ def _collapse_doubled(line: str) -> str:
     if not _ADJACENT_PAIR.search(line):
         return line  # both patterns need two equal adjacent characters
     for k, rx in _CJK_DOUBLED.items():
-        line = rx.sub(lambda m, k=k: m.group(0)[::k], line)
+        line = rx.sub(partial(_every_kth, k), line)
     return line
+
+
+def _every_kth(k: int, m: re.Match[str]) -> str:
+    return m.group(0)[::k]
 
 
 def _normalize_once(text: str, cjk_quad: bool = True) -> str:

@@ -29,7 +29,7 @@ def _placements(n_values: int, n_columns: int) -> list[Placement]:
     if n_values >= n_columns:
         return [tuple(range(n_columns))]
     if n_values <= 1:
-        return [(0,)][:n_values] or [()]
+        return [(0,)] if n_values == 1 else [()]
     return [(0, *rest) for rest in itertools.combinations(range(1, n_columns), n_values - 1)]
 
 
@@ -108,8 +108,14 @@ def _narrow(rows: list[_Row], hints: dict[str, Decimal | None]) -> None:
         def fits(p: Placement) -> bool:
             for v, c in zip(total.values, p, strict=False):
                 name = total.columns[c]
-                if c > 0 and name in hints and (hints[name] is None or abs(hints[name] - v) > TOL):
-                    return False
+                if c > 0 and name in hints:
+                    hint = hints[name]
+                    if hint is None:
+                        return False
+                    # several placements only for rows without explicit empty cells (not exact_positions)
+                    assert v is not None
+                    if abs(hint - v) > TOL:
+                        return False
             return True
 
         total.options = [p for p in total.options if fits(p)] or total.options
@@ -128,9 +134,9 @@ def _narrow(rows: list[_Row], hints: dict[str, Decimal | None]) -> None:
     by_code = {r.seg.code: r for r in rows if r.seg.code}
     children: dict[str, list[_Row]] = {}
     for r in rows:
-        parent = _parent(r.seg.code)
-        if parent is not None:
-            children.setdefault(parent, []).append(r)
+        pcode = _parent(r.seg.code)
+        if pcode is not None:
+            children.setdefault(pcode, []).append(r)
     # Top-down: parents are resolved before their children (shorter codes first).
     for parent_code in sorted(children, key=len):
         parent = total if parent_code == "" else by_code.get(parent_code)
@@ -140,7 +146,7 @@ def _narrow(rows: list[_Row], hints: dict[str, Decimal | None]) -> None:
         kids = [k for k in children[parent_code] if k.columns == parent.columns]
         for k in kids:
             keep = [p for p in k.options
-                    if all(pvec[c] is not None and v is not None and v <= pvec[c] + TOL
+                    if all((pc := pvec[c]) is not None and v is not None and v <= pc + TOL
                            for v, c in zip(k.values, p, strict=False) if _nz(v))]
             k.options = keep or k.options
         _solve_sums(kids, pvec)

@@ -119,12 +119,13 @@ def split_segments(line: str, has_row_numbers: bool, codes: frozenset[str] | set
             bare = num is not None and "," not in tok and "." not in tok and len(tok) <= 3
             if state != "values" and has_row_numbers and bare and (cur.label or cur.code or state == "start"):
                 # The first bare small integer after a label is its 行次, not an amount.
+                assert num is not None  # bare implies a number
                 state = "values"
                 pending_empty = 0
                 last_rowno = int(num)
                 continue
             if state == "values" and has_row_numbers and bare and not cur.values and last_rowno >= 0 \
-                    and int(num) > last_rowno:
+                    and num is not None and int(num) > last_rowno:
                 # Right after a 行次 comes a bigger bare integer: the next side's 行次 (its label is empty).
                 flush()
                 last_rowno = int(num)

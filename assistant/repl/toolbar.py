@@ -12,6 +12,8 @@ from assistant.repl.warmup import LOADING
 
 def context_parts(session: Session) -> tuple[str | None, bool, int | None, bool]:
     """(department, pinned?, year, pinned?) as follow-ups will use them: a pin wins over memory."""
+    dept: str | None
+    year: int | None
     if session.pinned_department:
         dept, dept_pinned = session.pinned_department, True
     else:

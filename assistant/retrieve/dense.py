@@ -274,9 +274,9 @@ class DenseIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         n, dim = int(vectors.shape[0]), int(vectors.shape[1])
         if n <= approximate_above:
-            index = faiss.IndexFlatIP(dim)
-            index.add(vectors)
-            return cls(index)
+            flat = faiss.IndexFlatIP(dim)
+            flat.add(vectors)
+            return cls(flat)
         nlist = _nlist(n)
         old = previous.index if previous is not None else None
         if isinstance(old, faiss.IndexIVFFlat) and old.d == dim and old.nlist == nlist:
@@ -327,15 +327,16 @@ class DenseIndex:
             sims = self.scores_for(q[0], ids)
             top = np.lexsort((ids, -sims))[:k]
             return ids[top], sims[top].astype(np.float32)
-        params = None
+        params: faiss.SearchParameters | None = None
         if allowed is not None:
             sel = faiss.IDSelectorBatch(np.ascontiguousarray(allowed, dtype=np.int64))
+            # faiss's SWIG stubs know neither the keyword constructors nor SearchParametersHNSW
             if isinstance(self.index, faiss.IndexIVF):
-                params = faiss.SearchParametersIVF(sel=sel, nprobe=self.index.nprobe)
+                params = faiss.SearchParametersIVF(sel=sel, nprobe=self.index.nprobe)  # type: ignore[call-arg]
             elif isinstance(self.index, faiss.IndexHNSWFlat):
-                params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(HNSW_EF_SEARCH, k))
+                params = faiss.SearchParametersHNSW(sel=sel, efSearch=max(HNSW_EF_SEARCH, k))  # type: ignore[attr-defined]
             else:
-                params = faiss.SearchParameters(sel=sel)
+                params = faiss.SearchParameters(sel=sel)  # type: ignore[call-arg]
         # one query: FAISS's OpenMP threads only contend (2 threads took 68 ms where 1 took 26 ms
         # for a flat search over 30k vectors on a busy 2-core machine)
         threads = faiss.omp_get_max_threads()

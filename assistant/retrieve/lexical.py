@@ -108,7 +108,8 @@ class TermCounts:
         return cls(words, np.concatenate(indptr), np.concatenate(ids), np.concatenate(counts))
 
     def save(self, directory: Path) -> None:
-        for name, arr in zip(_COUNT_FILES, (self.indptr, self.ids, self.counts), strict=True):
+        arrays: tuple[np.ndarray, ...] = (self.indptr, self.ids, self.counts)
+        for name, arr in zip(_COUNT_FILES, arrays, strict=True):
             np.save(directory / name, arr, allow_pickle=False)
 
     @classmethod
@@ -171,7 +172,8 @@ class LexicalIndex:
         directory.mkdir(parents=True, exist_ok=True)
         (directory / VOCAB).write_text(json.dumps(self.words, ensure_ascii=False), encoding="utf-8")
         (directory / PARAMS).write_text(json.dumps({"num_docs": self.num_docs, "k1": K1, "b": B}), encoding="utf-8")
-        for name, arr in zip(_SCORE_FILES, (self._data, self._indices.astype(np.int32), self._indptr), strict=True):
+        arrays: tuple[np.ndarray, ...] = (self._data, self._indices.astype(np.int32), self._indptr)
+        for name, arr in zip(_SCORE_FILES, arrays, strict=True):
             np.save(directory / name, arr, allow_pickle=False)
         if self.counts is not None:
             self.counts.save(directory)

@@ -244,6 +244,7 @@ class OnnxEncoder:
         """The tokenizer's ids of ``texts`` (special tokens added, truncated to max_length)."""
         self._load()
         if len(texts) <= FEW_TEXTS and self._tokenizer is None:
+            assert self._few is not None  # set by _load()
             return [self._few.ids(t) for t in texts]
         return [e.ids for e in self._full_tokenizer().encode_batch(list(texts), add_special_tokens=True)]
 
@@ -286,7 +287,8 @@ def _graph_module(model: SentenceTransformer) -> Any:
     """The transformer + mean pooling + normalisation as one torch module taking word embeddings."""
     import torch
 
-    auto = model[0].auto_model
+    # a transformers model: torch's Module.__getattr__ would type it Tensor | Module
+    auto: Any = model[0].auto_model
 
     class Embed(torch.nn.Module):
         def __init__(self) -> None:
@@ -324,7 +326,8 @@ def export(model_dir: Path, model: SentenceTransformer, verify_texts: Sequence[s
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        table = model[0].auto_model.embeddings.word_embeddings.weight.detach()
+        auto: Any = model[0].auto_model  # a transformers model (torch types the attribute Tensor | Module)
+        table = auto.embeddings.word_embeddings.weight.detach()
         # the converted weights are float16 on disk (model.WEIGHT_DTYPE): the fp16 table is exact
         np.save(tmp / WORD_EMBEDDINGS, table.to(torch.float16).numpy(), allow_pickle=False)
         export_vocabulary(model_dir / "tokenizer.json", tmp)
@@ -346,6 +349,7 @@ def export(model_dir: Path, model: SentenceTransformer, verify_texts: Sequence[s
             finally:
                 logging.disable(logging.NOTSET)
         prompts = dict(getattr(model, "prompts", None) or {})
+        assert model.max_seq_length is not None  # the E5 models' sentence_bert_config sets it
         manifest: dict[str, Any] = {
             "export_version": EXPORT_VERSION,
             "source": _source_id(model_dir),
