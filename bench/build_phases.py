@@ -67,7 +67,10 @@ def _wrapped_build(settings) -> tuple[BuildResult, dict[str, float]]:  # noqa: A
     timed("_previous_facts", "reuse copy")
     timed("write_report", "store write")
     timed("create_store", "store write")
-    parse_all = b._parse_all
+    # The build module of an older checkout (this path serves checkouts before BuildResult.timings),
+    # its private functions swapped for timed ones: typed Any, its names are not today's.
+    patched: Any = b
+    parse_all = patched._parse_all
     saved["_parse_all"] = parse_all
 
     def parse_wrapper(pending):  # noqa: ANN001, ANN202
@@ -81,10 +84,9 @@ def _wrapped_build(settings) -> tuple[BuildResult, dict[str, float]]:  # noqa: A
                 return
             times["parse"] += time.perf_counter() - t
             yield item
-    patched: Any = b  # the build module, its functions swapped for timed ones
     patched._parse_all = parse_wrapper
-    saved["_build_retrieval"] = b._build_retrieval
-    b._build_retrieval = lambda *a, **k: False  # facts only
+    saved["_build_retrieval"] = patched._build_retrieval
+    patched._build_retrieval = lambda *a, **k: False  # facts only
     try:
         t = time.perf_counter()
         res = b.build_index(settings, embed=False, log=lambda *a: None)

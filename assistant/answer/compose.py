@@ -292,17 +292,17 @@ def _line_value(r: Report | None, h: LineHit, value: Decimal, unit: str, metric:
                        citation=ValueCitation(doc=h.doc, line=h.line, page=h.page, snippet=h.text))
 
 
-def line_sum(q: Query, r: Report | None, found: list[tuple[str, LineHit, tuple[str, str]]]) -> Answer | None:
+def line_sum(q: Query, r: Report | None, found: list[tuple[str, LineHit, tuple[str, str | None]]]) -> Answer | None:
     """The sum of items each stated in a report line (职工医保统筹基金支出904.52万元，个人账户698.60万元)."""
     units = {u for _, _, (_, u) in found}
-    if len(units) != 1:
+    unit = units.pop() if len(units) == 1 else None
+    if unit is None:  # mixed or unstated units: no sum
         return None
-    unit = units.pop()
     total_ = sum((Decimal(v) for _, _, (v, _) in found), Decimal(0))
     names = "、".join(item for item, _, _ in found)
     who = f"{r.department}{r.year}年" if r else ""
     text = (f"{who}{names}合计{money_text(total_, unit)}（"
-            + "，".join(f"{item}{money_text(Decimal(v), u)}" for item, _, (v, u) in found) + "）。")
+            + "，".join(f"{item}{money_text(Decimal(v), unit)}" for item, _, (v, _) in found) + "）。")
     der = " + ".join(f"{item} {fmt(Decimal(v))}{u}（{_hit_place(h)}）" for item, h, (v, u) in found) + f" = {fmt(total_)}{unit}"
     return Answer(question=q.text, kind="computed", text=text,
                   values=[_line_value(r, found[0][1], total_, unit, f"{names}合计", "合计")],

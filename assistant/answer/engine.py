@@ -202,9 +202,9 @@ class Engine:
                 return None
             reps = [r for r in reps if r.year == q.year + 1]
             year = q.year
-        if len(reps) != 1 or year is None or reps[0].year is None:
+        r = reps[0] if len(reps) == 1 else None
+        if r is None or year is None or r.year is None:
             return None
-        r = reps[0]
         figs = year_figures(self.passages, self.select, [r.doc], q.residue, "%" if points else q.expected_unit, r.year)
         if not figs:
             return None
@@ -264,7 +264,8 @@ class Engine:
                     # Only lines stating a figure of the unit (a project's name row states a phone number).
                     best = clear_winner([h for h in find_lines(self.passages, self.select, docs, [item], words,
                                                                q.expected_unit) if h.numbers])
-                    fig = figure_after(best, [item], q.expected_unit) if best is not None else None
+                    fig: tuple[str, str | None] | None = (
+                        figure_after(best, [item], q.expected_unit) if best is not None else None)
                     if fig is None and best is not None and best.phrase is not None and len(best.numbers) == 1:
                         fig = best.numbers[0]  # a fact or mention: its one figure, named by its phrase
                     if best is None or fig is None:

@@ -129,9 +129,9 @@ def find_lines(source: PassageSource, select: FactSelector, docs: list[str], res
     hits += _fact_hits(select, docs, residue, words, accept)
     # At equal scores a mention (one number and the phrase it quantifies) before its whole sentence.
     hits.sort(key=lambda h: (-(h.score + h.context / 4), h.doc, h.line, h.phrase is None))
-    seen: set[tuple[str, int]] = set()
+    first: dict[tuple[str, int], LineHit] = {}
     # A sentence is stored both as a passage span and as a fact's snippet: one line, once.
-    hits = [h for h in hits if not ((h.doc, h.line) in seen or seen.add((h.doc, h.line)))]
+    hits = [h for h in hits if first.setdefault((h.doc, h.line), h) is h]
     return hits[:limit]
 
 

@@ -255,7 +255,7 @@ def parts(ctx: Context, q: Query, reports: list[Report]) -> Answer:
         if head.code:
             kids = [f for f in sel.doc_facts(r.doc) if f.code and f.code[:-2] == head.code
                     and f.table_id == head.table_id and f.qualifier == head.qualifier]
-            items = [(f.metric, f) for f in sorted(kids, key=lambda f: f.line)]
+            items: list[tuple[str, Fact | None]] = [(f.metric, f) for f in sorted(kids, key=lambda f: f.line)]
         else:
             items = [(m, sel.first(q, r, m)) for m in COMPONENTS.get(q.metric or "", ())]
         lines.append(say.fact_sentence(r, head, [head]))
@@ -307,8 +307,8 @@ def difference(ctx: Context, q: Query, reports: list[Report]) -> Answer:
 
 def department_difference(ctx: Context, q: Query, reports: list[Report]) -> Answer:
     """One metric of two departments, in 元 when the units differ."""
-    got = [(r, ctx.select.first(q, r, q.metric or "")) for r in reports]
-    got = [(r, f) for r, f in got if f is not None and f.value_yuan is not None]
+    firsts = [(r, ctx.select.first(q, r, q.metric or "")) for r in reports]
+    got = [(r, f) for r, f in firsts if f is not None and f.value_yuan is not None]
     if len(got) < 2:
         return value(ctx, q, reports)
     (ra, fa), (rb, fb) = got[0], got[1]

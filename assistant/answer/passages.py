@@ -8,8 +8,8 @@ only if already built) and picks by wording and line distance.
 
 from __future__ import annotations
 
+import logging
 import re
-import sys
 import threading
 import unicodedata
 from dataclasses import dataclass, field
@@ -42,6 +42,7 @@ class PassageSource:
 
 # speed (REPL warm-up): the index may be opened by the REPL's warm-up thread while a question opens
 # it; one lock makes the second wait for the first instead of opening it twice.
+log = logging.getLogger(__name__)
 _OPEN_LOCK = threading.Lock()
 
 
@@ -54,7 +55,7 @@ def _index(source: PassageSource):  # noqa: ANN202
             try:
                 source._retrieval = RetrievalIndex.open(source.settings.index_dir, source.settings)
             except IndexNotFound as e:
-                print(f"note: {e}", file=sys.stderr)
+                log.warning("note: %s", e)  # shown on stderr while no logging is configured
                 source._retrieval = False
     return source._retrieval or None
 
@@ -131,8 +132,8 @@ def _passages(index: Any, text: str, term: str | None, departments: list[str] | 
     if term:
         pattern = re.compile(re.escape(term) + r"[：:]")
         defs = [h for h in hits if pattern.search(_unquote(h.chunk.text))]
-        seen: set[str] = set()
-        defs = [h for h in defs if not (h.chunk.doc in seen or seen.add(h.chunk.doc))]
+        first: dict[str, object] = {}
+        defs = [h for h in defs if first.setdefault(h.chunk.doc, h) is h]  # one entry per report
         return (defs[:5], True) if defs else (hits[:2], False)
     for asked, section in SECTION_INTENTS:
         if asked.search(text):

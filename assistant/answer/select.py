@@ -183,9 +183,9 @@ class FactSelector:
             if same:
                 return min(same, key=lambda b: (b.line > ch.line, abs(ch.line - b.line))), ch
         for b in sorted(base, key=lambda f: (f.source != "narrative", f.line)):
-            ch = self.mentioned_change(b, r)
-            if ch is not None:
-                return b, ch
+            stated = self.mentioned_change(b, r)
+            if stated is not None:
+                return b, stated
         return None
 
     def mentioned_change(self, base: Fact, r: Report) -> Fact | None:

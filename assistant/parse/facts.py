@@ -38,7 +38,7 @@ def row_metric(table: Table, row: TableRow) -> str | None:
     metric = canonical_metric(row.label) or label
     if TOTAL_ROW_RE.match(label) and table.schema_name in TOTAL_METRIC:
         metric = TOTAL_METRIC[table.schema_name] or metric
-    return ROW_METRICS.get((table.schema_name, label), metric)
+    return ROW_METRICS.get((table.schema_name or "", label), metric)
 
 
 def table_facts(report: Report, tables: list[Table]) -> list[Fact]:
@@ -86,7 +86,8 @@ def flag_conflicts(facts: list[Fact]) -> None:
         others = table_vals.get((f.metric, f.year, _qual_class(f.qualifier)))
         if not others:
             continue
-        exp = -f.value.as_tuple().exponent if isinstance(f.value.as_tuple().exponent, int) else 2
+        exponent = f.value.as_tuple().exponent
+        exp = -exponent if isinstance(exponent, int) else 2
         scale = Decimal(10000) if f.unit == "万元" else Decimal(1)
         quantum = Decimal(1).scaleb(-exp) * scale
         agree = [o for o in others if abs((o.value_yuan or 0) - f.value_yuan) <= quantum / 2]

@@ -149,7 +149,8 @@ def _table_from_region(doc: str, region: Region, table_id: str) -> tuple[Table, 
 def _section_row(r: Row, header: Row, header_unit: str | None, anchor: int | None, levels: list[str],
                  region: Region, rows: list[TableRow], cells: list[_Cell], columns: list[str]) -> None:
     """Append the TableRow and cells of value row ``r`` (``levels``: the label path so far)."""
-    j = r.first_value if r.values else (anchor if anchor is not None else len(r.cells))
+    first = r.first_value
+    j = first if first is not None else (anchor if anchor is not None else len(r.cells))
     # A row without numbers has its label cells where the header has its label columns.
     shift = 0 if r.spaced or anchor is None or not r.values else anchor - j
     label_cells = r.cells[:j]
@@ -166,7 +167,7 @@ def _section_row(r: Row, header: Row, header_unit: str | None, anchor: int | Non
         return
     leaf = path[-1]
     label = "/".join(path)
-    values: list[Decimal | None] = []
+    values: list[Decimal] = []
     cols: list[str] = []
     units: list[tuple[str, str | None]] = []
     for idx, m in r.values:
@@ -191,7 +192,7 @@ def _section_row(r: Row, header: Row, header_unit: str | None, anchor: int | Non
             columns.append(col)
     if not values:
         return
-    row = TableRow(label=label, values=values, columns=cols, line=r.first.line,
+    row = TableRow(label=label, values=list[Decimal | None](values), columns=cols, line=r.first.line,
                    line_end=r.last if r.last != r.first.line else None, page=r.first.page,
                    snippet=" ".join(r.texts))
     rows.append(row)

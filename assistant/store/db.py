@@ -104,7 +104,8 @@ def _open_checked(index_dir: Path, path: Path, verify: bool) -> sqlite3.Connecti
 def load_reports(con: sqlite3.Connection, *, departments: list[str] | None = None,
                  docs: list[str] | None = None) -> list[Report]:
     """Reports in file-name order: all, or those of ``departments`` / with file names ``docs``."""
-    where, args = [], []
+    where: list[str] = []
+    args: list[object] = []
     if departments is not None:
         where.append(f"json_extract(json, '$.department') IN ({','.join('?' * len(departments))})")
         args += departments
@@ -134,7 +135,8 @@ def query_facts(con: sqlite3.Connection, *, doc: str | None = None, metric: str 
                 qualifier: str | None = None) -> list[Fact]:
     """Facts filtered by document, metric (exact, or substring of metric/label with ``like``), year and
     qualifier (column)."""
-    where, args = [], []
+    where: list[str] = []
+    args: list[object] = []
     if qualifier is not None:
         where.append("qualifier = ?")
         args.append(qualifier)

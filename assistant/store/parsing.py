@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -64,7 +64,7 @@ def _parse_for_store(path: Path, keep_doc: bool) -> ParsedFile | str:
                    mentions)
 
 
-def parse_all(pending: list, keep_docs: bool = True) -> Iterator[tuple[int, Path, ParsedFile | str]]:
+def parse_all(pending: list, keep_docs: bool = True) -> Generator[tuple[int, Path, ParsedFile | str], None, None]:
     """(slot, path, outcome) for every Path in ``pending``, in order; on all cores when there are many."""
     todo = [(i, p) for i, p in enumerate(pending) if isinstance(p, Path)]
     work = functools.partial(_parse_for_store, keep_doc=keep_docs)
