@@ -132,7 +132,9 @@ def load_settings(path: str | Path | None = None) -> Settings:
     cfg = Path(path) if path is not None else Path(DEFAULT_CONFIG)
     data: dict[str, Any] = {}
     if path is not None and not cfg.exists():
-        raise ConfigError(f"{cfg}: config file not found (check --config, or leave it out to use ./{DEFAULT_CONFIG})")
+        raise ConfigError(
+            f"{cfg}: config file not found (check --config, or leave it out to use ./{DEFAULT_CONFIG})"
+        )
     if cfg.exists():
         try:
             data = tomllib.loads(cfg.read_text(encoding="utf-8"))

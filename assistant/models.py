@@ -167,7 +167,17 @@ class Query(Record):
     qualifier: str | None = None  # 预算数 / 决算数 / 调整预算数
     column: str | None = None  # a table column named in the question: 基本支出, 项目支出, 人员经费 …
     operation: Literal[
-        "value", "change", "share", "rate", "sum", "difference", "compare", "rank_max", "rank_min", "list", "text"
+        "value",
+        "change",
+        "share",
+        "rate",
+        "sum",
+        "difference",
+        "compare",
+        "rank_max",
+        "rank_min",
+        "list",
+        "text",
     ] = "value"
     mentions_other: bool = False  # named a department/year the corpus does not have
     relative_year: str | None = None  # 去年 / 今年 …: resolved against the reports' own year by the engine

@@ -76,7 +76,9 @@ def _autonomous() -> re.Pattern[str]:
 @lru_cache(maxsize=1)
 def _division() -> re.Pattern[str]:
     # compiled on first use: its CJK character class costs a millisecond, on every cold ask
-    return re.compile(r"^[\u4e00-\u9fff]{1,16}?(?:特别行政区|自治区|自治州|自治县|自治旗|省|市|州|地区|盟|县|区|旗)")
+    return re.compile(
+        r"^[\u4e00-\u9fff]{1,16}?(?:特别行政区|自治区|自治州|自治县|自治旗|省|市|州|地区|盟|县|区|旗)"
+    )
 
 
 # Suffixes that end a department name.
@@ -199,7 +201,7 @@ def _body_ends(body: str) -> tuple[int, ...]:
 def _body_variants(org: str) -> list[str]:
     out = [org]
     if org.startswith(_GOVERNMENT) and len(org) > len(_GOVERNMENT):
-        inner = org[len(_GOVERNMENT):]
+        inner = org[len(_GOVERNMENT) :]
         out.append("政府" + inner)
         if _ORG_SUFFIX.search(inner) and len(inner) >= 4 and not inner.startswith("办公"):
             out.append(inner)
@@ -244,7 +246,9 @@ def department_keys(name: str) -> set[str]:
     form keeps the first and last of these, so a question's phrase is looked up by the same rule
     (assistant.answer.names) without scanning the departments."""
     forms = department_forms(name)
-    return {f"{place}|{body[0]}{body[e]}" for place in forms.places for body, ends in forms.bodies for e in ends}
+    return {
+        f"{place}|{body[0]}{body[e]}" for place in forms.places for body, ends in forms.bodies for e in ends
+    }
 
 
 def department_stems(name: str) -> set[str]:
@@ -253,7 +257,9 @@ def department_stems(name: str) -> set[str]:
     forms = department_forms(name)
     out: set[str] = set()
     for body, _ in forms.bodies:
-        stem = next((body[: -len(w)] for w in _LEADING_CHAR_TYPES if body.endswith(w)), _ORG_SUFFIX.sub("", body))
+        stem = next(
+            (body[: -len(w)] for w in _LEADING_CHAR_TYPES if body.endswith(w)), _ORG_SUFFIX.sub("", body)
+        )
         if len(stem) >= 2 and not stem.endswith("政府") and not stem.startswith(("人民", "政府")):
             out.update(f"{place}#{stem}" for place in forms.places if place)
     return out

@@ -234,14 +234,21 @@ def _matches_gold(value: str, unit: str | None, gold: GoldAnswer, decrease: bool
         return True
     # FORMAT.md: for a question about a fall, −6.90% matches a gold 6.9%.
     number = parse_number(value)
-    return decrease and number is not None and number < 0 and value_matches(str(-number), unit, gold.value, gold.unit)
+    return (
+        decrease
+        and number is not None
+        and number < 0
+        and value_matches(str(-number), unit, gold.value, gold.unit)
+    )
 
 
 def cited_docs(answer: Answer) -> set[str]:
     """File names the answer cites, in its values' citations and its passage citations."""
     docs = {v.citation.doc for v in answer.values} | {c.doc for c in answer.citations}
     # A citation of a report stored once under several names (byte-identical copies) cites each of them.
-    docs |= {d for v in answer.values for d in v.citation.alt_docs} | {d for c in answer.citations for d in c.alt_docs}
+    docs |= {d for v in answer.values for d in v.citation.alt_docs} | {
+        d for c in answer.citations for d in c.alt_docs
+    }
     # Compare by file name: an engine may cite a path where gold files name the file only.
     return docs | {_doc_name(d) for d in docs}
 
@@ -306,7 +313,11 @@ def score_item(item: GoldItem, answer: Answer) -> ItemScore:
                 return verdict(
                     False, f"no value given (expected {_format_gold(item)}, answer kind {answer.kind})"
                 )
-            got = _format_values(answer) if answer.values else "in text " + ", ".join(f"{v}{u or ''}" for v, u in stated)
+            got = (
+                _format_values(answer)
+                if answer.values
+                else "in text " + ", ".join(f"{v}{u or ''}" for v, u in stated)
+            )
             return verdict(False, f"expected {_format_gold(item)}, got {got}", confident)
     else:
         haystack = _searchable_text(answer)
@@ -327,7 +338,9 @@ def score_item(item: GoldItem, answer: Answer) -> ItemScore:
     )
     if allowed and others:
         # FORMAT.md: a question about one report answered with several reports' figures is not correct.
-        return verdict(False, "a question about one report, answered with other reports too: " + ", ".join(others))
+        return verdict(
+            False, "a question about one report, answered with other reports too: " + ", ".join(others)
+        )
     return verdict(True, "ok")
 
 

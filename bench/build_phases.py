@@ -58,6 +58,7 @@ def _wrapped_build(settings) -> tuple[BuildResult, dict[str, float]]:  # noqa: A
                 return fn(*a, **k)
             finally:
                 times[phase(a) if callable(phase) else phase] += time.perf_counter() - t
+
         setattr(b, name, wrapper)
 
     index_dir = settings.index_dir
@@ -84,6 +85,7 @@ def _wrapped_build(settings) -> tuple[BuildResult, dict[str, float]]:  # noqa: A
                 return
             times["parse"] += time.perf_counter() - t
             yield item
+
     patched._parse_all = parse_wrapper
     saved["_build_retrieval"] = patched._build_retrieval
     patched._build_retrieval = lambda *a, **k: False  # facts only
@@ -130,8 +132,10 @@ def run(settings, profile: int) -> tuple[float, object, dict[str, float]]:  # no
 
 
 def show(label: str, n: int, secs: float, res, timings: dict[str, float]) -> None:  # noqa: ANN001
-    print(f"{label}: {secs:.2f} s, {n / secs:.1f} reports/s "
-          f"({len(res.indexed)} parsed, {len(res.reused)} reused, {len(res.skipped)} skipped, {res.n_facts} facts)")
+    print(
+        f"{label}: {secs:.2f} s, {n / secs:.1f} reports/s "
+        f"({len(res.indexed)} parsed, {len(res.reused)} reused, {len(res.skipped)} skipped, {res.n_facts} facts)"
+    )
     for phase, s in timings.items():
         print(f"    {phase:<36} {s:8.3f} s")
 

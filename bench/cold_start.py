@@ -42,18 +42,30 @@ def _run(cmd: list[str], n: int) -> tuple[float, float]:
 # What every process that uses the package's records pays before it does anything: the floor under
 # a cold `assistant ask` as long as records are pydantic models.
 FLOORS = (
-    ("import pydantic (BaseModel)", "import os; os.environ['PYDANTIC_DISABLE_PLUGINS']='1'; from pydantic import BaseModel"),
+    (
+        "import pydantic (BaseModel)",
+        "import os; os.environ['PYDANTIC_DISABLE_PLUGINS']='1'; from pydantic import BaseModel",
+    ),
     ("+ the record classes (assistant.models)", "import assistant.models"),
-    ("+ settings loaded and validated", "import assistant.models; from assistant.config import load_settings; "
-                                        "load_settings(None)"),
+    (
+        "+ settings loaded and validated",
+        "import assistant.models; from assistant.config import load_settings; load_settings(None)",
+    ),
 )
 
 
 def heavy_imports(question: str) -> list[str]:
     """The heavy modules a cold `assistant ask question` imports (from ``-X importtime``)."""
-    out = subprocess.run([sys.executable, "-X", "importtime", "-m", "assistant.interfaces.cli", "ask", question], cwd=ROOT,
-                         capture_output=True, text=True, check=False)
-    names = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+    out = subprocess.run(
+        [sys.executable, "-X", "importtime", "-m", "assistant.interfaces.cli", "ask", question],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    names = {
+        line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")
+    }
     return sorted(m for m in HEAVY if m in names)
 
 
@@ -74,10 +86,14 @@ def main(n: int = 7) -> None:
         ok = t <= limit_x * bare and (limit_mb is None or mb <= limit_mb)
         target = f"≤ {limit_x}× bare" + (f", ≤ {limit_mb} MB" if limit_mb else "")
         vs_shim = f", {t / shim_s:.1f}× python3" if shim_s else ""
-        print(f"{'assistant ask (cold, ' + label + ')':44} median {t * 1000:5.0f} ms  peak {mb:4.0f} MB  "
-              f"({t / bare:.1f}× bare python{vs_shim}; target {target}: {'met' if ok else 'MISSED'})")
+        print(
+            f"{'assistant ask (cold, ' + label + ')':44} median {t * 1000:5.0f} ms  peak {mb:4.0f} MB  "
+            f"({t / bare:.1f}× bare python{vs_shim}; target {target}: {'met' if ok else 'MISSED'})"
+        )
     heavy = heavy_imports(TEXT_QUESTION)
-    print(f"text question imports torch/transformers/sentence_transformers: {', '.join(heavy) if heavy else 'none'}")
+    print(
+        f"text question imports torch/transformers/sentence_transformers: {', '.join(heavy) if heavy else 'none'}"
+    )
 
 
 if __name__ == "__main__":

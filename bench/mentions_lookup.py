@@ -37,10 +37,20 @@ def main(argv: list[str] | None = None) -> int:
         docs = [f"{i:05d}.txt" for i in range(args.reports)]
         t0 = time.perf_counter()
         for doc in docs:
-            report = Report(doc=doc, path=doc, sha256="0" * 64, department=f"部门{doc}", year=2024, kind="决算")
-            mentions = [Mention(doc=doc, line=k + 1, value=Decimal(rng.randint(0, 99999)) / 100,
-                                unit=rng.choice(UNITS), phrase=f"短语{k}", snippet=f"句子{k}，数字") for k in
-                        range(args.per_report)]
+            report = Report(
+                doc=doc, path=doc, sha256="0" * 64, department=f"部门{doc}", year=2024, kind="决算"
+            )
+            mentions = [
+                Mention(
+                    doc=doc,
+                    line=k + 1,
+                    value=Decimal(rng.randint(0, 99999)) / 100,
+                    unit=rng.choice(UNITS),
+                    phrase=f"短语{k}",
+                    snippet=f"句子{k}，数字",
+                )
+                for k in range(args.per_report)
+            ]
             write_report(con, report, [], 0, [], [], mentions)
         con.commit()
         create_indexes(con)
@@ -53,10 +63,14 @@ def main(argv: list[str] | None = None) -> int:
             times.append((time.perf_counter() - t) * 1000)
         con.close()
         times.sort()
-        print(f"{args.reports} reports × {args.per_report} mentions: store written in {build:.1f} s, "
-              f"{path.stat().st_size / 1e6:.1f} MB")
-        print(f"query_mentions(one report, units 人/人次): p50 {statistics.median(times):.3f} ms, "
-              f"p95 {times[int(len(times) * 0.95)]:.3f} ms over {args.lookups} lookups")
+        print(
+            f"{args.reports} reports × {args.per_report} mentions: store written in {build:.1f} s, "
+            f"{path.stat().st_size / 1e6:.1f} MB"
+        )
+        print(
+            f"query_mentions(one report, units 人/人次): p50 {statistics.median(times):.3f} ms, "
+            f"p95 {times[int(len(times) * 0.95)]:.3f} ms over {args.lookups} lookups"
+        )
     return 0
 
 

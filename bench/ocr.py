@@ -58,7 +58,9 @@ def _rapidocr(image) -> str:  # noqa: ANN001
 def _tesseract(image) -> str:  # noqa: ANN001
     with tempfile.NamedTemporaryFile(suffix=".png") as fh:
         image.save(fh.name)
-        out = subprocess.run(["tesseract", fh.name, "stdout", "-l", "chi_sim"], capture_output=True, check=True)
+        out = subprocess.run(
+            ["tesseract", fh.name, "stdout", "-l", "chi_sim"], capture_output=True, check=True
+        )
     return out.stdout.decode("utf-8", "replace")
 
 
@@ -71,7 +73,9 @@ def engines(every: int) -> None:
     if shutil.which("tesseract"):
         runs.append(("tesseract 5 chi_sim (Debian), 300 dpi", _tesseract, 300))
     else:
-        print("tesseract not installed (apt-get install tesseract-ocr tesseract-ocr-chi-sim): measured RapidOCR only")
+        print(
+            "tesseract not installed (apt-get install tesseract-ocr tesseract-ocr-chi-sim): measured RapidOCR only"
+        )
     pages = []
     for pdf_path in PDFS:
         doc = load_document(pdf_path)
@@ -93,8 +97,11 @@ def engines(every: int) -> None:
             n, rn = _recall(_numbers(layer), _numbers(text))
             got_c, ref_c, got_n, ref_n = got_c + c, ref_c + rc, got_n + n, ref_n + rn
         secs = time.perf_counter() - start
-        print(f"| {name} | {got_c / ref_c:.1%} ({got_c}/{ref_c}) | {got_n / ref_n:.1%} ({got_n}/{ref_n}) | "
-              f"{len(pages) / secs:.3f} |", flush=True)
+        print(
+            f"| {name} | {got_c / ref_c:.1%} ({got_c}/{ref_c}) | {got_n / ref_n:.1%} ({got_n}/{ref_n}) | "
+            f"{len(pages) / secs:.3f} |",
+            flush=True,
+        )
 
 
 def scanned_pdf(out: Path, n_pages: int = 30, dpi: int = 200) -> Path:
@@ -119,13 +126,18 @@ def index(n_pages: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         os.environ["ASSISTANT_OCR_CACHE_DIR"] = str(Path(tmp) / "ocr-cache")
         pdf = scanned_pdf(Path(tmp) / "scanned.pdf", n_pages)
-        print(f"scanned report: {n_pages} pages, {pdf.stat().st_size / 2**20:.1f} MiB, {os.cpu_count()} cores")
+        print(
+            f"scanned report: {n_pages} pages, {pdf.stat().st_size / 2**20:.1f} MiB, {os.cpu_count()} cores"
+        )
         for label in ("cold (nothing cached: OCR on all cores)", "warm (OCR cache by page-image hash)"):
             start = time.perf_counter()
             parsed = parse_document(load_document(pdf))
             secs = time.perf_counter() - start
-            print(f"{label}: {secs:.1f} s load + parse ({n_pages / secs:.2f} pages/s), "
-                  f"{len(parsed.tables)} tables, {len(parsed.facts)} facts", flush=True)
+            print(
+                f"{label}: {secs:.1f} s load + parse ({n_pages / secs:.2f} pages/s), "
+                f"{len(parsed.tables)} tables, {len(parsed.facts)} facts",
+                flush=True,
+            )
 
 
 def main(argv: list[str] | None = None) -> int:

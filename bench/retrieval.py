@@ -107,12 +107,20 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", default="corpus")
     ap.add_argument("--config", default=None)
     ap.add_argument("--calibrate", action="store_true", help="print the scores behind the relevance gate")
-    ap.add_argument("--index", default=None, help="index directory to build/reuse (default: a fresh temporary one)")
+    ap.add_argument(
+        "--index", default=None, help="index directory to build/reuse (default: a fresh temporary one)"
+    )
     ap.add_argument("--repeat", type=int, default=5, help="timed passes over the questions")
-    ap.add_argument("--encoders", action="store_true",
-                    help="compare torch fp32 / ONNX fp32 / ONNX int8: passages/s and recall@5 (each embeds the corpus)")
-    ap.add_argument("--table-vectors", action="store_true",
-                    help="recall@5 with and without vectors for table chunks (one embedding of the corpus)")
+    ap.add_argument(
+        "--encoders",
+        action="store_true",
+        help="compare torch fp32 / ONNX fp32 / ONNX int8: passages/s and recall@5 (each embeds the corpus)",
+    )
+    ap.add_argument(
+        "--table-vectors",
+        action="store_true",
+        help="recall@5 with and without vectors for table chunks (one embedding of the corpus)",
+    )
     args = ap.parse_args(argv)
     settings = load_settings(args.config)
     if args.table_vectors:
@@ -148,14 +156,21 @@ def main(argv: list[str] | None = None) -> int:
 
         print(f"corpus: {len(docs)} files, {stats.chunks} chunks; load+parse {load_s:.1f}s")
         print(f"model load: {model_s:.2f}s")
-        print(f"index build (chunk + BM25 + embed {stats.chunks_embedded} texts): {stats.seconds:.1f}s; "
-              f"no-op rebuild {noop_s:.2f}s (up_to_date={stats_again.up_to_date})")
+        print(
+            f"index build (chunk + BM25 + embed {stats.chunks_embedded} texts): {stats.seconds:.1f}s; "
+            f"no-op rebuild {noop_s:.2f}s (up_to_date={stats_again.up_to_date})"
+        )
         from assistant.retrieve import index as ix
 
         r = settings.retrieval
-        print(f"fusion weights: bm25 {r.bm25_weight}, dense {r.dense_weight}×{ix.DENSE_FACTOR}, "
-              f"best line {ix.LINE_WEIGHT}, coverage {ix.COVERAGE_WEIGHT}; rrf_k {r.rrf_k}")
-        print(f"questions with evidence: {len(items)}" + (f" (evidence not located: {missing})" if missing else ""))
+        print(
+            f"fusion weights: bm25 {r.bm25_weight}, dense {r.dense_weight}×{ix.DENSE_FACTOR}, "
+            f"best line {ix.LINE_WEIGHT}, coverage {ix.COVERAGE_WEIGHT}; rrf_k {r.rrf_k}"
+        )
+        print(
+            f"questions with evidence: {len(items)}"
+            + (f" (evidence not located: {missing})" if missing else "")
+        )
         print()
         print(f"{'mode':8} {'filter':6} {'R@1':>6} {'R@5':>6}")
         misses: dict[str, list[str]] = {}
@@ -165,7 +180,9 @@ def main(argv: list[str] | None = None) -> int:
                 r1 = r5 = 0
                 for item in items:
                     dept = by_name[item["doc"]][1].department
-                    assert not filtered or dept is not None  # the filtered run needs the gold document's department
+                    assert (
+                        not filtered or dept is not None
+                    )  # the filtered run needs the gold document's department
                     deps = [dept] if filtered and dept is not None else None
                     hits = index.search(query_text(item), departments=deps, top_k=5, mode=mode)
                     ok = [is_hit(h.chunk, item, spans[item["id"]]) for h in hits]
@@ -177,8 +194,10 @@ def main(argv: list[str] | None = None) -> int:
                         misses.setdefault(f"{mode}{'+filter' if filtered else ''}", []).append(item["id"])
                 n = len(items)
                 print(f"{mode:8} {'dept' if filtered else 'none':6} {r1 / n:6.3f} {r5 / n:6.3f}")
-        print("hybrid+dept R@5 by kind: " + ", ".join(
-            f"{k} {sum(v)}/{len(v)}" for k, v in sorted(by_kind.items())))
+        print(
+            "hybrid+dept R@5 by kind: "
+            + ", ".join(f"{k} {sum(v)}/{len(v)}" for k, v in sorted(by_kind.items()))
+        )
         for key, ids in misses.items():
             if key.startswith("hybrid"):
                 print(f"  misses {key}: {', '.join(ids)}")
@@ -191,8 +210,10 @@ def main(argv: list[str] | None = None) -> int:
                 index.search(query_text(item))
                 lat.append((time.perf_counter() - t) * 1000)
         print()
-        print(f"warm hybrid latency over {len(lat)} searches: p50 {percentile(lat, 50):.1f} ms, "
-              f"p95 {percentile(lat, 95):.1f} ms")
+        print(
+            f"warm hybrid latency over {len(lat)} searches: p50 {percentile(lat, 50):.1f} ms, "
+            f"p95 {percentile(lat, 95):.1f} ms"
+        )
 
         junk_hits = sum(bool(index.search(q)) for q in JUNK_QUERIES)
         print(f"junk queries returning hits: {junk_hits}/{len(JUNK_QUERIES)}")
@@ -204,12 +225,25 @@ def main(argv: list[str] | None = None) -> int:
 
 def load_corpus(corpus: Path) -> list[tuple[Document, Report]]:
     """The corpus's documents with their metadata, in file-name order."""
-    return [(d, detect_metadata(d)) for d in (load_document(p) for p in sorted(corpus.iterdir())
-            if p.is_file() and p.suffix.lower() in (".txt", ".md", ".pdf", ".docx"))]
+    return [
+        (d, detect_metadata(d))
+        for d in (
+            load_document(p)
+            for p in sorted(corpus.iterdir())
+            if p.is_file() and p.suffix.lower() in (".txt", ".md", ".pdf", ".docx")
+        )
+    ]
 
 
-def recall_at(index: RetrievalIndex, items: list[dict], spans: dict, by_name: dict, mode: str, filtered: bool,
-              k: int = 5) -> float:
+def recall_at(
+    index: RetrievalIndex,
+    items: list[dict],
+    spans: dict,
+    by_name: dict,
+    mode: str,
+    filtered: bool,
+    k: int = 5,
+) -> float:
     """Share of ``items`` whose evidence is in the top ``k`` of ``mode`` (department filter if ``filtered``)."""
     found = 0
     for item in items:
@@ -237,8 +271,10 @@ def compare_encoders(settings, corpus: Path, qas: list[Path]) -> int:  # noqa: A
         sets.append((qa, items, spans))
         print(f"{qa}: {len(items)} questions with evidence")
     print(f"corpus: {len(docs)} files")
-    print("| encoder | model load (s) | passages | embed (s) | passages/s | query (ms, p50) | QA file | "
-          "R@5 dense | R@5 dense+dept | R@5 hybrid | R@5 hybrid+dept |")
+    print(
+        "| encoder | model load (s) | passages | embed (s) | passages/s | query (ms, p50) | QA file | "
+        "R@5 dense | R@5 dense+dept | R@5 hybrid | R@5 hybrid+dept |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for runtime, precision in ENCODERS:
         emb = settings.embedding.model_copy(update={"runtime": runtime, "precision": precision})
@@ -256,11 +292,18 @@ def compare_encoders(settings, corpus: Path, qas: list[Path]) -> int:  # noqa: A
             dense_s = stats.timings.get("dense", 0.0)
             n = stats.chunks_embedded
             for qa, items, spans in sets:
-                rec = [recall_at(index, items, spans, by_name, mode, f)
-                       for mode in ("dense", "hybrid") for f in (False, True)]
-                print(f"| {runtime} {precision} | {enc.load_seconds or 0:.2f} | {n} | {dense_s:.1f} | "
-                      f"{n / dense_s:.2f} | {float(np.median(lat)):.1f} | {qa.name} | "
-                      + " | ".join(f"{r:.3f}" for r in rec) + " |", flush=True)
+                rec = [
+                    recall_at(index, items, spans, by_name, mode, f)
+                    for mode in ("dense", "hybrid")
+                    for f in (False, True)
+                ]
+                print(
+                    f"| {runtime} {precision} | {enc.load_seconds or 0:.2f} | {n} | {dense_s:.1f} | "
+                    f"{n / dense_s:.2f} | {float(np.median(lat)):.1f} | {qa.name} | "
+                    + " | ".join(f"{r:.3f}" for r in rec)
+                    + " |",
+                    flush=True,
+                )
     return 0
 
 
@@ -281,11 +324,16 @@ def compare_table_vectors(settings, corpus: Path, qas: list[Path]) -> int:  # no
     with tempfile.TemporaryDirectory(prefix="bench-tables-") as tmp:
         RetrievalIndex.build(Path(tmp), docs, settings, embed=True, encoder=enc)
         index = RetrievalIndex.open(Path(tmp), settings, encoder=enc)
-        contexts = [_json.loads(line) for line in (Path(tmp) / "retrieval" / CONTEXTS).read_text(encoding="utf-8").splitlines()]
+        contexts = [
+            _json.loads(line)
+            for line in (Path(tmp) / "retrieval" / CONTEXTS).read_text(encoding="utf-8").splitlines()
+        ]
         table = np.asarray([bool(c) for c in contexts])
         chars = np.asarray([len(c.text) for c in index.chunks])
-        print(f"chunks {len(table)}, in tables {int(table.sum())} ({table.mean():.1%}); "
-              f"characters in table chunks {chars[table].sum() / chars.sum():.1%}")
+        print(
+            f"chunks {len(table)}, in tables {int(table.sum())} ({table.mean():.1%}); "
+            f"characters in table chunks {chars[table].sum() / chars.sum():.1%}"
+        )
         assert index.dense is not None
         full = index.dense
         vectors = full.index.reconstruct_n(0, full.size)
@@ -297,8 +345,11 @@ def compare_table_vectors(settings, corpus: Path, qas: list[Path]) -> int:  # no
             for qa in qas:
                 items = [i for i in load_items(qa) if i["doc"] in by_name]
                 spans = {i["id"]: evidence_lines(by_name[i["doc"]][0], i["evidence"]) for i in items}
-                rec = [recall_at(index, items, spans, by_name, mode, f)
-                       for mode in ("dense", "hybrid") for f in (False, True)]
+                rec = [
+                    recall_at(index, items, spans, by_name, mode, f)
+                    for mode in ("dense", "hybrid")
+                    for f in (False, True)
+                ]
                 print(f"| {label} | {qa.name} | " + " | ".join(f"{r:.3f}" for r in rec) + " |", flush=True)
     return 0
 
@@ -324,8 +375,10 @@ def calibrate(index: RetrievalIndex, items: list[dict], spans: dict, by_name: di
         ev_cov.append(float(cov[idx[best]]))
         ev_dense.append(float(dense.max()))
         print(f"  {item['id']:6} cov {cov[idx[best]]:.2f} dense {dense.max():.3f}  {item['question']}")
-    print(f"evidence: coverage min {min(ev_cov):.2f} median {statistics.median(ev_cov):.2f}; "
-          f"dense min {min(ev_dense):.3f} median {statistics.median(ev_dense):.3f}")
+    print(
+        f"evidence: coverage min {min(ev_cov):.2f} median {statistics.median(ev_cov):.2f}; "
+        f"dense min {min(ev_dense):.3f} median {statistics.median(ev_dense):.3f}"
+    )
     all_ids = np.arange(len(index.chunks))
     for q in JUNK_QUERIES:
         _, cov = index.lexical.score(tokenize(q))

@@ -162,10 +162,21 @@ def bench_build(base: Path, n: int, seed: int) -> dict:
         store_build.build_index(settings, embed=False, log=logged.append)
     bm25_total = time.perf_counter() - t
     chunks = retrieval_chunks(settings.index_dir)
-    return {"n": n, "embed": False, "seconds": secs, "reports_per_s": n / secs, "chunks": chunks,
-            "facts": res.n_facts, "skipped": len(res.skipped), "facts_only_api": facts_only,
-            "bm25_s": spent.get("retrieval", bm25_total), "bm25_build_index_s": bm25_total,
-            "index_bytes": dir_size(settings.index_dir), "settings": settings, "reports": reports}
+    return {
+        "n": n,
+        "embed": False,
+        "seconds": secs,
+        "reports_per_s": n / secs,
+        "chunks": chunks,
+        "facts": res.n_facts,
+        "skipped": len(res.skipped),
+        "facts_only_api": facts_only,
+        "bm25_s": spent.get("retrieval", bm25_total),
+        "bm25_build_index_s": bm25_total,
+        "index_bytes": dir_size(settings.index_dir),
+        "settings": settings,
+        "reports": reports,
+    }
 
 
 def dense_pseudo_build(settings) -> dict:  # noqa: ANN001
@@ -210,7 +221,9 @@ def embed_sample(corpus: Path, k: int = 32) -> dict:
     texts: list[str] = []
     for p in sorted(corpus.glob("*.txt")):
         d = load_document(p)
-        texts += [embed_text(c) for c in chunk_document(d, detect_metadata(d), s.chunking.size, s.chunking.overlap)]
+        texts += [
+            embed_text(c) for c in chunk_document(d, detect_metadata(d), s.chunking.size, s.chunking.overlap)
+        ]
     texts = list(dict.fromkeys(texts))[:k]
     enc = ModelEncoder(s)
     t = time.perf_counter()
@@ -247,11 +260,24 @@ def incremental(settings, reports, embed: bool = False, repeats: int = 3) -> dic
         secs = time.perf_counter() - t
         stats = next((ln for ln in logged if ln.startswith("retrieval: ")), "")
         chunked = int(m.group(1)) if (m := re.search(r"docs_chunked=(\d+)", stats)) else None
-        runs.append({"seconds": secs, "retrieval_s": spent.get("retrieval", 0.0), "parsed": len(res.indexed),
-                     "reused": len(res.reused), "docs_chunked": chunked, "embedded": counter.get("passages", 0)})
+        runs.append(
+            {
+                "seconds": secs,
+                "retrieval_s": spent.get("retrieval", 0.0),
+                "parsed": len(res.indexed),
+                "reused": len(res.reused),
+                "docs_chunked": chunked,
+                "embedded": counter.get("passages", 0),
+            }
+        )
     best = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]  # the median run
-    return {**best, "runs": [round(r["seconds"], 2) for r in runs], "embed": embed, "chunks_before": before,
-            "chunks_after": retrieval_chunks(settings.index_dir)}
+    return {
+        **best,
+        "runs": [round(r["seconds"], 2) for r in runs],
+        "embed": embed,
+        "chunks_before": before,
+        "chunks_after": retrieval_chunks(settings.index_dir),
+    }
 
 
 # ------------------------------------------------------------------------------ composed store
@@ -287,14 +313,30 @@ def compose_store(base: Path, n: int, seed: int, check: int = 10) -> tuple[objec
         for f in src.facts:
             money = f.value_yuan is not None
             value = f.value * r.factor if money else f.value
-            facts.append(f.model_copy(update={
-                "doc": r.doc, "department": r.department, "year": None if f.year is None else f.year + delta,
-                "metric": names_years(f.metric), "label": tf(f.label), "snippet": tf(f.snippet), "value": value,
-                "value_yuan": None if not money else f.value_yuan * r.factor,
-            }))
-        rep = Report(doc=r.doc, path=str(r.path), sha256=f"synthetic-{r.doc}", department=r.department,
-                     aliases=department_aliases(r.department), year=r.year, kind=r.kind,
-                     title=f"{r.department}{r.year}年度部门{r.kind}")
+            facts.append(
+                f.model_copy(
+                    update={
+                        "doc": r.doc,
+                        "department": r.department,
+                        "year": None if f.year is None else f.year + delta,
+                        "metric": names_years(f.metric),
+                        "label": tf(f.label),
+                        "snippet": tf(f.snippet),
+                        "value": value,
+                        "value_yuan": None if not money else f.value_yuan * r.factor,
+                    }
+                )
+            )
+        rep = Report(
+            doc=r.doc,
+            path=str(r.path),
+            sha256=f"synthetic-{r.doc}",
+            department=r.department,
+            aliases=department_aliases(r.department),
+            year=r.year,
+            kind=r.kind,
+            title=f"{r.department}{r.year}年度部门{r.kind}",
+        )
         models.append(rep)
         write_report(con, rep, facts, 0, [], [])
         n_facts += len(facts)
@@ -317,14 +359,24 @@ def compose_store(base: Path, n: int, seed: int, check: int = 10) -> tuple[objec
         src = load_source(r.source)
         p = chk / r.doc
         p.write_text(transform(src, r.place, r.org, r.year, r.factor), encoding="utf-8")
-        real = {(f.metric, f.qualifier, f.value, f.unit, f.line) for f in parse_document(load_document(p)).facts}
+        real = {
+            (f.metric, f.qualifier, f.value, f.unit, f.line) for f in parse_document(load_document(p)).facts
+        }
         mine = {(f.metric, f.qualifier, f.value, f.unit, f.line) for f in composed[r.doc]}
         same += len(real & mine)
         total += len(real | mine)
-    return settings, reports, {"seconds": secs, "facts": n_facts, "index_bytes": dir_size(settings.index_dir),
-                               "check_agreement": same / total if total else 1.0, "check_n": check,
-                               "models": models}
-
+    return (
+        settings,
+        reports,
+        {
+            "seconds": secs,
+            "facts": n_facts,
+            "index_bytes": dir_size(settings.index_dir),
+            "check_agreement": same / total if total else 1.0,
+            "check_n": check,
+            "models": models,
+        },
+    )
 
 
 # ------------------------------------------------------------------------- pseudo embeddings
@@ -393,15 +445,25 @@ def seal(settings) -> None:  # noqa: ANN001
 
     index_dir = settings.index_dir
     facts, retrieval = index_dir / DB_NAME, index_dir / RETRIEVAL_SUBDIR
-    write_json_atomic(index_dir / MANIFEST_NAME, {
-        "manifest_format": MANIFEST_FORMAT, "format_version": FORMAT_VERSION, "parser_version": parser_version(),
-        "reports": {}, "duplicates": {},
-        "facts": {"file": DB_NAME, "sha256": sha256_file(facts), "size": facts.stat().st_size,
-                  "stamp": file_stamp(facts)},
-        "retrieval_stamps": tree_stamps(retrieval) if retrieval.is_dir() else None,
-        "retrieval": tree_checksums(retrieval) if retrieval.is_dir() else None,
-        "built": "composed by bench/scale.py",
-    })
+    write_json_atomic(
+        index_dir / MANIFEST_NAME,
+        {
+            "manifest_format": MANIFEST_FORMAT,
+            "format_version": FORMAT_VERSION,
+            "parser_version": parser_version(),
+            "reports": {},
+            "duplicates": {},
+            "facts": {
+                "file": DB_NAME,
+                "sha256": sha256_file(facts),
+                "size": facts.stat().st_size,
+                "stamp": file_stamp(facts),
+            },
+            "retrieval_stamps": tree_stamps(retrieval) if retrieval.is_dir() else None,
+            "retrieval": tree_checksums(retrieval) if retrieval.is_dir() else None,
+            "built": "composed by bench/scale.py",
+        },
+    )
 
 
 def compose_retrieval(settings, reports: list, report_models: list, dense: str = "flat") -> dict:  # noqa: ANN001
@@ -444,25 +506,40 @@ def compose_retrieval(settings, reports: list, report_models: list, dense: str =
         src[name] = {
             "chunks": chunks,
             "row_templates": templates,
-            "counts": TermCounts.from_tokens([tokenize(ri.embed_text(c, x)) for c, x in zip(chunks, contexts, strict=True)]),
+            "counts": TermCounts.from_tokens(
+                [tokenize(ri.embed_text(c, x)) for c, x in zip(chunks, contexts, strict=True)]
+            ),
             "lines": TermCounts.from_tokens([tokenize(u) for u in units]),
             "owner": np.asarray(owner, dtype=np.int64),
             "contexts": rf.row_block([(json.dumps(x, ensure_ascii=False) + "\n").encode() for x in contexts]),
-            "spans": rf.row_block([(json.dumps([list(u) for u in us], ensure_ascii=False) + "\n").encode() for _, _, us in pairs]),
+            "spans": rf.row_block(
+                [
+                    (json.dumps([list(u) for u in us], ensure_ascii=False) + "\n").encode()
+                    for _, _, us in pairs
+                ]
+            ),
         }
     models = {m.doc: m for m in report_models}
     keys = {r.doc: ri.report_key(models[r.doc].sha256, models[r.doc]) for r in reports}
     names = {doc: ri.report_tokens(k) for doc, k in keys.items()}
-    words = sorted({w for s in src.values() for w in s["counts"].vocab} | {w for ts in names.values() for w in ts})
+    words = sorted(
+        {w for s in src.values() for w in s["counts"].vocab} | {w for ts in names.values() for w in ts}
+    )
     wid = {w: i for i, w in enumerate(words)}
     lwords = sorted({w for s in src.values() for w in s["lines"].vocab})
     lwid = {w: i for i, w in enumerate(lwords)}
     for s in src.values():  # each source's counts as sparse matrices over the global vocabularies
-        for part, vocab_ids, width, key in (("counts", wid, len(words), "m"), ("lines", lwid, len(lwords), "lm")):
+        for part, vocab_ids, width, key in (
+            ("counts", wid, len(words), "m"),
+            ("lines", lwid, len(lwords), "lm"),
+        ):
             tc = s[part]
             remap = np.asarray([vocab_ids[w] for w in tc.vocab], dtype=np.int32)
-            s[key] = csr_matrix((tc.counts, remap[tc.ids] if len(tc.ids) else tc.ids, tc.indptr),
-                                shape=(tc.rows, width), dtype=np.int32)
+            s[key] = csr_matrix(
+                (tc.counts, remap[tc.ids] if len(tc.ids) else tc.ids, tc.indptr),
+                shape=(tc.rows, width),
+                dtype=np.int32,
+            )
     out_dir = settings.index_dir / rf.SUBDIR
     shutil.rmtree(out_dir, ignore_errors=True)
     out_dir.mkdir(parents=True)
@@ -475,14 +552,19 @@ def compose_retrieval(settings, reports: list, report_models: list, dense: str =
         # the source's rows with this report's doc/department/year/kind (JSON equivalent to a
         # model_copy(update=…).model_dump_json() of each chunk, ~10x faster)
         fields = {"doc": r.doc, "department": r.department, "year": r.year, "kind": r.kind}
-        rows = [row.replace(b"\x00FIELDS\x00", json.dumps(fields, ensure_ascii=False)[1:-1].encode())
-                for row in s["row_templates"]]
+        rows = [
+            row.replace(b"\x00FIELDS\x00", json.dumps(fields, ensure_ascii=False)[1:-1].encode())
+            for row in s["row_templates"]
+        ]
         chunk_blocks.append(rf.row_block(rows))
         ctx_blocks.append(s["contexts"])
         span_blocks.append(s["spans"])
         ids = np.asarray([wid[w] for w in names[r.doc]], dtype=np.int32)
-        extra = csr_matrix((np.ones(n * len(ids), np.int32), np.tile(ids, n), np.arange(n + 1) * len(ids)),
-                           shape=(n, len(words)), dtype=np.int32)
+        extra = csr_matrix(
+            (np.ones(n * len(ids), np.int32), np.tile(ids, n), np.arange(n + 1) * len(ids)),
+            shape=(n, len(words)),
+            dtype=np.int32,
+        )
         mats.append(s["m"] + extra)
         lmats.append(s["lm"])
         owners.append(s["owner"] + pos)
@@ -507,14 +589,27 @@ def compose_retrieval(settings, reports: list, report_models: list, dense: str =
         DenseIndex.build(vecs, above).save(out_dir / rf.FAISS_FILE)
         del vecs
         dense_s = time.perf_counter() - t
-    manifest = {"format": rf.FORMAT_VERSION, "model": settings.embedding.model if dense != "none" else None,
-                "dim": PSEUDO_DIM if dense != "none" else None, "embedded": dense != "none",
-                "chunking": {"size": settings.chunking.size, "overlap": settings.chunking.overlap},
-                "tokenizer": tokenizer_signature(), "docs": keys, "chunks_per_doc": per_doc, "chunks": pos}
-    (out_dir / rf.MANIFEST).write_text(json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True),
-                                       encoding="utf-8")
-    return {"chunks": pos, "lexical_s": lexical_s, "dense_s": dense_s, "dense": dense,
-            "bytes": dir_size(out_dir)}
+    manifest = {
+        "format": rf.FORMAT_VERSION,
+        "model": settings.embedding.model if dense != "none" else None,
+        "dim": PSEUDO_DIM if dense != "none" else None,
+        "embedded": dense != "none",
+        "chunking": {"size": settings.chunking.size, "overlap": settings.chunking.overlap},
+        "tokenizer": tokenizer_signature(),
+        "docs": keys,
+        "chunks_per_doc": per_doc,
+        "chunks": pos,
+    }
+    (out_dir / rf.MANIFEST).write_text(
+        json.dumps(manifest, ensure_ascii=False, indent=1, sort_keys=True), encoding="utf-8"
+    )
+    return {
+        "chunks": pos,
+        "lexical_s": lexical_s,
+        "dense_s": dense_s,
+        "dense": dense,
+        "bytes": dir_size(out_dir),
+    }
 
 
 # --------------------------------------------------------------------------- search latency
@@ -536,11 +631,19 @@ def search_child(index_parent: str, qfile: str) -> None:
         idx = RetrievalIndex.open(settings.index_dir, settings)
         open_s = time.perf_counter() - t
         idx.warmup()
-        out: dict = {"open_s": open_s, "chunks": len(idx.chunks), "dense": idx.has_dense,
-                     "approximate": bool(idx.dense is not None and idx.dense.approximate), "cases": {}}
+        out: dict = {
+            "open_s": open_s,
+            "chunks": len(idx.chunks),
+            "dense": idx.has_dense,
+            "approximate": bool(idx.dense is not None and idx.dense.approximate),
+            "cases": {},
+        }
         cases: dict[str, list[tuple[str, list[str] | None]]] = {
             "unfiltered": [(q, None) for q in spec["queries"]],
-            "department filter": [(q, [d]) for q, d in zip(spec["queries"], spec["departments"], strict=False)]}
+            "department filter": [
+                (q, [d]) for q, d in zip(spec["queries"], spec["departments"], strict=False)
+            ],
+        }
         prof = cProfile.Profile()
         for name, items in cases.items():
             for q, d in items:
@@ -565,15 +668,34 @@ def search_child(index_parent: str, qfile: str) -> None:
 
 def search_latency(base: Path, reports: list, reps: int = 5, encoder: str = "pseudo") -> dict:
     rng = random.Random(3)
-    queries = ["什么是机关运行经费", "三公经费增减变化的主要原因", "一般公共预算财政拨款是什么", "什么是项目支出",
-               "部门的主要职能是什么", "公务接待费支出决算", "政府采购情况", "国有资产占有使用情况",
-               "绩效目标管理", "会议费和培训费"]
+    queries = [
+        "什么是机关运行经费",
+        "三公经费增减变化的主要原因",
+        "一般公共预算财政拨款是什么",
+        "什么是项目支出",
+        "部门的主要职能是什么",
+        "公务接待费支出决算",
+        "政府采购情况",
+        "国有资产占有使用情况",
+        "绩效目标管理",
+        "会议费和培训费",
+    ]
     depts = [r.department for r in rng.sample(reports, min(len(queries), len(reports)))]
     qf = base / "search.json"
-    qf.write_text(json.dumps({"queries": queries, "departments": depts, "reps": reps, "encoder": encoder},
-                             ensure_ascii=False), encoding="utf-8")
-    p = subprocess.run([sys.executable, "-m", "bench.scale", "_search", str(base), str(qf)], cwd=ROOT,
-                       capture_output=True, text=True, check=False, env=child_env())
+    qf.write_text(
+        json.dumps(
+            {"queries": queries, "departments": depts, "reps": reps, "encoder": encoder}, ensure_ascii=False
+        ),
+        encoding="utf-8",
+    )
+    p = subprocess.run(
+        [sys.executable, "-m", "bench.scale", "_search", str(base), str(qf)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=child_env(),
+    )
     if p.returncode:
         raise RuntimeError(p.stderr[-2000:])
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -596,13 +718,23 @@ def questions(reports: list, n_lookup: int = 30, n_other: int = 10, seed: int = 
     # 执行率 of 三公经费 (source 000 states 预算数 and 决算数) and a share (基本工资 / 本年支出合计)
     r000 = [r for r in with_truth if r.source.startswith("000")]
     r_share = [r for r in with_truth if r.source.startswith(("000", "004"))]
-    comp = [f"{r.department}{r.year}年三公经费执行率是多少" for r in rng.sample(r000, min(n_other // 2, len(r000)))]
-    comp += [f"{r.department}{r.year}年基本工资占本年支出合计的比重是多少"
-             for r in rng.sample(r_share, min(n_other // 2, len(r_share)))]
+    comp = [
+        f"{r.department}{r.year}年三公经费执行率是多少"
+        for r in rng.sample(r000, min(n_other // 2, len(r000)))
+    ]
+    comp += [
+        f"{r.department}{r.year}年基本工资占本年支出合计的比重是多少"
+        for r in rng.sample(r_share, min(n_other // 2, len(r_share)))
+    ]
     years = sorted({r.year for r in reports})
     compare = [f"哪个局{y}年本年支出合计最多" for y in years[:3]] + [f"{years[0]}年哪个部门三公经费最少"]
-    retr = ["什么是机关运行经费", "什么是三公经费", "一般公共预算财政拨款是什么", "什么是项目支出",
-            f"{reports[0].department}的主要职能是什么"]
+    retr = [
+        "什么是机关运行经费",
+        "什么是三公经费",
+        "一般公共预算财政拨款是什么",
+        "什么是项目支出",
+        f"{reports[0].department}的主要职能是什么",
+    ]
     return {"lookup": look, "computed": comp, "compare": compare, "retrieval": retr}
 
 
@@ -644,18 +776,32 @@ def _engine_run(index_parent: str, qs: dict, budget: float) -> None:
                 t = time.perf_counter()
                 engine.ask(q)
                 lat.append((time.perf_counter() - t) * 1000)
-        out["kinds"][kind] = {"n": len(lat), "p50": pct(lat, 50), "p95": pct(lat, 95), "p99": pct(lat, 99),
-                              "first_max": max(first) if first else None, "answers": answers,
-                              "rss_mb_after": maxrss_mb()}
+        out["kinds"][kind] = {
+            "n": len(lat),
+            "p50": pct(lat, 50),
+            "p95": pct(lat, 95),
+            "p99": pct(lat, 99),
+            "first_max": max(first) if first else None,
+            "answers": answers,
+            "rss_mb_after": maxrss_mb(),
+        }
     out["rss_mb"] = maxrss_mb()
     print(json.dumps(out))
 
 
 def warm(base: Path, qs: dict[str, list[str]], budget_s: float = 60.0, pseudo: bool = False) -> dict:
     qf = base / "questions.json"
-    qf.write_text(json.dumps({**qs, "_budget_s": budget_s, "_pseudo": pseudo}, ensure_ascii=False), encoding="utf-8")
-    p = subprocess.run([sys.executable, "-m", "bench.scale", "_engine", str(base), str(qf)], cwd=ROOT,
-                       capture_output=True, text=True, check=False, env=child_env())
+    qf.write_text(
+        json.dumps({**qs, "_budget_s": budget_s, "_pseudo": pseudo}, ensure_ascii=False), encoding="utf-8"
+    )
+    p = subprocess.run(
+        [sys.executable, "-m", "bench.scale", "_engine", str(base), str(qf)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        env=child_env(),
+    )
     if p.returncode:
         raise RuntimeError(p.stderr[-2000:])
     return json.loads(p.stdout.strip().splitlines()[-1])
@@ -665,8 +811,14 @@ def cold(base: Path, question: str, n: int = 5) -> dict:
     runs = []
     for _ in range(n):
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "assistant.interfaces.cli", "ask", question], cwd=base, env=child_env(),
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+        subprocess.run(
+            [sys.executable, "-m", "assistant.interfaces.cli", "ask", question],
+            cwd=base,
+            env=child_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            check=False,
+        )
         runs.append(time.perf_counter() - t)
     return {"median_s": statistics.median(runs), "max_s": max(runs)}
 
@@ -680,13 +832,28 @@ def machine() -> dict:
         mem = int(next(ln for ln in open("/proc/meminfo") if ln.startswith("MemTotal")).split()[1]) // 1024
     except (OSError, StopIteration):
         pass
-    return {"nproc": os.cpu_count(), "ram_mb": mem, "python": platform.python_version(),
-            "platform": platform.platform(), "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")}
+    return {
+        "nproc": os.cpu_count(),
+        "ram_mb": mem,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+    }
 
 
 def run(sizes: list[int], seed: int = 7) -> dict:
-    res: dict = {"machine": machine(), "sizes": sizes, "builds": {}, "warm": {}, "cold": {}, "search": {},
-                 "search_real": {}, "dense": {}, "compose": {}, "load_start": os.getloadavg()}
+    res: dict = {
+        "machine": machine(),
+        "sizes": sizes,
+        "builds": {},
+        "warm": {},
+        "cold": {},
+        "search": {},
+        "search_real": {},
+        "dense": {},
+        "compose": {},
+        "load_start": os.getloadavg(),
+    }
     root = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     try:
         for n in sizes:
@@ -698,8 +865,10 @@ def run(sizes: list[int], seed: int = 7) -> dict:
                 b = bench_build(base, n, seed)
                 settings, reports = b.pop("settings"), b.pop("reports")
                 res["builds"][n] = b
-                _log(f"  facts-only {b['seconds']:.1f} s ({b['reports_per_s']:.2f} reports/s); retrieval (BM25) "
-                     f"{b['bm25_s']:.1f} s for {b['chunks']} chunks; {b['index_bytes'] / n / 1024:.0f} KiB/report")
+                _log(
+                    f"  facts-only {b['seconds']:.1f} s ({b['reports_per_s']:.2f} reports/s); retrieval (BM25) "
+                    f"{b['bm25_s']:.1f} s for {b['chunks']} chunks; {b['index_bytes'] / n / 1024:.0f} KiB/report"
+                )
                 if n <= 10:
                     _log("[embeddings] model load + encode a sample of chunk texts …")
                     res["embed"] = embed_sample(base / "corpus")
@@ -714,7 +883,10 @@ def run(sizes: list[int], seed: int = 7) -> dict:
                     res["dense"][n] = dense_pseudo_build(settings)
                     _log(f"  {res['dense'][n]}")
                     _log(f"[N={n}] incremental re-index with embeddings (pseudo model) …")
-                    res["incremental_embed"] = {"n": n, **incremental(settings, reports, embed=True, repeats=1)}
+                    res["incremental_embed"] = {
+                        "n": n,
+                        **incremental(settings, reports, embed=True, repeats=1),
+                    }
                     _log(f"  {res['incremental_embed']}")
                     pseudo = True
             else:
@@ -722,8 +894,10 @@ def run(sizes: list[int], seed: int = 7) -> dict:
                 settings, reports, c = compose_store(base, n, seed)
                 models = c.pop("models")
                 res["builds"][n] = {"composed": True, **c}
-                _log(f"  {c['seconds']:.1f} s, {c['facts']} facts, agreement with real pipeline on "
-                     f"{c['check_n']} reports {c['check_agreement']:.3f}")
+                _log(
+                    f"  {c['seconds']:.1f} s, {c['facts']} facts, agreement with real pipeline on "
+                    f"{c['check_n']} reports {c['check_agreement']:.3f}"
+                )
                 _log(f"[N={n}] composed retrieval index (pseudo vectors, settings' approximate index) …")
                 res["compose"][n] = compose_retrieval(settings, reports, models, dense="approximate")
                 seal(settings)
@@ -733,7 +907,9 @@ def run(sizes: list[int], seed: int = 7) -> dict:
             _log(f"[N={n}] warm queries …")
             res["warm"][n] = warm(base, qs, budget_s=90.0 if n > 1000 else 40.0, pseudo=pseudo)
             for k, v in res["warm"][n]["kinds"].items():
-                _log(f"  {k:9} p50 {v['p50']:.1f} ms p95 {v['p95']:.1f} p99 {v['p99']:.1f} (n={v['n']}) {v['answers']}")
+                _log(
+                    f"  {k:9} p50 {v['p50']:.1f} ms p95 {v['p95']:.1f} p99 {v['p99']:.1f} (n={v['n']}) {v['answers']}"
+                )
             _log(f"  engine RSS {res['warm'][n]['rss_mb']:.0f} MB, open {res['warm'][n]['open_s']:.2f} s")
             if (settings.index_dir / "retrieval" / "manifest.json").exists():
                 _log(f"[N={n}] RetrievalIndex.search latency …")
@@ -759,99 +935,153 @@ def _ms(x: float | None) -> str:
 
 def write_results(res: dict, path: Path) -> None:
     m = res["machine"]
-    L = ["# Scale benchmark results", "",
-         f"Generated by `.venv/bin/python -m bench` on {m['date']}.", "",
-         f"Machine: {m['nproc']} CPUs, {m['ram_mb'] / 1024:.1f} GiB RAM, Python {m['python']}, {m['platform']}.", "",
-         "Corpora: `bench/synth.py` (N reports made from corpus/000–004: other departments of invented "
-         "counties/cities, years 2019–2024, amounts × an integer factor 1–3 so table identities hold). "
-         "Temporary directories; embedding settings default.", "",
-         "## Index build", "",
-         "| N | mode | seconds | reports/s | chunks | facts | index size / report |",
-         "|---|---|---|---|---|---|---|"]
+    L = [
+        "# Scale benchmark results",
+        "",
+        f"Generated by `.venv/bin/python -m bench` on {m['date']}.",
+        "",
+        f"Machine: {m['nproc']} CPUs, {m['ram_mb'] / 1024:.1f} GiB RAM, Python {m['python']}, {m['platform']}.",
+        "",
+        "Corpora: `bench/synth.py` (N reports made from corpus/000–004: other departments of invented "
+        "counties/cities, years 2019–2024, amounts × an integer factor 1–3 so table identities hold). "
+        "Temporary directories; embedding settings default.",
+        "",
+        "## Index build",
+        "",
+        "| N | mode | seconds | reports/s | chunks | facts | index size / report |",
+        "|---|---|---|---|---|---|---|",
+    ]
     b = res["builds"]
     for key, v in b.items():
         if v.get("composed"):
-            L.append(f"| {key} | composed fact store (see notes; {v['check_agreement']:.1%} of facts identical to a "
-                     f"real parse of {v['check_n']} generated files) | {v['seconds']:.1f} | — | — | {v['facts']} | "
-                     f"{v['index_bytes'] / int(key) / 1024:.0f} KiB (facts only) |")
+            L.append(
+                f"| {key} | composed fact store (see notes; {v['check_agreement']:.1%} of facts identical to a "
+                f"real parse of {v['check_n']} generated files) | {v['seconds']:.1f} | — | — | {v['facts']} | "
+                f"{v['index_bytes'] / int(key) / 1024:.0f} KiB (facts only) |"
+            )
             c = res["compose"].get(key) or res["compose"].get(int(key))
             if c:
-                L.append(f"| {key} | composed retrieval index (see notes): BM25 {c['lexical_s']:.1f} s, dense "
-                         f"({c['dense']}, pseudo vectors) {c['dense_s']:.1f} s | {c['lexical_s'] + c['dense_s']:.1f} | — | "
-                         f"{c['chunks']} | — | {c['bytes'] / int(key) / 1024:.0f} KiB (retrieval) |")
+                L.append(
+                    f"| {key} | composed retrieval index (see notes): BM25 {c['lexical_s']:.1f} s, dense "
+                    f"({c['dense']}, pseudo vectors) {c['dense_s']:.1f} s | {c['lexical_s'] + c['dense_s']:.1f} | — | "
+                    f"{c['chunks']} | — | {c['bytes'] / int(key) / 1024:.0f} KiB (retrieval) |"
+                )
             continue
         n = v["n"]
-        api = "`build_index(embed=False, retrieval=False)`" if v.get("facts_only_api") else \
-            "`build_index(embed=False)` with the retrieval step stubbed out"
-        L.append(f"| {n} | facts only ({api}) | {v['seconds']:.1f} | {v['reports_per_s']:.2f} | — | {v['facts']} | — |")
-        L.append(f"| {n} | + retrieval index, BM25 (`build_index(embed=False)` on that store: every report loaded, "
-                 f"chunked, tokenised) | {v['bm25_s']:.1f} | {n / v['bm25_s']:.2f} | {v['chunks']} | — | "
-                 f"{v['index_bytes'] / n / 1024:.0f} KiB (all) |")
+        api = (
+            "`build_index(embed=False, retrieval=False)`"
+            if v.get("facts_only_api")
+            else "`build_index(embed=False)` with the retrieval step stubbed out"
+        )
+        L.append(
+            f"| {n} | facts only ({api}) | {v['seconds']:.1f} | {v['reports_per_s']:.2f} | — | {v['facts']} | — |"
+        )
+        L.append(
+            f"| {n} | + retrieval index, BM25 (`build_index(embed=False)` on that store: every report loaded, "
+            f"chunked, tokenised) | {v['bm25_s']:.1f} | {n / v['bm25_s']:.2f} | {v['chunks']} | — | "
+            f"{v['index_bytes'] / n / 1024:.0f} KiB (all) |"
+        )
         d = res["dense"].get(n) or res["dense"].get(str(n))
         if d:
-            L.append(f"| {n} | + dense part, pseudo vectors (`build_index(embed=True)`, see notes) | {d['seconds']:.1f} | — | "
-                     f"{d['embedded']} texts | — | — |")
+            L.append(
+                f"| {n} | + dense part, pseudo vectors (`build_index(embed=True)`, see notes) | {d['seconds']:.1f} | — | "
+                f"{d['embedded']} texts | — | — |"
+            )
     real = [v for v in b.values() if not v.get("composed") and v["n"] >= 100]
     rate = real[-1]["reports_per_s"] if real else None
     L.append("")
     if rate:
-        L.append(f"Extrapolated facts-only build at N=5000: {5000 / rate / 60:.0f} min "
-                 f"(measured {rate:.2f} reports/s at N={real[-1]['n']}); not run, it does not fit the 10-minute budget.")
+        L.append(
+            f"Extrapolated facts-only build at N=5000: {5000 / rate / 60:.0f} min "
+            f"(measured {rate:.2f} reports/s at N={real[-1]['n']}); not run, it does not fit the 10-minute budget."
+        )
     if res.get("embed") and res.get("distinct"):
         e, d = res["embed"], res["distinct"]
         per_doc = d["distinct"] / d["sample"]
         per_text = e["s_per_text"]
-        L.append(f"Embeddings with the real model (sampled and extrapolated): model load {e['model_load_s']:.1f} s; "
-                 f"{per_text * 1000:.0f} ms per passage (batch of {e['texts']} distinct chunk texts). A sample of "
-                 f"{d['sample']} synthetic reports has {d['chunks']} chunks but only {d['distinct']} distinct texts "
-                 f"(the retrieval index embeds each distinct text once via its embedding cache; synthetic reports "
-                 f"share boilerplate — real ones share less), i.e. {per_doc:.1f} new texts per report → "
-                 f"≈{500 * per_doc * per_text / 60:.0f} min at N=500, ≈{5000 * per_doc * per_text / 60:.0f} min at "
-                 f"N=5000 on top of the facts-only build.")
-    L += ["", "## Query latency (warm: in-process Engine, ms)", "",
-          "| N | kind | p50 | p95 | p99 | first ask (max) | n | answer kinds |", "|---|---|---|---|---|---|---|---|"]
+        L.append(
+            f"Embeddings with the real model (sampled and extrapolated): model load {e['model_load_s']:.1f} s; "
+            f"{per_text * 1000:.0f} ms per passage (batch of {e['texts']} distinct chunk texts). A sample of "
+            f"{d['sample']} synthetic reports has {d['chunks']} chunks but only {d['distinct']} distinct texts "
+            f"(the retrieval index embeds each distinct text once via its embedding cache; synthetic reports "
+            f"share boilerplate — real ones share less), i.e. {per_doc:.1f} new texts per report → "
+            f"≈{500 * per_doc * per_text / 60:.0f} min at N=500, ≈{5000 * per_doc * per_text / 60:.0f} min at "
+            f"N=5000 on top of the facts-only build."
+        )
+    L += [
+        "",
+        "## Query latency (warm: in-process Engine, ms)",
+        "",
+        "| N | kind | p50 | p95 | p99 | first ask (max) | n | answer kinds |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
     for n, w in res["warm"].items():
         for k, v in w["kinds"].items():
-            L.append(f"| {n} | {k} | {_ms(v['p50'])} | {_ms(v['p95'])} | {_ms(v['p99'])} | {_ms(v['first_max'])} | "
-                     f"{v['n']} | {', '.join(f'{a}:{c}' for a, c in v['answers'].items())} |")
-    L += ["", "| N | Engine open (s) | RSS after open (MB) | RSS after numeric questions (MB) | peak RSS incl. retrieval (MB) | cold `assistant ask` lookup median (ms) |",
-          "|---|---|---|---|---|---|"]
+            L.append(
+                f"| {n} | {k} | {_ms(v['p50'])} | {_ms(v['p95'])} | {_ms(v['p99'])} | {_ms(v['first_max'])} | "
+                f"{v['n']} | {', '.join(f'{a}:{c}' for a, c in v['answers'].items())} |"
+            )
+    L += [
+        "",
+        "| N | Engine open (s) | RSS after open (MB) | RSS after numeric questions (MB) | peak RSS incl. retrieval (MB) | cold `assistant ask` lookup median (ms) |",
+        "|---|---|---|---|---|---|",
+    ]
     for n, w in res["warm"].items():
         num = max(w["kinds"][k]["rss_mb_after"] for k in ("lookup", "computed", "compare") if k in w["kinds"])
-        L.append(f"| {n} | {w['open_s']:.2f} | {w['rss_mb_open']:.0f} | {num:.0f} | {w['rss_mb']:.0f} | "
-                 f"{res['cold'][n]['lookup']['median_s'] * 1000:.0f} |")
+        L.append(
+            f"| {n} | {w['open_s']:.2f} | {w['rss_mb_open']:.0f} | {num:.0f} | {w['rss_mb']:.0f} | "
+            f"{res['cold'][n]['lookup']['median_s'] * 1000:.0f} |"
+        )
     if res["search"]:
-        L += ["", "## Retrieval search (`RetrievalIndex.search`, warm, ms; pseudo query vectors)", "",
-              "| N | chunks | dense index | open (s) | case | p50 | p95 | n | top functions (share of search time) |",
-              "|---|---|---|---|---|---|---|---|---|"]
+        L += [
+            "",
+            "## Retrieval search (`RetrievalIndex.search`, warm, ms; pseudo query vectors)",
+            "",
+            "| N | chunks | dense index | open (s) | case | p50 | p95 | n | top functions (share of search time) |",
+            "|---|---|---|---|---|---|---|---|---|",
+        ]
         for n, sr in res["search"].items():
             dense = ("approximate (IVF)" if sr["approximate"] else "exact (flat)") if sr["dense"] else "none"
             top = "; ".join(f"{f} {share:.0%}" for f, share in sr.get("profile", [])[:4])
             for i, (case, v) in enumerate(sr["cases"].items()):
-                L.append(f"| {n} | {sr['chunks']} | {dense} | {sr['open_s']:.2f} | {case} | {_ms(v['p50'])} | "
-                         f"{_ms(v['p95'])} | {v['n']} | {top if i == 0 else ''} |")
+                L.append(
+                    f"| {n} | {sr['chunks']} | {dense} | {sr['open_s']:.2f} | {case} | {_ms(v['p50'])} | "
+                    f"{_ms(v['p95'])} | {v['n']} | {top if i == 0 else ''} |"
+                )
     if res.get("search_real"):
-        L += ["", "Questions through the real e5 model (passage vectors pseudo; the query is encoded in a worker "
-              "thread while the lexical side runs):", "", "| N | case | p50 | p95 | n |", "|---|---|---|---|---|"]
+        L += [
+            "",
+            "Questions through the real e5 model (passage vectors pseudo; the query is encoded in a worker "
+            "thread while the lexical side runs):",
+            "",
+            "| N | case | p50 | p95 | n |",
+            "|---|---|---|---|---|",
+        ]
         for n, sr in res["search_real"].items():
             for case, v in sr["cases"].items():
                 L.append(f"| {n} | {case} | {_ms(v['p50'])} | {_ms(v['p95'])} | {v['n']} |")
     inc = res.get("incremental")
     if inc:
-        L += ["", "## Incremental re-index", "",
-              f"N={inc['n']}, one report's content changed (a paragraph appended), `build_index(embed=False)`: "
-              f"{inc['seconds']:.2f} s (median of {len(inc['runs'])} runs {inc['runs']}, each on another report): "
-              f"{inc['retrieval_s']:.2f} s in the retrieval index, {inc['seconds'] - inc['retrieval_s']:.2f} s facts "
-              f"and manifest; {inc['parsed']} parsed, {inc['reused']} reused, {inc['docs_chunked']} report(s) "
-              f"chunked/tokenised for retrieval. Retrieval chunks before {inc['chunks_before']}, after "
-              f"{inc['chunks_after']}."]
+        L += [
+            "",
+            "## Incremental re-index",
+            "",
+            f"N={inc['n']}, one report's content changed (a paragraph appended), `build_index(embed=False)`: "
+            f"{inc['seconds']:.2f} s (median of {len(inc['runs'])} runs {inc['runs']}, each on another report): "
+            f"{inc['retrieval_s']:.2f} s in the retrieval index, {inc['seconds'] - inc['retrieval_s']:.2f} s facts "
+            f"and manifest; {inc['parsed']} parsed, {inc['reused']} reused, {inc['docs_chunked']} report(s) "
+            f"chunked/tokenised for retrieval. Retrieval chunks before {inc['chunks_before']}, after "
+            f"{inc['chunks_after']}.",
+        ]
         ie = res.get("incremental_embed")
         if ie:
             per = (res.get("embed") or {}).get("s_per_text")
             model = f" + ≈{ie['embedded'] * per:.0f} s of real-model time" if per else ""
             L.append("")
-            L.append(f"The same with embeddings (`build_index(embed=True)`, pseudo model): {ie['seconds']:.2f} s, "
-                     f"{ie['embedded']} new chunk texts embedded{model}.")
+            L.append(
+                f"The same with embeddings (`build_index(embed=True)`, pseudo model): {ie['seconds']:.2f} s, "
+                f"{ie['embedded']} new chunk texts embedded{model}."
+            )
     # targets
     big = max(res["warm"])
     wb = res["warm"][big]["kinds"]
@@ -862,13 +1092,22 @@ def write_results(res: dict, path: Path) -> None:
 
     lk = wb.get("lookup", {})
     cp = wb.get("computed", {})
-    row(f"lookup p50 ≤ 5 ms, p95 ≤ 20 ms warm at N={big}", lk and lk["p50"] <= 5 and lk["p95"] <= 20,
-        f"p50 {_ms(lk.get('p50'))}, p95 {_ms(lk.get('p95'))}")
-    row(f"computed p50 ≤ 5 ms, p95 ≤ 20 ms warm at N={big}", cp and cp["p50"] <= 5 and cp["p95"] <= 20,
-        f"p50 {_ms(cp.get('p50'))}, p95 {_ms(cp.get('p95'))}")
+    row(
+        f"lookup p50 ≤ 5 ms, p95 ≤ 20 ms warm at N={big}",
+        lk and lk["p50"] <= 5 and lk["p95"] <= 20,
+        f"p50 {_ms(lk.get('p50'))}, p95 {_ms(lk.get('p95'))}",
+    )
+    row(
+        f"computed p50 ≤ 5 ms, p95 ≤ 20 ms warm at N={big}",
+        cp and cp["p50"] <= 5 and cp["p95"] <= 20,
+        f"p50 {_ms(cp.get('p50'))}, p95 {_ms(cp.get('p95'))}",
+    )
     cmax = max(v["lookup"]["median_s"] for v in res["cold"].values())
-    row("cold `assistant ask` lookup ≤ 0.3 s (all N)", cmax <= 0.3,
-        ", ".join(f"N={n}: {v['lookup']['median_s'] * 1000:.0f} ms" for n, v in res["cold"].items()))
+    row(
+        "cold `assistant ask` lookup ≤ 0.3 s (all N)",
+        cmax <= 0.3,
+        ", ".join(f"N={n}: {v['lookup']['median_s'] * 1000:.0f} ms" for n, v in res["cold"].items()),
+    )
     for n, limit in ((500, 50), (5000, 150)):
         w = res["warm"].get(n, {}).get("kinds", {}).get("retrieval")
         sr = res["search"].get(n, {}).get("cases", {}).get("unfiltered")
@@ -877,25 +1116,50 @@ def write_results(res: dict, path: Path) -> None:
             continue
         real = res.get("search_real", {}).get(n, {}).get("cases", {}).get("unfiltered")
         if real is not None:  # what a user waits for: the real model encodes the question
-            row(f"retrieval p50 ≤ {limit} ms warm at N={n} (search, real query encoder)", real["p50"] <= limit,
+            row(
+                f"retrieval p50 ≤ {limit} ms warm at N={n} (search, real query encoder)",
+                real["p50"] <= limit,
                 f"p50 {_ms(real['p50'])} (pseudo query vectors: search {_ms(sr['p50']) if sr else '—'}, "
-                f"Engine {_ms(w['p50'])})")
+                f"Engine {_ms(w['p50'])})",
+            )
             continue
-        row(f"retrieval p50 ≤ {limit} ms warm at N={n} (Engine; pseudo query vectors)", w["p50"] <= limit,
-            f"p50 {_ms(w['p50'])}" + (f" (search alone {_ms(sr['p50'])})" if sr else ""))
-    row("facts-only indexing ≥ 20 reports/s", rate is not None and rate >= 20, f"{rate:.2f} reports/s" if rate else "—")
+        row(
+            f"retrieval p50 ≤ {limit} ms warm at N={n} (Engine; pseudo query vectors)",
+            w["p50"] <= limit,
+            f"p50 {_ms(w['p50'])}" + (f" (search alone {_ms(sr['p50'])})" if sr else ""),
+        )
+    row(
+        "facts-only indexing ≥ 20 reports/s",
+        rate is not None and rate >= 20,
+        f"{rate:.2f} reports/s" if rate else "—",
+    )
     if inc:
-        row(f"incremental ≤ 2 s at N={inc['n']} (facts + BM25)",
-            inc["seconds"] <= 2 and inc["chunks_after"] >= inc["chunks_before"], f"{inc['seconds']:.2f} s")
-    row(f"engine RSS at N={big} < 2 GB", res["warm"][big]["rss_mb"] < 2048, f"{res['warm'][big]['rss_mb']:.0f} MB")
+        row(
+            f"incremental ≤ 2 s at N={inc['n']} (facts + BM25)",
+            inc["seconds"] <= 2 and inc["chunks_after"] >= inc["chunks_before"],
+            f"{inc['seconds']:.2f} s",
+        )
+    row(
+        f"engine RSS at N={big} < 2 GB",
+        res["warm"][big]["rss_mb"] < 2048,
+        f"{res['warm'][big]['rss_mb']:.0f} MB",
+    )
     L += ["", "## Targets", "", "| target | measured | |", "|---|---|---|", *t]
-    load = f"load average {res['load_start'][0]:.1f} at the start, {res.get('load_end', (0,))[0]:.1f} at the end"
-    L += ["", "## Notes", "", f"- Measured with {load} (2 CPUs); the figures are this run's, not the best of several.",
-          *NOTES, ""]
+    load = (
+        f"load average {res['load_start'][0]:.1f} at the start, {res.get('load_end', (0,))[0]:.1f} at the end"
+    )
+    L += [
+        "",
+        "## Notes",
+        "",
+        f"- Measured with {load} (2 CPUs); the figures are this run's, not the best of several.",
+        *NOTES,
+        "",
+    ]
     # sections measured by other benchmarks (bench/retrieval.py, bench/cold_start.py) follow KEPT_MARK
     # and survive a rerun of this one
     old = path.read_text(encoding="utf-8") if path.exists() else ""
-    kept = old[old.index(KEPT_MARK):] if KEPT_MARK in old else ""
+    kept = old[old.index(KEPT_MARK) :] if KEPT_MARK in old else ""
     path.write_text("\n".join(L) + ("\n" + kept if kept else ""), encoding="utf-8")
 
 
@@ -954,7 +1218,9 @@ def main(argv: list[str] | None = None) -> int:
     res = run([int(s) for s in args.sizes.split(",")], args.seed)
     res["total_s"] = time.perf_counter() - t0
     if args.json:
-        Path(args.json).write_text(json.dumps(res, default=str, ensure_ascii=False, indent=1), encoding="utf-8")
+        Path(args.json).write_text(
+            json.dumps(res, default=str, ensure_ascii=False, indent=1), encoding="utf-8"
+        )
     write_results(res, Path(args.out))
     _log(f"total {res['total_s']:.0f} s → {args.out}")
     return 0

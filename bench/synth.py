@@ -50,9 +50,26 @@ _FIRST = "青白石云松金桃柳梅竹丰安兴永泰和新乐宁清"
 _SECOND = "山水溪岭河湖川林原峰"
 PLACES = tuple(a + b for a in _FIRST for b in _SECOND)  # 200 names
 ORGS = (
-    "教育局", "卫生健康局", "财政局", "农业农村局", "民政局", "公安局", "司法局", "审计局", "统计局", "商务局",
-    "水务局", "林业局", "交通运输局", "应急管理局", "住房和城乡建设局", "市场监督管理局", "文化和旅游局",
-    "退役军人事务局", "生态环境局", "人力资源和社会保障局",
+    "教育局",
+    "卫生健康局",
+    "财政局",
+    "农业农村局",
+    "民政局",
+    "公安局",
+    "司法局",
+    "审计局",
+    "统计局",
+    "商务局",
+    "水务局",
+    "林业局",
+    "交通运输局",
+    "应急管理局",
+    "住房和城乡建设局",
+    "市场监督管理局",
+    "文化和旅游局",
+    "退役军人事务局",
+    "生态环境局",
+    "人力资源和社会保障局",
 )
 # Source body and its short forms (in the text) → replaced by the new body.
 SOURCE_ORG = ("医疗保障局", "医保局")
@@ -137,8 +154,16 @@ def load_source(name: str) -> Source:
     assert rep.department and rep.year and rep.kind, f"{name}: metadata not found"
     text = path.read_text(encoding=doc.encoding or "utf-8")
     names = sorted({rep.department, *rep.aliases}, key=len, reverse=True)
-    return Source(name=name, text=text, department=rep.department, names=names,
-                  place_kind=_place_kind(rep.department), year=rep.year, kind=rep.kind, facts=parsed.facts)
+    return Source(
+        name=name,
+        text=text,
+        department=rep.department,
+        names=names,
+        place_kind=_place_kind(rep.department),
+        year=rep.year,
+        kind=rep.kind,
+        facts=parsed.facts,
+    )
 
 
 def _new_place(kind: str, rng: random.Random, used: set[str]) -> tuple[str, list[str]]:
@@ -255,20 +280,38 @@ def _truths(src: Source, doc: str, department: str, year: int, factor: int) -> l
     want = "决算数" if src.kind == "决算" else "预算数"
     out: list[Truth] = []
     for metric in TRUTH_METRICS:
-        cands = [f for f in src.facts if f.metric == metric and f.qualifier == want and f.year == src.year
-                 and f.unit in ("元", "万元") and "conflict" not in f.flags and "column_uncertain" not in f.flags]
+        cands = [
+            f
+            for f in src.facts
+            if f.metric == metric
+            and f.qualifier == want
+            and f.year == src.year
+            and f.unit in ("元", "万元")
+            and "conflict" not in f.flags
+            and "column_uncertain" not in f.flags
+        ]
         if not cands:
             continue
         # the engine prefers exact table figures; the truth is the table figure when there is one
         cands.sort(key=lambda f: (f.source != "table", f.code is not None, f.line))
         f = cands[0]
-        out.append(Truth(question=f"{department}{year}年{metric}是多少", value=f.value * factor, unit=f.unit,
-                         metric=metric, department=department, year=year, doc=doc))
+        out.append(
+            Truth(
+                question=f"{department}{year}年{metric}是多少",
+                value=f.value * factor,
+                unit=f.unit,
+                metric=metric,
+                department=department,
+                year=year,
+                doc=doc,
+            )
+        )
     return out
 
 
-def generate(out_dir: str | Path, n: int, seed: int = 7, sources: tuple[str, ...] = SOURCES,
-             write: bool = True) -> list[SynthReport]:
+def generate(
+    out_dir: str | Path, n: int, seed: int = 7, sources: tuple[str, ...] = SOURCES, write: bool = True
+) -> list[SynthReport]:
     """Write ``n`` synthetic reports into ``out_dir`` (created; must not be corpus/) and return them
     with their ground truth. The same (n, seed) gives the same files. ``write=False`` only plans them."""
     out = Path(out_dir).resolve()
@@ -298,9 +341,21 @@ def generate(out_dir: str | Path, n: int, seed: int = 7, sources: tuple[str, ...
         if write:
             path.write_text(transform(src, place, org, year, factor), encoding="utf-8")
         short = [a for a in (place.split("市")[-1] + org,) if a != department]
-        reports.append(SynthReport(doc=doc, path=path, source=src.name, department=department, short_names=short,
-                                   year=year, kind=src.kind, factor=factor, place=place, org=org,
-                                   truths=_truths(src, doc, department, year, factor)))
+        reports.append(
+            SynthReport(
+                doc=doc,
+                path=path,
+                source=src.name,
+                department=department,
+                short_names=short,
+                year=year,
+                kind=src.kind,
+                factor=factor,
+                place=place,
+                org=org,
+                truths=_truths(src, doc, department, year, factor),
+            )
+        )
     return reports
 
 
@@ -323,7 +378,14 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     reps = generate(args.out, args.n, args.seed)
     for r in reps[:10]:
-        print(r.doc, r.department, r.year, r.kind, f"×{r.factor}", [(t.metric, str(t.value), t.unit) for t in r.truths])
+        print(
+            r.doc,
+            r.department,
+            r.year,
+            r.kind,
+            f"×{r.factor}",
+            [(t.metric, str(t.value), t.unit) for t in r.truths],
+        )
     print(f"{len(reps)} reports → {args.out}")
     return 0
 

@@ -16,8 +16,13 @@ from assistant.answer.session import Session
 DOC000 = "000_db59d6f0fba66678.txt"
 DOC003 = "003_d6208e3fa212963b.txt"
 DOC004 = "004_a15be56197084065.txt"
-FIVE = {"峨山彝族自治县医疗保障局", "广元市昭化区医疗保障局", "大城县医疗保障局", "攀枝花市仁和区医疗保障局",
-        "固原市医疗保障局"}
+FIVE = {
+    "峨山彝族自治县医疗保障局",
+    "广元市昭化区医疗保障局",
+    "大城县医疗保障局",
+    "攀枝花市仁和区医疗保障局",
+    "固原市医疗保障局",
+}
 TO_YUAN = {"元": Decimal(1), "万元": Decimal(10000), "亿元": Decimal(100000000)}
 
 
@@ -29,8 +34,15 @@ def values_of(a):
     return [(Decimal(v.value), v.unit, v.qualifier, v.citation.doc) for v in a.values]
 
 
-def has_value(a, value: str, unit: str, *, qualifier: str | None = None, doc: str | None = None,
-              metric: str | None = None) -> bool:
+def has_value(
+    a,
+    value: str,
+    unit: str,
+    *,
+    qualifier: str | None = None,
+    doc: str | None = None,
+    metric: str | None = None,
+) -> bool:
     for v in a.values:
         if Decimal(v.value) != Decimal(value) or v.unit != unit:
             continue
@@ -108,7 +120,12 @@ def test_rank_total_expenditure(engine):
     for v in a.values:
         if v.citation.doc.endswith(".txt"):
             raw = cited_line(v.citation.doc, v.citation.line).replace(",", "")
-            assert str(Decimal(v.value)) in raw or v.value in raw, (v.value, v.citation.doc, v.citation.line, raw)
+            assert str(Decimal(v.value)) in raw or v.value in raw, (
+                v.value,
+                v.citation.doc,
+                v.citation.line,
+                raw,
+            )
 
 
 @pytest.mark.parametrize("q", ["峨山县医保局2019年三公经费是多少", "教育局2021年三公经费"])
@@ -129,11 +146,17 @@ def test_json_shape(engine):
 
 # ---------------------------------------------------------------------------- CLI
 
+
 def _cli(config: Path, *args: str) -> subprocess.CompletedProcess:
     # The module, not the installed script: a shared venv's script may predate this checkout
     # (tests/test_errors.py checks that pyproject's entry point names this main).
-    return subprocess.run([sys.executable, "-m", "assistant.interfaces.cli", "--config", str(config), "ask", *args],
-                          capture_output=True, text=True, timeout=300, cwd=REPO)
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.interfaces.cli", "--config", str(config), "ask", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=REPO,
+    )
 
 
 def test_cli_ask_json(built_config):
@@ -141,7 +164,9 @@ def test_cli_ask_json(built_config):
     assert p.returncode == 0, (p.returncode, p.stdout[-500:], p.stderr[-500:])
     d = json.loads(p.stdout)
     assert d["kind"] == "lookup"
-    assert any(Decimal(v["value"]) == Decimal("5406.00") and v["unit"] == "元" for v in d["values"]), d["values"]
+    assert any(Decimal(v["value"]) == Decimal("5406.00") and v["unit"] == "元" for v in d["values"]), d[
+        "values"
+    ]
 
 
 def test_cli_ask_unanswerable_exits_1(built_config):

@@ -32,17 +32,26 @@ REAL_ERRORS: dict[str, list[tuple[str, int]]] = {
         # 公开05表: 210 卫生健康支出 3,320,099.84 (基本 1,308,016.96) but 21011 + 21015 = 1,308,016.96 (基本
         # 73,396.33); 21015 医疗保障管理事务 states 1,234,620.63 (its 行政运行 child), its children add up
         # to 3,246,703.51 and its own columns to 2,012,082.88; 2101501 行政运行 1,234,620.63 = 0.00 + 0.00.
-        ("table.identity", 265), ("table.identity", 265), ("table.identity", 268), ("table.identity", 268),
+        ("table.identity", 265),
+        ("table.identity", 265),
+        ("table.identity", 268),
+        ("table.identity", 268),
         ("table.identity", 269),
         # 公开06表: 301 工资福利支出 1,292,095.92 but its items add up to 1,289,095.92; 303 对个人和家庭的补助
         # 3,000.00 with every item blank; so 合计 1,420,085.06 ≠ 301 + 302 + 303 = 1,423,085.06.
         # 公开06表 leaves 310 资本性支出 blank (on line 285); the prose of the same section says 资本性支出94,651元.
-        ("table.identity", 285), ("narrative.blank_cell", 285), ("table.identity", 299), ("table.identity", 319),
+        ("table.identity", 285),
+        ("narrative.blank_cell", 285),
+        ("table.identity", 299),
+        ("table.identity", 319),
         # "一般公共预算财政拨款基本支出3,470,158.34元，其中：人员经费，1,321,478.92元，公用经费2,051,038.92元":
         # the tables say 基本支出 1,420,085.06, 人员经费 1,292,095.92, 公用经费 127,989.14 (the prose gives
         # the whole spending as 基本支出), and so do its 工资福利支出 / 商品和服务支出 sentences.
-        ("narrative.amount", 397), ("narrative.amount", 397), ("narrative.amount", 397),
-        ("narrative.amount", 399), ("narrative.amount", 401),
+        ("narrative.amount", 397),
+        ("narrative.amount", 397),
+        ("narrative.amount", 397),
+        ("narrative.amount", 399),
+        ("narrative.amount", 401),
     ],
 }
 
@@ -85,7 +94,9 @@ def test_typography_is_info(findings) -> None:
 def test_rounding_of_yuan_into_wan_is_info_not_error() -> None:
     assert agreement(Decimal("0.45"), "万元", Decimal("4523.00"), "元") == "same"
     assert agreement(Decimal("307.83"), "万元", Decimal("307.82"), "万元") == "rounding"
-    assert agreement(Decimal("307.83"), "万元", Decimal("3078210.00"), "元") == "rounding"  # 307.82 rounded up
+    assert (
+        agreement(Decimal("307.83"), "万元", Decimal("3078210.00"), "元") == "rounding"
+    )  # 307.82 rounded up
     assert agreement(Decimal("307.83"), "万元", Decimal("3078150.00"), "元") == "different"
     assert agreement(Decimal("307.85"), "万元", Decimal("307.82"), "万元") == "different"
     assert agreement(Decimal("1321478.92"), "元", Decimal("1292095.92"), "元") == "different"
@@ -155,13 +166,24 @@ def test_repl_audit_command() -> None:
 def test_a_changed_total_is_found_by_the_table_that_disagrees() -> None:
     # 收支总表 本年支出合计 3470158.34 → 3470159.34: 支出表's 合计 (line 182) no longer agrees with it.
     doc = load_document(CORPUS / D004)
-    lines = [ln.model_copy(update={"raw": ln.raw.replace("3470158.34", "3470159.34"),
-                                   "text": ln.text.replace("3470158.34", "3470159.34")}) if ln.line == 136 else ln
-             for ln in doc.lines]
+    lines = [
+        ln.model_copy(
+            update={
+                "raw": ln.raw.replace("3470158.34", "3470159.34"),
+                "text": ln.text.replace("3470158.34", "3470159.34"),
+            }
+        )
+        if ln.line == 136
+        else ln
+        for ln in doc.lines
+    ]
     assert "3470159.34" in lines[135].raw
     before = {(f.rule, f.line, f.message) for f in audit_document(doc)}
-    new = [(f.rule, f.line) for f in audit_document(doc.model_copy(update={"lines": lines}))
-           if (f.rule, f.line, f.message) not in before]
+    new = [
+        (f.rule, f.line)
+        for f in audit_document(doc.model_copy(update={"lines": lines}))
+        if (f.rule, f.line, f.message) not in before
+    ]
     assert new == [("table.cross", 182)]
 
 
@@ -172,13 +194,31 @@ def test_a_sum_broken_only_by_a_blank_cell_is_the_blank_cells_finding() -> None:
     def value(label: str, v: str | None, line: int, unit: str = "元") -> FindingValue:
         return FindingValue(label=label, value=v, unit=unit, line=line)
 
-    blank = Finding(rule="narrative.blank_cell", severity="error", doc="d", line=12, message="blank",
-                    values=[value("302 商品和服务支出（决算数）", None, 12), value("正文 商品和服务支出", "0.06", 40, "万元")])
+    blank = Finding(
+        rule="narrative.blank_cell",
+        severity="error",
+        doc="d",
+        line=12,
+        message="blank",
+        values=[
+            value("302 商品和服务支出（决算数）", None, 12),
+            value("正文 商品和服务支出", "0.06", 40, "万元"),
+        ],
+    )
 
     def identity(total: str) -> Finding:
-        return Finding(rule="table.identity", severity="error", doc="d", line=10, message=f"sum {total}",
-                       values=[value("合计（决算数）", total, 10), value("301 工资福利支出（决算数）", "400.00", 11),
-                               value("302 商品和服务支出（决算数）", None, 12)])
+        return Finding(
+            rule="table.identity",
+            severity="error",
+            doc="d",
+            line=10,
+            message=f"sum {total}",
+            values=[
+                value("合计（决算数）", total, 10),
+                value("301 工资福利支出（决算数）", "400.00", 11),
+                value("302 商品和服务支出（决算数）", None, 12),
+            ],
+        )
 
     assert _one_per_figure([identity("1000.00"), blank]) == [blank]  # 400 + 600 (0.06万元) = 1000
     assert _one_per_figure([identity("1200.00"), blank]) == [identity("1200.00"), blank]
@@ -188,7 +228,14 @@ def test_another_places_department_in_a_title() -> None:
     doc = load_document(CORPUS / "002_20041eb3cb8715ee.txt")
     line = next(ln for ln in doc.lines if ln.line == 7)
     raw = line.raw.replace("大城县医疗保障局", "峨山彝族自治县医疗保障局")
-    planted = doc.model_copy(update={"lines": [line.model_copy(update={"raw": raw, "text": raw}) if ln.line == 7 else ln
-                                               for ln in doc.lines]})
+    planted = doc.model_copy(
+        update={
+            "lines": [
+                line.model_copy(update={"raw": raw, "text": raw}) if ln.line == 7 else ln for ln in doc.lines
+            ]
+        }
+    )
     new = [(f.rule, f.line, f.message) for f in audit_document(planted)]
-    assert new == [("report.department", 7, "「峨山彝族自治县医疗保障局」不是本报告的部门「大城县医疗保障局」")]
+    assert new == [
+        ("report.department", 7, "「峨山彝族自治县医疗保障局」不是本报告的部门「大城县医疗保障局」")
+    ]

@@ -71,9 +71,16 @@ def edit(doc: Document, n: int, old: str, new: str, count: int = 1) -> Document:
     cells = ln.cells
     if cells:
         k = next(i for i, c in enumerate(cells) if normalize_text(old) in c.text)
-        cells = [c.model_copy(update={"text": normalize_text(c.text.replace(normalize_text(old), normalize_text(new),
-                                                                            count))})
-                 if i == k else c for i, c in enumerate(cells)]
+        cells = [
+            c.model_copy(
+                update={
+                    "text": normalize_text(c.text.replace(normalize_text(old), normalize_text(new), count))
+                }
+            )
+            if i == k
+            else c
+            for i, c in enumerate(cells)
+        ]
     return _with_line(doc, ln.model_copy(update={"raw": raw, "text": normalize_text(raw), "cells": cells}))
 
 
@@ -126,8 +133,12 @@ def plant_amount(name: str) -> Plant | None:
         tok = _token(ln.raw, f.value)
         if f.value == 0 or tok is None or _CLAIM_RE.search(ln.text):
             continue
-        if any(g.metric == f.metric and g.value is not None and agreement(f.value, f.unit, g.value, g.unit) == "same"
-               for g in ctx.figures):
+        if any(
+            g.metric == f.metric
+            and g.value is not None
+            and agreement(f.value, f.unit, g.value, g.unit) == "same"
+            for g in ctx.figures
+        ):
             return edit(ctx.doc, f.line, tok, _bumped(tok)), "narrative.amount", f.line
     return None
 
@@ -145,7 +156,7 @@ def plant_comparison(name: str) -> Plant | None:
             if word not in _SWAP:
                 continue
             ends = [e.end() for e in re.finditer(r"[。！？]", para.text[: m.start()])]
-            found = _relation(para.text[(ends[-2] if len(ends) >= 2 else 0): m.start()])
+            found = _relation(para.text[(ends[-2] if len(ends) >= 2 else 0) : m.start()])
             if found is None or found[0] == "=":
                 continue
             line, _ = para.where(m.start(1))
@@ -189,11 +200,17 @@ def plant_department(name: str) -> Plant | None:
     dept = ctx.report.department
     if not dept:
         return None
-    names = sorted({dept, *(a for a in ctx.report.aliases if len(a) >= 5 and _BODY_SUFFIX.search(a))},
-                   key=len, reverse=True)
+    names = sorted(
+        {dept, *(a for a in ctx.report.aliases if len(a) >= 5 and _BODY_SUFFIX.search(a))},
+        key=len,
+        reverse=True,
+    )
     first = next((ln.line for ln in ctx.doc.lines if dept in ln.raw), None)
-    hits = [(ln, next(n for n in names if n in ln.raw)) for ln in ctx.doc.lines
-            if ln.line != first and any(n in ln.raw for n in names)]
+    hits = [
+        (ln, next(n for n in names if n in ln.raw))
+        for ln in ctx.doc.lines
+        if ln.line != first and any(n in ln.raw for n in names)
+    ]
     if not hits:
         return None
     ln, found = hits[-1]
@@ -225,7 +242,9 @@ def plant_blank_cell(name: str) -> Plant | None:
     for g in ctx.figures:
         if not g.metric or g.value is None or g.value == 0:
             continue
-        if not any(f.metric == g.metric and agreement(f.value, f.unit, g.value, g.unit) == "same" for f in stated):
+        if not any(
+            f.metric == g.metric and agreement(f.value, f.unit, g.value, g.unit) == "same" for f in stated
+        ):
             continue
         others = [v for k, v in enumerate(g.row.values) if k != g.index and v == g.value]
         ln = _line(ctx.doc, g.row.line)
@@ -247,11 +266,23 @@ def plant_doubled_full_stop(name: str) -> Plant | None:
             continue
         line, _ = para.where(i)
         raw = _line(ctx.doc, line).raw
-        k = next((j for j, ch in enumerate(raw) if ch == "。" and raw[j - 1:j] not in "。，、；：" and
-                  raw[j + 1:j + 2] not in "。，、；：”）"), -1)
+        k = next(
+            (
+                j
+                for j, ch in enumerate(raw)
+                if ch == "。"
+                and raw[j - 1 : j] not in "。，、；："
+                and raw[j + 1 : j + 2] not in "。，、；：”）"
+            ),
+            -1,
+        )
         if k <= 0:
             continue
-        return edit(ctx.doc, line, raw[max(0, k - 3): k + 1], raw[max(0, k - 3): k + 1] + "。"), "typography", line
+        return (
+            edit(ctx.doc, line, raw[max(0, k - 3) : k + 1], raw[max(0, k - 3) : k + 1] + "。"),
+            "typography",
+            line,
+        )
     return None
 
 
@@ -259,8 +290,11 @@ def plant_change_rate(name: str) -> Plant | None:
     """The 增长/下降 rate of a sentence whose amount and change agree with it, changed."""
     ctx = context(name)
     for base, d, r in change_statements(ctx):
-        if r.value == 0 or _rate_bounds(base, d) in (None, "new") \
-                or any(line in (base.line, r.line) for _, line, _ in baseline(name)):
+        if (
+            r.value == 0
+            or _rate_bounds(base, d) in (None, "new")
+            or any(line in (base.line, r.line) for _, line, _ in baseline(name))
+        ):
             continue  # a new item, or a sentence the audit already finds wrong
         tok = _token(_line(ctx.doc, r.line).raw, abs(r.value))
         if tok is not None:

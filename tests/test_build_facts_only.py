@@ -79,8 +79,13 @@ def test_facts_only_build_removes_a_retrieval_index_it_would_make_stale(tmp_path
     assert leftovers(tmp_path / "index") == []
     _no_retrieval(cfg)
     assert answer_value(load_settings(cfg)) == "5406.00"
-    rc = subprocess.run([sys.executable, "-m", "assistant.interfaces.cli", "--config", str(cfg), "index", "--check"], cwd=REPO,
-                        capture_output=True, text=True, timeout=120)
+    rc = subprocess.run(
+        [sys.executable, "-m", "assistant.interfaces.cli", "--config", str(cfg), "index", "--check"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert rc.returncode == 0 and "up to date" in rc.stdout, rc.stdout + rc.stderr
 
 
@@ -98,8 +103,14 @@ def test_facts_only_build_killed_keeps_a_working_index(tmp_path, stage):
     _build(cfg, retrieval=True)
     with (tmp_path / "corpus" / DOC000).open("a", encoding="utf-8") as fh:
         fh.write("\n附注：本行为测试追加。\n")
-    p = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(cfg)], cwd=REPO, env={**os.environ, KILL_ENV: stage},
-                       capture_output=True, text=True, timeout=180)
+    p = subprocess.run(
+        [sys.executable, "-c", KILL_SCRIPT, str(cfg)],
+        cwd=REPO,
+        env={**os.environ, KILL_ENV: stage},
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert p.returncode == -signal.SIGKILL, p.stderr
     settings = load_settings(cfg)
     open_store(settings.index_dir).close()

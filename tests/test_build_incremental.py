@@ -39,7 +39,9 @@ def _dump(index: Path, ids: bool = False) -> dict[str, list]:
             "aliases": con.execute("SELECT * FROM aliases ORDER BY alias, department").fetchall(),
             "labels": con.execute("SELECT * FROM labels ORDER BY metric, label").fetchall(),
             "facts": [r if ids else r[1:] for r in con.execute("SELECT * FROM facts ORDER BY doc, line, id")],
-            "indexes": con.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name").fetchall(),
+            "indexes": con.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' ORDER BY name"
+            ).fetchall(),
         }
     finally:
         con.close()
@@ -83,7 +85,9 @@ def test_only_the_changed_report_is_parsed_and_the_store_is_a_full_builds(tmp_pa
 
     # the same corpus built from scratch: the same store, row for row
     shutil.copytree(tmp_path / "inc" / "corpus", tmp_path / "full" / "corpus")
-    full = _build(write_config(tmp_path / "full", [tmp_path / "full" / "corpus"], tmp_path / "full" / "index"))
+    full = _build(
+        write_config(tmp_path / "full", [tmp_path / "full" / "corpus"], tmp_path / "full" / "index")
+    )
     assert sorted(full.indexed) == TXT
     fresh = _dump(tmp_path / "full" / "index")
     for table in fresh:
@@ -100,7 +104,7 @@ def test_a_rewrite_with_the_same_size_and_mtime_is_noticed(tmp_path, counted):
     st = path.stat()
     text = path.read_text(encoding="utf-8")
     i = text.index("2021")
-    path.write_text(text[:i] + "2019" + text[i + 4:], encoding="utf-8")  # same size
+    path.write_text(text[:i] + "2019" + text[i + 4 :], encoding="utf-8")  # same size
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # and the old mtime (cp -p, rsync -t do this)
     assert path.stat().st_size == st.st_size and path.stat().st_mtime_ns == st.st_mtime_ns
     counted["parsed"].clear()

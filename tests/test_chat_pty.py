@@ -29,10 +29,22 @@ def _read_until(fd: int, needle: bytes, timeout: float) -> bytes:
 
 def test_chat_in_a_terminal(built_config: Path, tmp_path: Path) -> None:
     master, slave = pty.openpty()
-    env = dict(os.environ, NO_COLOR="1", TERM="xterm", COLUMNS="160", LINES="40",
-               ASSISTANT_REPL_HISTORY_FILE=f'"{tmp_path / "history"}"')
-    proc = subprocess.Popen([sys.executable, "-m", "assistant.interfaces.cli", "--config", str(built_config), "chat", "--plain"],
-                            stdin=slave, stdout=slave, stderr=slave, env=env, close_fds=True)
+    env = dict(
+        os.environ,
+        NO_COLOR="1",
+        TERM="xterm",
+        COLUMNS="160",
+        LINES="40",
+        ASSISTANT_REPL_HISTORY_FILE=f'"{tmp_path / "history"}"',
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "assistant.interfaces.cli", "--config", str(built_config), "chat", "--plain"],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env=env,
+        close_fds=True,
+    )
     os.close(slave)
     try:
         _read_until(master, b">", 30)

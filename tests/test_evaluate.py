@@ -56,7 +56,9 @@ class FakeEngine:
     def ask(self, question: str, session: Session | None = None) -> Answer:
         assert session is not None
         remembered = list(session.departments)
-        self.calls.append((question, session, remembered))  # the object itself: ids of freed sessions get reused
+        self.calls.append(
+            (question, session, remembered)
+        )  # the object itself: ids of freed sessions get reused
         session.departments = ["峨山彝族自治县医疗保障局"]
         if question == "崩溃":
             raise RuntimeError("boom")
@@ -219,8 +221,9 @@ def _eval_cli(tmp_path: Path, gold: Path, capsys: pytest.CaptureFixture[str]) ->
     return status, capsys.readouterr().err
 
 
-def test_run_eval_bad_line(tmp_path: Path, fake_engine_class: type[FakeEngine],
-                           capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_eval_bad_line(
+    tmp_path: Path, fake_engine_class: type[FakeEngine], capsys: pytest.CaptureFixture[str]
+) -> None:
     path = tmp_path / "bad.jsonl"
     path.write_text(
         line("a1", "q", "lookup", "1", "元") + "\n" + '{"id": "a2", "kind": "lookup"\n', encoding="utf-8"
@@ -232,8 +235,9 @@ def test_run_eval_bad_line(tmp_path: Path, fake_engine_class: type[FakeEngine],
     assert fake_engine_class.instances == 0  # no engine (no model) for a broken file
 
 
-def test_run_eval_missing_file(tmp_path: Path, fake_engine_class: type[FakeEngine],
-                               capsys: pytest.CaptureFixture[str]) -> None:
+def test_run_eval_missing_file(
+    tmp_path: Path, fake_engine_class: type[FakeEngine], capsys: pytest.CaptureFixture[str]
+) -> None:
     status, message = _eval_cli(tmp_path, tmp_path / "nope.jsonl", capsys)
     assert status == 2 and message.count("\n") == 1
     assert "nope.jsonl: cannot read" in message

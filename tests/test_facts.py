@@ -22,8 +22,16 @@ PDF_GOV = "上海市普陀区人民政府办公室25年预算.pdf"
 PDF_SOCIAL = "中共上海市普陀区委社会工作部 2024 年度部门决算.pdf"
 
 
-def find_facts(con, doc: str, term: str, value: str, *, qualifier: str | None = None, unit: str | None = None,
-               code: str | None = None) -> list[Fact]:
+def find_facts(
+    con,
+    doc: str,
+    term: str,
+    value: str,
+    *,
+    qualifier: str | None = None,
+    unit: str | None = None,
+    code: str | None = None,
+) -> list[Fact]:
     """Facts of exactly ``doc`` whose metric or label contains ``term``, with Decimal ``value`` (and qualifier,
     unit, code when given)."""
     out = []
@@ -40,35 +48,58 @@ def find_facts(con, doc: str, term: str, value: str, *, qualifier: str | None = 
     return out
 
 
-def assert_fact(con, doc: str, term: str, value: str, *, line: int, page: int | None = None,
-                qualifier: str | None = None, unit: str | None = None, code: str | None = None) -> Fact:
+def assert_fact(
+    con,
+    doc: str,
+    term: str,
+    value: str,
+    *,
+    line: int,
+    page: int | None = None,
+    qualifier: str | None = None,
+    unit: str | None = None,
+    code: str | None = None,
+) -> Fact:
     """A fact with these properties exists and is cited at ``line`` (and ``page``)."""
     found = find_facts(con, doc, term, value, qualifier=qualifier, unit=unit, code=code)
-    assert found, (f"no fact {term!r}={value} {unit or ''} qualifier={qualifier!r} in {doc}; have: "
-                   + "; ".join(f"{f.label}/{f.qualifier}={f.value}{f.unit}@{f.line}"
-                               for f in query_facts(con, doc=doc, metric=term, like=True) if f.doc == doc)[:1500])
+    assert found, (
+        f"no fact {term!r}={value} {unit or ''} qualifier={qualifier!r} in {doc}; have: "
+        + "; ".join(
+            f"{f.label}/{f.qualifier}={f.value}{f.unit}@{f.line}"
+            for f in query_facts(con, doc=doc, metric=term, like=True)
+            if f.doc == doc
+        )[:1500]
+    )
     at_line = [f for f in found if f.line == line]
     assert at_line, f"{term}={value} in {doc} cited at lines {[f.line for f in found]}, expected {line}"
     if page is not None:
-        assert any(f.page == page for f in at_line), f"{term}={value} pages {[f.page for f in at_line]} ≠ {page}"
+        assert any(f.page == page for f in at_line), (
+            f"{term}={value} pages {[f.page for f in at_line]} ≠ {page}"
+        )
     # the cited line of a text file really holds the number
     if doc.endswith(".txt"):
         raw = (CORPUS / doc).read_text(encoding="utf-8").splitlines()[line - 1]
-        assert Decimal(value) in amounts_in(raw) | ints_in(raw), f"line {line} of {doc} lacks {value}: {raw!r}"
+        assert Decimal(value) in amounts_in(raw) | ints_in(raw), (
+            f"line {line} of {doc} lacks {value}: {raw!r}"
+        )
     return at_line[0]
 
 
 # ---------------------------------------------------------------------------- report metadata
 
-@pytest.mark.parametrize(("doc", "department", "year", "kind"), [
-    (DOC000, "峨山彝族自治县医疗保障局", 2021, "决算"),
-    (DOC001, "广元市昭化区医疗保障局", 2021, "决算"),
-    (DOC002, "大城县医疗保障局", 2021, "预算"),
-    (DOC003, "攀枝花市仁和区医疗保障局", 2020, "决算"),
-    (DOC004, "固原市医疗保障局", 2020, "决算"),
-    (PDF_GOV, "上海市普陀区人民政府办公室", 2025, "预算"),
-    (PDF_SOCIAL, "中共上海市普陀区委社会工作部", 2024, "决算"),
-])
+
+@pytest.mark.parametrize(
+    ("doc", "department", "year", "kind"),
+    [
+        (DOC000, "峨山彝族自治县医疗保障局", 2021, "决算"),
+        (DOC001, "广元市昭化区医疗保障局", 2021, "决算"),
+        (DOC002, "大城县医疗保障局", 2021, "预算"),
+        (DOC003, "攀枝花市仁和区医疗保障局", 2020, "决算"),
+        (DOC004, "固原市医疗保障局", 2020, "决算"),
+        (PDF_GOV, "上海市普陀区人民政府办公室", 2025, "预算"),
+        (PDF_SOCIAL, "中共上海市普陀区委社会工作部", 2024, "决算"),
+    ],
+)
 def test_report_metadata(store, doc, department, year, kind):
     reports = {r.doc: r for r in load_reports(store)}
     assert doc in reports, sorted(reports)
@@ -81,6 +112,7 @@ def test_all_seven_reports_indexed(store):
 
 
 # ---------------------------------------------------------------------------- exact facts
+
 
 def test_000_income(store):
     assert_fact(store, DOC000, "一般公共预算财政拨款收入", "11598130.25", line=13, unit="元")
@@ -107,10 +139,19 @@ def test_004_totals(store):
 
 
 def test_004_informatisation_project(store):
-    assert_fact(store, DOC004, "信息化建设", "1818019.76", line=195, qualifier="项目支出", unit="元",
-                code="2101504")
-    assert_fact(store, DOC004, "信息化建设", "1818019.76", line=195, qualifier="本年支出合计", unit="元",
-                code="2101504")
+    assert_fact(
+        store, DOC004, "信息化建设", "1818019.76", line=195, qualifier="项目支出", unit="元", code="2101504"
+    )
+    assert_fact(
+        store,
+        DOC004,
+        "信息化建设",
+        "1818019.76",
+        line=195,
+        qualifier="本年支出合计",
+        unit="元",
+        code="2101504",
+    )
 
 
 def test_001_narrative(store):
@@ -134,22 +175,67 @@ def test_002_budget(store):
 
 def test_gov_pdf(store):
     assert_fact(store, PDF_GOV, "收入总计", "91016775.35", line=103, page=8, unit="元")
-    assert_fact(store, PDF_GOV, "行政运行", "12029501.84", line=139, page=11, unit="元", code="2010301",
-                qualifier="本年支出合计")
-    assert_fact(store, PDF_GOV, "行政运行", "11919501.84", line=139, page=11, unit="元", code="2010301",
-                qualifier="基本支出")
-    assert_fact(store, PDF_GOV, "行政运行", "110000.00", line=139, page=11, unit="元", code="2010301",
-                qualifier="项目支出")
+    assert_fact(
+        store,
+        PDF_GOV,
+        "行政运行",
+        "12029501.84",
+        line=139,
+        page=11,
+        unit="元",
+        code="2010301",
+        qualifier="本年支出合计",
+    )
+    assert_fact(
+        store,
+        PDF_GOV,
+        "行政运行",
+        "11919501.84",
+        line=139,
+        page=11,
+        unit="元",
+        code="2010301",
+        qualifier="基本支出",
+    )
+    assert_fact(
+        store,
+        PDF_GOV,
+        "行政运行",
+        "110000.00",
+        line=139,
+        page=11,
+        unit="元",
+        code="2010301",
+        qualifier="项目支出",
+    )
     assert_fact(store, PDF_GOV, "三公经费", "867.50", line=261, page=21, unit="万元", qualifier="预算数")
     assert_fact(store, PDF_GOV, "机关运行经费", "213.28", line=267, page=21, unit="万元", qualifier="预算数")
 
 
 def test_social_pdf(store):
     assert_fact(store, PDF_SOCIAL, "本年收入合计", "307.82", line=83, page=5, unit="万元", qualifier="决算数")
-    assert_fact(store, PDF_SOCIAL, "行政运行", "51.32", line=126, page=8, unit="万元", code="2013901",
-                qualifier="本年支出合计")
-    assert_fact(store, PDF_SOCIAL, "机关事业单位基本养老保险缴费支出", "6.18", line=132, page=8, unit="万元",
-                code="2080505", qualifier="本年支出合计")
+    assert_fact(
+        store,
+        PDF_SOCIAL,
+        "行政运行",
+        "51.32",
+        line=126,
+        page=8,
+        unit="万元",
+        code="2013901",
+        qualifier="本年支出合计",
+    )
+    assert_fact(
+        store,
+        PDF_SOCIAL,
+        "机关事业单位基本养老保险缴费支出",
+        "6.18",
+        line=132,
+        page=8,
+        unit="万元",
+        code="2080505",
+        qualifier="本年支出合计",
+    )
 
 
 def test_every_fact_cites_a_line_holding_its_value(store):
@@ -160,7 +246,7 @@ def test_every_fact_cites_a_line_holding_its_value(store):
         for f in query_facts(store, doc=doc):
             if f.source != "table" or f.doc != doc:
                 continue
-            span = lines[f.line - 1:(f.line_end or f.line)]
+            span = lines[f.line - 1 : (f.line_end or f.line)]
             vals = set().union(*(amounts_in(s) | ints_in(s) for s in span))
             if f.value not in vals and f.value != 0:
                 bad.append(f"{doc}:{f.line} {f.label}/{f.qualifier}={f.value}")
@@ -205,13 +291,19 @@ def test_row_walk_000_table01(store):
 def test_row_walk_004_tables01_06(store):
     text = (CORPUS / DOC004).read_text(encoding="utf-8").splitlines()
     first = next(i for i, s in enumerate(text, 1) if s.strip() == "收入支出决算总表")
-    last = next(i for i, s in enumerate(text, 1) if "三公" in s and s.strip().endswith("支出决算表") and i > first) - 1
+    last = (
+        next(
+            i for i, s in enumerate(text, 1) if "三公" in s and s.strip().endswith("支出决算表") and i > first
+        )
+        - 1
+    )
     assert (first, last) == (100, 322)
     missing = _walk(store, DOC004, first, last)
     assert not missing, f"{len(missing)} amounts missing:\n" + "\n".join(missing)
 
 
 # ---------------------------------------------------------------------------- broken inputs
+
 
 @pytest.fixture(scope="module")
 def bad_corpus_build(tmp_path_factory):
@@ -257,4 +349,6 @@ def test_gbk_copy_has_the_same_facts(bad_corpus_build):
     utf8 = {(f.metric, f.qualifier, f.value) for f in query_facts(con, doc=DOC000) if f.doc == DOC000}
     gbk = {(f.metric, f.qualifier, f.value) for f in query_facts(con, doc="gbk_copy.txt")}
     assert utf8, "no facts from the UTF-8 file"
-    assert gbk == utf8, f"only utf8: {sorted(utf8 - gbk, key=str)[:10]}; only gbk: {sorted(gbk - utf8, key=str)[:10]}"
+    assert gbk == utf8, (
+        f"only utf8: {sorted(utf8 - gbk, key=str)[:10]}; only gbk: {sorted(gbk - utf8, key=str)[:10]}"
+    )

@@ -72,8 +72,10 @@ def _html(path: Path, charset: str | None, merged: bool = False) -> str:
     out = ["<!DOCTYPE html><html><head>"]
     if charset:
         out.append(f'<meta http-equiv="Content-Type" content="text/html; charset={charset}">')
-    out.append("<title>部门决算公开</title><script>var total = '9,999,999.99';</script>"
-               "<style>td{border:1px}</style></head><body>")
+    out.append(
+        "<title>部门决算公开</title><script>var total = '9,999,999.99';</script>"
+        "<style>td{border:1px}</style></head><body>"
+    )
     out.append('<div class="top-nav"><a href="/">首页</a> <a href="/gk">政府信息公开</a> 2099年</div>')
     out.append('<nav><ul><li>机构概况</li><li>财政预决算 12,345.67</li></ul></nav><div class="article">')
     for kind, rows in _blocks(path):
@@ -83,14 +85,23 @@ def _html(path: Path, charset: str | None, merged: bool = False) -> str:
         out.append('<table border="1" cellspacing="0">')
         if merged:
             for cells in _spans(rows):
-                out.append("<tr>" + "".join(f'<th colspan="{cs}" rowspan="{rs}">{html.escape(t)}</th>'
-                                            if cs > 1 or rs > 1 else f"<td>{html.escape(t)}</td>"
-                                            for t, cs, rs in cells) + "</tr>")
+                out.append(
+                    "<tr>"
+                    + "".join(
+                        f'<th colspan="{cs}" rowspan="{rs}">{html.escape(t)}</th>'
+                        if cs > 1 or rs > 1
+                        else f"<td>{html.escape(t)}</td>"
+                        for t, cs, rs in cells
+                    )
+                    + "</tr>"
+                )
         else:
             for row in rows:
                 out.append("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>")
         out.append("</table>")
-    out.append('</div><div id="footer">版权所有：某某市人民政府 电话：0954-1234567 2099年</div></body></html>')
+    out.append(
+        '</div><div id="footer">版权所有：某某市人民政府 电话：0954-1234567 2099年</div></body></html>'
+    )
     return "\n".join(out)
 
 
@@ -169,7 +180,8 @@ def _row_walk(parsed) -> dict[str, list[tuple]]:  # noqa: ANN001
     return {
         t.table_id: [(r.label, r.code, tuple(r.values), tuple(r.columns), r.column_uncertain) for r in t.rows]
         + [("failed", len(t.failed_checks))]
-        for t in parsed.tables if t.table_id in STANDARD
+        for t in parsed.tables
+        if t.table_id in STANDARD
     }
 
 
@@ -180,8 +192,14 @@ def original():
 
 def _assert_004_facts(parsed, original) -> None:  # noqa: ANN001
     def has(metric: str, qualifier: str | None, value: str, table: str | None = None) -> None:
-        found = [f for f in parsed.facts if f.metric == metric and f.qualifier == qualifier
-                 and f.value == Decimal(value) and (table is None or f.table_id == table)]
+        found = [
+            f
+            for f in parsed.facts
+            if f.metric == metric
+            and f.qualifier == qualifier
+            and f.value == Decimal(value)
+            and (table is None or f.table_id == table)
+        ]
         assert found, (metric, qualifier, value)
 
     has("本年支出合计", "决算数", "3470158.34", "公开01表")
@@ -195,11 +213,14 @@ def _assert_004_facts(parsed, original) -> None:  # noqa: ANN001
         assert walk.get(table_id) == expected[table_id], table_id
     # the narrative gives the same numbers too (paragraphs kept in order)
     narrative = Counter((f.metric, f.qualifier, f.value) for f in parsed.facts if f.source == "narrative")
-    assert narrative == Counter((f.metric, f.qualifier, f.value) for f in original.facts if f.source == "narrative")
+    assert narrative == Counter(
+        (f.metric, f.qualifier, f.value) for f in original.facts if f.source == "narrative"
+    )
 
 
-@pytest.mark.parametrize("charset,encoding,merged", [("utf-8", "utf-8", False), ("gb2312", "gbk", True),
-                                                     (None, "gbk", False)])
+@pytest.mark.parametrize(
+    "charset,encoding,merged", [("utf-8", "utf-8", False), ("gb2312", "gbk", True), (None, "gbk", False)]
+)
 def test_web_page_of_004(tmp_path, original, charset, encoding, merged) -> None:
     p = tmp_path / "固原市医保局2020年决算.htm"
     page = _html(CORPUS / DOC004, charset, merged)
@@ -255,7 +276,10 @@ def test_numbers_are_read_as_stored(tmp_path) -> None:
     ws["A2"] = "金额单位：元"
     book.save(tmp_path / "t.xlsx")
     doc = load_document(tmp_path / "t.xlsx")
-    assert [sl.raw for sl in doc.lines] == ["合计\t0.30\t1234567.50\t42320\t25.6%\t3470158.34", "金额单位：元"]
+    assert [sl.raw for sl in doc.lines] == [
+        "合计\t0.30\t1234567.50\t42320\t25.6%\t3470158.34",
+        "金额单位：元",
+    ]
     assert number_text(2.675, "0.00") == "2.68" and number_text(7.0, None) == "7"
 
 
@@ -265,7 +289,9 @@ def test_damaged_and_tableless_files(tmp_path) -> None:
     shutil.copy(CORPUS / DOC004, corpus / DOC004)
     good = _xlsx(CORPUS / DOC004, tmp_path / "good.xlsx").read_bytes()
     (corpus / "损坏的报表.xlsx").write_bytes(good[: len(good) // 2])  # cut in the middle of a download
-    (corpus / "说明.htm").write_bytes("<html><body><p>本页面仅有文字说明，没有表格。</p></body></html>".encode())
+    (corpus / "说明.htm").write_bytes(
+        "<html><body><p>本页面仅有文字说明，没有表格。</p></body></html>".encode()
+    )
     (corpus / "空白.html").write_bytes(b"<html><head><script>x=1</script></head><body> </body></html>")
     for name, fragment in (("损坏的报表.xlsx", "not a valid .xlsx"), ("空白.html", "web page has no text")):
         with pytest.raises(IngestError) as info:

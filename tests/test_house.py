@@ -27,12 +27,19 @@ def output_calls(source: str) -> list[tuple[int, str]]:
     for node in ast.walk(ast.parse(source)):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print":
             found.append((node.lineno, "print()"))
-        elif (isinstance(node, ast.Attribute) and node.attr in ("stdout", "stderr")
-              and isinstance(node.value, ast.Name) and node.value.id == "sys"):
+        elif (
+            isinstance(node, ast.Attribute)
+            and node.attr in ("stdout", "stderr")
+            and isinstance(node.value, ast.Name)
+            and node.value.id == "sys"
+        ):
             found.append((node.lineno, f"sys.{node.attr}"))
         elif isinstance(node, ast.ImportFrom) and node.module == "sys":
-            found.extend((node.lineno, f"from sys import {a.name}") for a in node.names
-                         if a.name in ("stdout", "stderr"))
+            found.extend(
+                (node.lineno, f"from sys import {a.name}")
+                for a in node.names
+                if a.name in ("stdout", "stderr")
+            )
     return found
 
 
@@ -42,12 +49,16 @@ def _library_modules() -> list[Path]:
 
 def test_the_scan_sees_calls_and_is_not_fooled_by_strings() -> None:
     source = (
-        'import sys\nfrom sys import stderr\n'
+        "import sys\nfrom sys import stderr\n"
         'text = "print(1); sys.stdout.write(2)"  # print("comment")\n'
         'def f():\n    print("x", file=sys.stderr)\n    sys.stdout.write("y")\n'
     )
-    assert sorted(output_calls(source)) == [(2, "from sys import stderr"), (5, "print()"), (5, "sys.stderr"),
-                                            (6, "sys.stdout")]
+    assert sorted(output_calls(source)) == [
+        (2, "from sys import stderr"),
+        (5, "print()"),
+        (5, "sys.stderr"),
+        (6, "sys.stdout"),
+    ]
     assert output_calls('x = "print(1)"\n# sys.stderr\n') == []
 
 
@@ -60,11 +71,15 @@ def test_library_packages_never_print() -> None:
             assert calls, f"{rel} no longer prints: remove it from PRINTING_EXCEPTIONS"
             continue
         offenders.extend(f"assistant/{rel}:{line}: {what}" for line, what in calls)
-    assert not offenders, "library code writes to the terminal (report through a log callback or a " \
-                          "logger, print in assistant/interfaces/):\n" + "\n".join(offenders)
+    assert not offenders, (
+        "library code writes to the terminal (report through a log callback or a "
+        "logger, print in assistant/interfaces/):\n" + "\n".join(offenders)
+    )
 
 
-@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: p.relative_to(PACKAGE).as_posix())
+@pytest.mark.parametrize(
+    "path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: p.relative_to(PACKAGE).as_posix()
+)
 def test_no_module_over_500_lines(path: Path) -> None:
     rel = path.relative_to(PACKAGE).as_posix()
     n = len(path.read_text(encoding="utf-8").splitlines())

@@ -32,11 +32,20 @@ KILL_AT = ["after_parse", "before_retrieval_swap", "after_retrieval_swap", "afte
 
 def cli(cfg: Path, *args: str, env: dict[str, str] | None = None, **kw) -> subprocess.Popen:
     full_env = {**os.environ, **(env or {})}
-    return subprocess.Popen([sys.executable, "-m", "assistant.interfaces.cli", "--config", str(cfg), *args], cwd=REPO,
-                            env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, **kw)
+    return subprocess.Popen(
+        [sys.executable, "-m", "assistant.interfaces.cli", "--config", str(cfg), *args],
+        cwd=REPO,
+        env=full_env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kw,
+    )
 
 
-def run_cli(cfg: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120) -> tuple[int, str, str]:
+def run_cli(
+    cfg: Path, *args: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> tuple[int, str, str]:
     p = cli(cfg, *args, env=env)
     out, err = p.communicate(timeout=timeout)
     return p.returncode, out, err
@@ -87,8 +96,11 @@ def change_corpus(root: Path) -> None:
 
 
 def leftovers(index: Path) -> list[str]:
-    return sorted(p.name for p in index.iterdir() if re.match(r"\.(build-|retrieval\.|facts\.sqlite\.tmp)", p.name)
-                  or p.name == "manifest.next.json")
+    return sorted(
+        p.name
+        for p in index.iterdir()
+        if re.match(r"\.(build-|retrieval\.|facts\.sqlite\.tmp)", p.name) or p.name == "manifest.next.json"
+    )
 
 
 def test_build_killed_at_every_stage_keeps_a_working_index(pristine, tmp_path):
@@ -113,7 +125,9 @@ def test_build_killed_at_every_stage_keeps_a_working_index(pristine, tmp_path):
     for stage, (root, cfg, _) in procs.items():
         assert not rebuild(cfg).skipped, stage
         assert leftovers(root / "index") == [], stage
-        rc, out, err = run_cli(cfg, "index", "--check") if stage == "before_retrieval_swap" else (0, "up to date", "")
+        rc, out, err = (
+            run_cli(cfg, "index", "--check") if stage == "before_retrieval_swap" else (0, "up to date", "")
+        )
         assert rc == 0 and "up to date" in out, (stage, out, err)
         assert answer_value(load_settings(cfg)) == "5406.00"
 
@@ -151,7 +165,9 @@ def test_reader_never_sees_a_half_written_index(pristine, tmp_path):
     settings = load_settings(cfg)
     for round_ in range(1):
         change_corpus(tmp_path)
-        (tmp_path / "corpus" / f"extra{round_}.txt").write_text(SMALL_REPORT + f"第{round_}版\n", encoding="utf-8")
+        (tmp_path / "corpus" / f"extra{round_}.txt").write_text(
+            SMALL_REPORT + f"第{round_}版\n", encoding="utf-8"
+        )
         p = cli(cfg, "index", "--no-embed")
         answers = 0
         while p.poll() is None:
@@ -171,12 +187,18 @@ def test_second_builder_is_refused(pristine, tmp_path):
 
 
 def _corrupt_cases(index: Path):
-    yield "truncated facts", lambda: (index / "facts.sqlite").write_bytes((index / "facts.sqlite").read_bytes()[:5000])
+    yield (
+        "truncated facts",
+        lambda: (index / "facts.sqlite").write_bytes((index / "facts.sqlite").read_bytes()[:5000]),
+    )
     yield "garbage facts", lambda: (index / "facts.sqlite").write_bytes(os.urandom(20000))
     yield "foreign sqlite", lambda: _foreign_sqlite(index / "facts.sqlite")
     yield "bit flip", lambda: _flip(index / "facts.sqlite", 60000)
     yield "retrieval file replaced", lambda: (index / "retrieval" / "chunks.jsonl").write_text("{}\n")
-    yield "retrieval npy replaced", lambda: (index / "retrieval" / "line_owner.npy").write_bytes(b"\x93NUMPY garbage")
+    yield (
+        "retrieval npy replaced",
+        lambda: (index / "retrieval" / "line_owner.npy").write_bytes(b"\x93NUMPY garbage"),
+    )
     yield "retrieval file added", lambda: (index / "retrieval" / "evil.npy").write_bytes(b"x")
     yield "manifest garbage", lambda: (index / MANIFEST_NAME).write_text("not json")
     yield "manifest foreign", lambda: (index / MANIFEST_NAME).write_text('{"a": 1}')
@@ -230,7 +252,9 @@ def test_index_check_reports_missing_changed_and_extra(pristine, tmp_path):
     corpus = tmp_path / "corpus"
     shutil.copy(corpus / DOC000, corpus / "同一 报告.txt")  # a duplicate is indexed once: not "missing"
     result = rebuild(cfg)
-    assert result.duplicates == {DOC000: ["同一 报告.txt"]} or result.duplicates == {"同一 报告.txt": [DOC000]}
+    assert result.duplicates == {DOC000: ["同一 报告.txt"]} or result.duplicates == {
+        "同一 报告.txt": [DOC000]
+    }
     rc, out, _ = run_cli(cfg, "index", "--check")
     assert rc == 0, out
     (corpus / "new.txt").write_text(SMALL_REPORT, encoding="utf-8")

@@ -60,7 +60,9 @@ def test_canonical_metric(label: str, expected: str) -> None:
     assert canonical_metric(label) == expected
 
 
-@pytest.mark.parametrize("label", ["其他商品和服务支出", "使用非财政拨款结余", "基本工资", "差旅费", "", "（）"])
+@pytest.mark.parametrize(
+    "label", ["其他商品和服务支出", "使用非财政拨款结余", "基本工资", "差旅费", "", "（）"]
+)
 def test_unknown_or_residual_labels_stay_unmapped(label: str) -> None:
     # 其他… rows are residual categories: mapping them to their parent would attach a wrong number
     assert canonical_metric(label) is None

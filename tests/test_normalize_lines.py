@@ -61,8 +61,33 @@ def test_lines_holding_a_newline_fall_back() -> None:
 
 # units repeated (bold artefacts), doubled CJK, full-width forms, digits, spaces
 PIECES = st.sampled_from(
-    ["主要职能", "一", "（", "）", "：", "，", "。", "2020", "1", "23", "４", "Ａ", " ", "  ", "\u3000", "\t", "[bookmark: x]",
-     "年", "万元", "合计", "人", "民", "%", ".", "…"]
+    [
+        "主要职能",
+        "一",
+        "（",
+        "）",
+        "：",
+        "，",
+        "。",
+        "2020",
+        "1",
+        "23",
+        "４",
+        "Ａ",
+        " ",
+        "  ",
+        "\u3000",
+        "\t",
+        "[bookmark: x]",
+        "年",
+        "万元",
+        "合计",
+        "人",
+        "民",
+        "%",
+        ".",
+        "…",
+    ]
 )
 
 

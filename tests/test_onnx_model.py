@@ -25,8 +25,11 @@ HEAVY = ("torch", "transformers", "sentence_transformers")
 
 def _questions(n: int = 50) -> list[str]:
     """The first ``n`` questions of the gold set: a fixed set of Chinese questions of every kind."""
-    rows = [json.loads(line) for line in (REPO / "tests/qa/dev2.jsonl").read_text(encoding="utf-8").splitlines()
-            if line.strip()]
+    rows = [
+        json.loads(line)
+        for line in (REPO / "tests/qa/dev2.jsonl").read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]
     qs = list(dict.fromkeys(r["question"] for r in rows))[:n]
     assert len(qs) == n
     return qs
@@ -37,8 +40,9 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
     default = Settings()
     if M.is_prepared(M.prepared_dir(default)) and O.is_exported(M.prepared_dir(default)):
         return default
-    s = Settings.model_validate({"embedding": {"cache_dir": str(tmp_path_factory.mktemp("models"))},
-                                 "base_dir": str(REPO)})
+    s = Settings.model_validate(
+        {"embedding": {"cache_dir": str(tmp_path_factory.mktemp("models"))}, "base_dir": str(REPO)}
+    )
     M.prepare_model(s)
     return s
 
@@ -60,7 +64,9 @@ def test_prepare_exports_onnx_next_to_the_model(settings: Settings) -> None:
     assert man["verification"]["passed"] and man["verification"]["min_cosine_fp32"] >= O.MIN_COSINE_FP32
     assert man["dimension"] == 384 and man["max_seq_length"] == 512
     table = np.load(d / O.WORD_EMBEDDINGS, mmap_mode="r", allow_pickle=False)
-    assert table.shape[1] == 384 and table.shape[0] >= 250002 and table.dtype == np.float16  # XLM-R vocabulary
+    assert (
+        table.shape[1] == 384 and table.shape[0] >= 250002 and table.dtype == np.float16
+    )  # XLM-R vocabulary
 
 
 def test_fifty_questions_match_sentence_transformers(settings: Settings, st_model) -> None:
@@ -78,8 +84,11 @@ def test_fifty_questions_match_sentence_transformers(settings: Settings, st_mode
 
 def test_passages_of_the_corpus_match_sentence_transformers(settings: Settings, st_model) -> None:
     """Passages of very different lengths in one batch (padding), a long one truncated at 512 tokens."""
-    lines = [ln for ln in (REPO / "corpus/000_db59d6f0fba66678.txt").read_text(encoding="utf-8").splitlines()
-             if ln.strip()][:40]
+    lines = [
+        ln
+        for ln in (REPO / "corpus/000_db59d6f0fba66678.txt").read_text(encoding="utf-8").splitlines()
+        if ln.strip()
+    ][:40]
     texts = [*lines, "\n".join(lines * 20)]  # the last is far beyond 512 tokens
     ref = M.encode_passages(st_model, texts)
     got = _onnx(settings).encode(texts, "passage: ", batch_size=16)
@@ -105,10 +114,21 @@ def test_few_texts_tokenizer_gives_the_full_tokenizers_ids(settings: Settings) -
     full = Tokenizer.from_file(str(path / "tokenizer.json"))
     full.enable_truncation(512)
     few = O.FewTextsTokenizer(O.onnx_dir(path), 512)
-    lines = [ln for p in sorted((REPO / "corpus").glob("*.txt"))
-             for ln in p.read_text(encoding="utf-8").splitlines()[:150] if ln.strip()]
-    odd = ["Hello  world\tand\r\nlines", "ＡＢＣ１２３，全角\u3000空格", "émigré café <mask> x<s>y", "㐀𠀀 ☃ \x00",
-           "", "   ", "a" * 3000]  # rare characters (unknown pieces), added tokens, truncation
+    lines = [
+        ln
+        for p in sorted((REPO / "corpus").glob("*.txt"))
+        for ln in p.read_text(encoding="utf-8").splitlines()[:150]
+        if ln.strip()
+    ]
+    odd = [
+        "Hello  world\tand\r\nlines",
+        "ＡＢＣ１２３，全角\u3000空格",
+        "émigré café <mask> x<s>y",
+        "㐀𠀀 ☃ \x00",
+        "",
+        "   ",
+        "a" * 3000,
+    ]  # rare characters (unknown pieces), added tokens, truncation
     for text in [*("query: " + q for q in _questions()), *lines, *odd]:
         assert few.ids(text) == full.encode(text).ids, text
 
@@ -119,8 +139,13 @@ def test_int8_graph_is_close_and_keeps_the_ranking(settings: Settings, st_model)
     assert (fp32 * int8).sum(1).min() >= O.MIN_COSINE_INT8
     np.testing.assert_array_equal(int8, _onnx(settings, "int8").encode(qs, "query: "))  # deterministic
     passages = _onnx(settings, "int8").encode(
-        ["“三公”经费：指部门用财政拨款安排的因公出国（境）费、公务用车购置及运行费和公务接待费",
-         "机关运行经费：为保障行政单位运行用于购买货物和服务的各项资金", "30201 办公费 18,786.97"], "passage: ")
+        [
+            "“三公”经费：指部门用财政拨款安排的因公出国（境）费、公务用车购置及运行费和公务接待费",
+            "机关运行经费：为保障行政单位运行用于购买货物和服务的各项资金",
+            "30201 办公费 18,786.97",
+        ],
+        "passage: ",
+    )
     s_sangong, s_jiguan, s_row = passages @ _onnx(settings, "int8").encode(["什么是“三公”经费"], "query: ")[0]
     assert s_sangong > s_jiguan and s_sangong > s_row
 
@@ -128,7 +153,9 @@ def test_int8_graph_is_close_and_keeps_the_ranking(settings: Settings, st_model)
 def test_model_encoder_uses_onnx_and_names_the_precision(settings: Settings) -> None:
     enc = ModelEncoder(settings)
     assert isinstance(enc.model(), O.OnnxEncoder) and enc.name == settings.embedding.model
-    int8 = settings.model_copy(update={"embedding": settings.embedding.model_copy(update={"precision": "int8"})})
+    int8 = settings.model_copy(
+        update={"embedding": settings.embedding.model_copy(update={"precision": "int8"})}
+    )
     assert model_identity(int8) == f"{settings.embedding.model}+int8"
     torch_int8 = int8.model_copy(update={"embedding": int8.embedding.model_copy(update={"runtime": "torch"})})
     with pytest.raises(M.ModelError, match="precision"):

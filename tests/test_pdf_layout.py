@@ -33,7 +33,9 @@ def _line(doc: Document, n: int) -> SourceLine:
 
 def _with_cells(ln: SourceLine, cells, line: int | None = None) -> SourceLine:
     raw = "\t".join(c.text for c in cells)
-    return ln.model_copy(update={"cells": cells, "raw": raw, "text": raw, "line": ln.line if line is None else line})
+    return ln.model_copy(
+        update={"cells": cells, "raw": raw, "text": raw, "line": ln.line if line is None else line}
+    )
 
 
 def _total_on_next_line(doc: Document, n: int) -> Document:
@@ -45,7 +47,7 @@ def _total_on_next_line(doc: Document, n: int) -> Document:
         elif ln.line == n:
             cells = ln.cells or []
             k = next(i for i, c in enumerate(cells) if c.text[0].isdigit() and "." in c.text)
-            out.append(_with_cells(ln, cells[:k] + cells[k + 1:]))
+            out.append(_with_cells(ln, cells[:k] + cells[k + 1 :]))
             out.append(_with_cells(ln, [cells[k]], line=n + 1))
         else:
             out.append(ln.model_copy(update={"line": ln.line + 1}))
@@ -53,13 +55,18 @@ def _total_on_next_line(doc: Document, n: int) -> Document:
 
 
 def _table(doc: Document, schema: str):
-    return next(t for t in find_tables(doc.doc, doc.lines, "决算", exact_tabs=False) if t.schema_name == schema)
+    return next(
+        t for t in find_tables(doc.doc, doc.lines, "决算", exact_tabs=False) if t.schema_name == schema
+    )
 
 
-@pytest.mark.parametrize(("line", "code", "values"), [
-    (123, None, ["307.82", "105.58", "202.24"]),  # 合计 307.82 on the line below
-    (124, "201", ["264.87", "62.63", "202.24"]),  # 201 一般公共服务支出 264.87 on the line below
-])
+@pytest.mark.parametrize(
+    ("line", "code", "values"),
+    [
+        (123, None, ["307.82", "105.58", "202.24"]),  # 合计 307.82 on the line below
+        (124, "201", ["264.87", "62.63", "202.24"]),  # 201 一般公共服务支出 264.87 on the line below
+    ],
+)
 def test_a_total_printed_on_the_next_line_belongs_to_the_row_above(shegong, line, code, values) -> None:
     doc = _total_on_next_line(shegong, line)
     assert _line(doc, line + 1).raw in values  # the layout is really split
@@ -75,7 +82,9 @@ def test_a_right_half_code_whose_label_wrapped_is_a_code_not_an_amount(shegong) 
     # 301 工资福利支出 95.36 | 302 商品和服务支出 10.23, with the right label printed on other lines.
     ln = _line(shegong, 232)
     cells = [c for c in ln.cells or [] if c.text != "商品和服务支出"]
-    doc = shegong.model_copy(update={"lines": [_with_cells(ln, cells) if x.line == 232 else x for x in shegong.lines]})
+    doc = shegong.model_copy(
+        update={"lines": [_with_cells(ln, cells) if x.line == 232 else x for x in shegong.lines]}
+    )
     rows = {r.code: r for r in _table(doc, "基本支出表").rows if r.line == 232}
     assert rows["301"].values == [Decimal("95.36")]
     assert rows["302"].values == [Decimal("10.23")]
@@ -85,10 +94,16 @@ def test_sideways_sangong_table_read_by_the_header_cell_above_each_number() -> N
     parsed = parse_document(load_document(CORPUS / ZHENGFUBAN))
     table = next(t for t in parsed.tables if t.schema_name == "三公经费表")
     assert [(r.label, str(r.values[0]), r.columns) for r in table.rows] == [
-        ("合计", "867.50", ["预算数"]), ("因公出国(境)费", "839.00", ["预算数"]), ("公务接待费", "28.50", ["预算数"]),
+        ("合计", "867.50", ["预算数"]),
+        ("因公出国(境)费", "839.00", ["预算数"]),
+        ("公务接待费", "28.50", ["预算数"]),
         ("机关运行经费预算", "213.28", ["预算数"]),
     ]
-    facts = {(f.metric, f.qualifier): f.value for f in parsed.facts if f.source == "table" and f.table_id == table.table_id}
+    facts = {
+        (f.metric, f.qualifier): f.value
+        for f in parsed.facts
+        if f.source == "table" and f.table_id == table.table_id
+    }
     assert facts[("三公经费", "预算数")] == Decimal("867.50")
     assert facts[("机关运行经费", "预算数")] == Decimal("213.28")
 
@@ -97,7 +112,9 @@ def test_numbers_go_to_the_column_of_the_header_above_them(shegong) -> None:
     # 支出决算表 合计 307.82 | 105.58 | 202.24 with its 基本支出 cell left empty: the 202.24 stays under 项目支出.
     ln = _line(shegong, 123)
     cells = [c for c in ln.cells or [] if c.text != "105.58"]
-    doc = shegong.model_copy(update={"lines": [_with_cells(ln, cells) if x.line == 123 else x for x in shegong.lines]})
+    doc = shegong.model_copy(
+        update={"lines": [_with_cells(ln, cells) if x.line == 123 else x for x in shegong.lines]}
+    )
     row = next(r for r in _table(doc, "支出表").rows if r.line == 123)
     assert row.values[:3] == [Decimal("307.82"), None, Decimal("202.24")] and not row.column_uncertain
     # and in the unchanged table the 合计 row's columns are proven by position, not guessed

@@ -76,7 +76,8 @@ def test_retrieval_build_counts_the_passages_it_embeds(tmp_path: Path) -> None:
 
     docs = [(d, detect_metadata(d)) for d in (load_document(p) for p in TEXTS)]
     bars, enc = Recording(), FakeEncoder()
-    stats = RetrievalIndex.build(tmp_path, docs, Settings(base_dir=str(tmp_path)), embed=True, progress=bars,
-                                 encoder=enc)
+    stats = RetrievalIndex.build(
+        tmp_path, docs, Settings(base_dir=str(tmp_path)), embed=True, progress=bars, encoder=enc
+    )
     assert stats.chunks_embedded == enc.passages_encoded > 0
     assert bars.bars == {"嵌入段落": stats.chunks_embedded} and bars.done == bars.bars

@@ -16,8 +16,12 @@ from assistant.store.vocabulary import Vocabulary
 # text that looks like report lines: CJK, full-width forms, digits, separators, tabs, odd controls
 REPORTISH = st.text(
     alphabet=st.one_of(
-        st.sampled_from(list("0123456789０１２３４５６７８９,，.．%％()（）-—－ \t\u3000年万元合计支出收入类款项"
-                             "一般公共预算三公经费峨山县医保局比上年增减：:;；。、\r\x0c\u200b\ufeff")),
+        st.sampled_from(
+            list(
+                "0123456789０１２３４５６７８９,，.．%％()（）-—－ \t\u3000年万元合计支出收入类款项"
+                "一般公共预算三公经费峨山县医保局比上年增减：:;；。、\r\x0c\u200b\ufeff"
+            )
+        ),
         st.characters(),
     ),
     max_size=200,
@@ -33,8 +37,11 @@ def test_normalize_is_idempotent(raw):
 
 
 @FAST
-@given(st.decimals(allow_nan=False, allow_infinity=False, min_value=Decimal("-1e15"), max_value=Decimal("1e15"),
-                   places=2))
+@given(
+    st.decimals(
+        allow_nan=False, allow_infinity=False, min_value=Decimal("-1e15"), max_value=Decimal("1e15"), places=2
+    )
+)
 def test_format_then_parse_round_trips(d):
     assert parse_number(format_number(d)) == d
 
@@ -54,8 +61,10 @@ def test_split_segments_never_raises(line, has_row_numbers):
 
 
 EMPTY_VOCAB = Vocabulary.build({}, [])
-VOCAB = Vocabulary.build({"峨山县医保局": ["峨山彝族自治县医疗保障局"], "峨山彝族自治县医疗保障局": ["峨山彝族自治县医疗保障局"]},
-                         [("三公经费", "三公经费"), ("一般公共服务支出", "一般公共服务支出")])
+VOCAB = Vocabulary.build(
+    {"峨山县医保局": ["峨山彝族自治县医疗保障局"], "峨山彝族自治县医疗保障局": ["峨山彝族自治县医疗保障局"]},
+    [("三公经费", "三公经费"), ("一般公共服务支出", "一般公共服务支出")],
+)
 
 
 @FAST

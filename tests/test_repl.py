@@ -459,7 +459,9 @@ def test_piped_lines_give_a_plain_transcript_and_slash_commands_work() -> None:
     buffer = io.StringIO()
     engine = FakeEngine()
     app = ChatApp(engine, plain=True, console=make_console(buffer, plain=True, width=100))
-    status = app.run_lines(["峨山县医保局2021年三公经费是多少\n", "\n", "/help\n", "/quit\n", "这一行不会被问到\n"])
+    status = app.run_lines(
+        ["峨山县医保局2021年三公经费是多少\n", "\n", "/help\n", "/quit\n", "这一行不会被问到\n"]
+    )
     out = buffer.getvalue()
     assert status == 0
     assert "问> 峨山县医保局2021年三公经费是多少" in out

@@ -16,14 +16,25 @@ def numbers(a):
     return [(Decimal(v.value), v.unit) for v in a.values]
 
 
-@pytest.mark.parametrize(("question", "metric", "value"), [
-    # 个人和家庭的补助 ⊂ 对个人和家庭的补助 (the 基本支出表's row 303), read in the 基本支出 table.
-    ("普陀区政府办2025年基本支出里个人和家庭的补助预算多少？", "对个人和家庭的补助", Decimal("1303660.00")),
-    # 基本医疗保险缴费 ⊂ 职工基本医疗保险缴费 (30110 of 峨山's 公开06表, the 基本支出决算表).
-    ("峨山医保局2021年基本支出中基本医疗保险缴费是多少元？", "职工基本医疗保险缴费", Decimal("136604.77")),
-    # No whole named: 医疗补助缴费 ⊂ 公务员医疗补助缴费 only.
-    ("峨山医保局2021年医疗补助缴费多少元？", "公务员医疗补助缴费", Decimal("66560.00")),
-])
+@pytest.mark.parametrize(
+    ("question", "metric", "value"),
+    [
+        # 个人和家庭的补助 ⊂ 对个人和家庭的补助 (the 基本支出表's row 303), read in the 基本支出 table.
+        (
+            "普陀区政府办2025年基本支出里个人和家庭的补助预算多少？",
+            "对个人和家庭的补助",
+            Decimal("1303660.00"),
+        ),
+        # 基本医疗保险缴费 ⊂ 职工基本医疗保险缴费 (30110 of 峨山's 公开06表, the 基本支出决算表).
+        (
+            "峨山医保局2021年基本支出中基本医疗保险缴费是多少元？",
+            "职工基本医疗保险缴费",
+            Decimal("136604.77"),
+        ),
+        # No whole named: 医疗补助缴费 ⊂ 公务员医疗补助缴费 only.
+        ("峨山医保局2021年医疗补助缴费多少元？", "公务员医疗补助缴费", Decimal("66560.00")),
+    ],
+)
 def test_a_phrase_inside_one_row_label_names_it(engine, question, metric, value) -> None:
     q = understand(question, engine.vocab)
     assert q.metric == metric and q.residue == [], (q.metric, q.residue)
@@ -33,7 +44,10 @@ def test_a_phrase_inside_one_row_label_names_it(engine, question, metric, value)
 
 def test_a_phrase_two_metrics_share_equally_names_neither(engine) -> None:
     # 政府性基金 is as much a part of …拨款收入 as of …拨款支出: the caller must not pick one.
-    assert metrics_named_by("政府性基金", engine.vocab) == ["政府性基金预算财政拨款支出", "政府性基金预算财政拨款收入"]
+    assert metrics_named_by("政府性基金", engine.vocab) == [
+        "政府性基金预算财政拨款支出",
+        "政府性基金预算财政拨款收入",
+    ]
     assert metrics_named_by("补助", engine.vocab) == []  # too little of any name
 
 
@@ -43,10 +57,13 @@ def test_a_row_of_the_column_table_answers_the_column(engine) -> None:
     assert a.kind == "lookup" and numbers(a)[0] == (Decimal("259400.00"), "元"), a.text
 
 
-@pytest.mark.parametrize(("question", "value"), [
-    ("区社工部2024年行政单位医疗（项）决算数是多少？", (Decimal("2.22"), "万元")),
-    ("仁和区医保局2020年卫生健康支出（类）决算多少？", (Decimal("1155.36"), "万元")),
-])
+@pytest.mark.parametrize(
+    ("question", "value"),
+    [
+        ("区社工部2024年行政单位医疗（项）决算数是多少？", (Decimal("2.22"), "万元")),
+        ("仁和区医保局2020年卫生健康支出（类）决算多少？", (Decimal("1155.36"), "万元")),
+    ],
+)
 def test_classification_level_marks_are_not_residue(engine, question, value) -> None:
     q = understand(question, engine.vocab)
     assert q.residue == [], q.residue
@@ -57,17 +74,21 @@ def test_classification_level_marks_are_not_residue(engine, question, value) -> 
 DOC002 = "002_20041eb3cb8715ee.txt"
 
 
-@pytest.mark.parametrize(("question", "line", "figure"), [
-    # 2.医保缴费奖励资金绩效目标表: the project is named only in the table's title, the row says 奖励金额 5万元.
-    ("大城县医保局医保缴费奖励资金项目的奖励金额是多少万元？", 593, "5万元"),
-    ("大城县医保局医保缴费奖励资金打算奖励几个乡镇？", 565, "3个"),
-])
-def test_a_row_of_a_project_table_is_found_by_the_project_in_its_title(engine, question, line, figure) -> None:
+@pytest.mark.parametrize(
+    ("question", "line", "figure"),
+    [
+        # 2.医保缴费奖励资金绩效目标表: the project is named only in the table's title, the row says 奖励金额 5万元.
+        ("大城县医保局医保缴费奖励资金项目的奖励金额是多少万元？", 593, "5万元"),
+        ("大城县医保局医保缴费奖励资金打算奖励几个乡镇？", 565, "3个"),
+    ],
+)
+def test_a_row_of_a_project_table_is_found_by_the_project_in_its_title(
+    engine, question, line, figure
+) -> None:
     a = engine.ask(question)
     assert a.kind in ("lookup", "retrieval"), a.text
     assert a.citations and a.citations[0].doc == DOC002 and a.citations[0].line_start == line, a.citations
     assert figure in a.text.replace(" ", "")
-
 
 
 # ----------------------------------------------------------------------------- lists over generic tables
@@ -77,8 +98,13 @@ DOC004 = "004_a15be56197084065.txt"
 def test_the_projects_of_the_self_evaluation_tables_are_listed(engine) -> None:
     a = engine.ask("固原市医保局哪些项目开展了绩效自评？")
     assert a.kind == "retrieval" and "所列的项目（6个）" in a.text, a.text
-    for project in ("上线全市智能审核监控系统", "开展打击欺诈骗保专项行动", "医疗保障局稽核工作经费",
-                    "地方医保政策实现信息化管理", "完善医保付费体系"):
+    for project in (
+        "上线全市智能审核监控系统",
+        "开展打击欺诈骗保专项行动",
+        "医疗保障局稽核工作经费",
+        "地方医保政策实现信息化管理",
+        "完善医保付费体系",
+    ):
         assert f"· {project}" in a.text
     assert {c.doc for c in a.citations} == {DOC004} and len(a.citations) == 6
 
@@ -86,7 +112,12 @@ def test_the_projects_of_the_self_evaluation_tables_are_listed(engine) -> None:
 def test_the_indicators_of_the_table_naming_the_project_are_listed(engine) -> None:
     a = engine.ask("固原市医保局稽核工作经费这个项目有哪些指标？")
     assert "(4)：医疗保障局稽核工作经费的绩效指标（4个）" in a.text, a.text
-    for name in ("聘请相关人员核查人数", "稽核工作开展次数", "组织医疗保障能力提升培训次数", "服务对象满意度"):
+    for name in (
+        "聘请相关人员核查人数",
+        "稽核工作开展次数",
+        "组织医疗保障能力提升培训次数",
+        "服务对象满意度",
+    ):
         assert f"· {name}" in a.text
     assert a.citations[0].doc == DOC004 and (a.citations[0].line_start, a.citations[0].line_end) == (536, 544)
 

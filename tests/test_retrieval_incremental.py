@@ -26,8 +26,12 @@ from assistant.store.build import build_index
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
-FILES = ("000_db59d6f0fba66678.txt", "001_8ee0239607d3cbd9.txt", "003_d6208e3fa212963b.txt",
-         "004_a15be56197084065.txt")
+FILES = (
+    "000_db59d6f0fba66678.txt",
+    "001_8ee0239607d3cbd9.txt",
+    "003_d6208e3fa212963b.txt",
+    "004_a15be56197084065.txt",
+)
 TOUCHED = "001_8ee0239607d3cbd9.txt"
 ADDED = "\n第六部分 补充说明\n本局设立医保政策宣传长廊和信息公开栏。\n"
 
@@ -82,7 +86,11 @@ def _docs(corpus: Path) -> list[tuple[Document, Report]]:
 
 
 def _files(directory: Path) -> dict[str, bytes]:
-    return {p.relative_to(directory).as_posix(): p.read_bytes() for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(directory).as_posix(): p.read_bytes()
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 def test_build_index_touching_one_report_chunks_only_that_report(corpus, tmp_path, monkeypatch) -> None:  # noqa: ANN001
@@ -123,7 +131,7 @@ def test_cached_reports_are_not_loaded_and_only_new_texts_embedded(corpus, tmp_p
     index_dir = tmp_path / "index"
     docs = _docs(corpus)
     reports = [r for _, r in docs]
-    for (d, r) in docs:
+    for d, r in docs:
         r.sha256 = d.sha256  # what the fact store keeps for a report
 
     def no_load(report: Report) -> Document:
@@ -143,8 +151,7 @@ def test_cached_reports_are_not_loaded_and_only_new_texts_embedded(corpus, tmp_p
     changed = next(d for d in _docs(corpus) if d[0].doc == TOUCHED)
     others = [r for r in reports if r.doc != TOUCHED]
     before = len(enc.passages)
-    third = RetrievalIndex.build(index_dir, [changed], settings, encoder=enc, cached=others,
-                                 load=no_load)
+    third = RetrievalIndex.build(index_dir, [changed], settings, encoder=enc, cached=others, load=no_load)
     assert third.docs_chunked == 1 and third.docs_changed == 1
     new = enc.passages[before:]
     assert 0 < third.chunks_embedded == len(new) and all("宣传长廊" in t or "补充说明" in t for t in new)
@@ -152,8 +159,7 @@ def test_cached_reports_are_not_loaded_and_only_new_texts_embedded(corpus, tmp_p
     assert manifest["embedded"] and manifest["chunks"] == sum(manifest["chunks_per_doc"].values())
 
     # a removed report disappears without anything being re-chunked
-    fourth = RetrievalIndex.build(index_dir, [], settings, encoder=enc, cached=others[1:],
-                                  load=no_load)
+    fourth = RetrievalIndex.build(index_dir, [], settings, encoder=enc, cached=others[1:], load=no_load)
     assert fourth.docs_removed == 2 and fourth.docs_chunked == 0 and fourth.chunks_embedded == 0
     idx = RetrievalIndex.open(index_dir, settings, encoder=enc)
     assert {c.doc for c in idx.chunks} == {r.doc for r in others[1:]}

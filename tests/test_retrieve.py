@@ -141,7 +141,11 @@ def test_chunks_keep_table_rows_whole(corpus_docs, corpus_chunks) -> None:  # no
         chunks = corpus_chunks[name]
         for sl in doc.lines:
             text = display_line(sl)
-            if not text or "\t" not in sl.raw and not (len(text.split()) >= 3 and any(ch.isdigit() for ch in text)):
+            if (
+                not text
+                or "\t" not in sl.raw
+                and not (len(text.split()) >= 3 and any(ch.isdigit() for ch in text))
+            ):
                 continue
             if "，" in text or "。" in text or heading_level(text) is not None:
                 continue
@@ -279,8 +283,12 @@ def test_rrf_filters_and_definitions() -> None:
     fused = reciprocal_rank_fusion([([1, 2, 3], 1.0), ([3, 1], 1.0)], k=60)
     assert max(fused, key=lambda d: fused[d]) == 1 and fused[3] > fused[2]
     chunks = [
-        Chunk(doc="a", chunk_id=0, text="x", line_start=1, line_end=1, department="甲", year=2021, kind="决算"),
-        Chunk(doc="b", chunk_id=0, text="x", line_start=1, line_end=1, department="乙", year=2020, kind="预算"),
+        Chunk(
+            doc="a", chunk_id=0, text="x", line_start=1, line_end=1, department="甲", year=2021, kind="决算"
+        ),
+        Chunk(
+            doc="b", chunk_id=0, text="x", line_start=1, line_end=1, department="乙", year=2020, kind="预算"
+        ),
         Chunk(doc="c", chunk_id=0, text="x", line_start=1, line_end=1),
     ]
     assert filter_mask(chunks) is None
@@ -322,7 +330,10 @@ def test_incremental_build_reembeds_only_changed_doc(small_corpus, tmp_path) -> 
 
     # touch one document: append a paragraph
     target = small_corpus / ZHAOHUA
-    target.write_text(target.read_text(encoding="utf-8") + "\n第六部分 补充说明\n本局设立医保政策宣传长廊和信息公开栏。\n", encoding="utf-8")
+    target.write_text(
+        target.read_text(encoding="utf-8") + "\n第六部分 补充说明\n本局设立医保政策宣传长廊和信息公开栏。\n",
+        encoding="utf-8",
+    )
     docs = _docs_from(small_corpus)
     own = len(chunk_document(*next((d, r) for d, r in docs if d.doc == ZHAOHUA), 400, 60))
     before = enc.passages_encoded
@@ -394,7 +405,11 @@ def real_index(corpus_docs, request, tmp_path_factory) -> RetrievalIndex:  # noq
     # persistent across runs (incremental): only the first run embeds the corpus; a temporary
     # directory when pytest runs without its cache (-p no:cacheprovider)
     cache = getattr(request.config, "cache", None)
-    index_dir = Path(cache.mkdir("retrieval-index")) if cache is not None else tmp_path_factory.mktemp("retrieval-index")
+    index_dir = (
+        Path(cache.mkdir("retrieval-index"))
+        if cache is not None
+        else tmp_path_factory.mktemp("retrieval-index")
+    )
     RetrievalIndex.build(index_dir, list(corpus_docs.values()), settings)
     idx = RetrievalIndex.open(index_dir, settings)
     assert idx.has_dense
@@ -405,7 +420,8 @@ def real_index(corpus_docs, request, tmp_path_factory) -> RetrievalIndex:  # noq
 def test_real_what_is_operating_expenses(real_index) -> None:  # noqa: ANN001
     hits = real_index.search("什么是机关运行经费")
     assert any(
-        h.chunk.doc == ZHAOHUA and "名词解释" in h.chunk.section and "购买货物和服务" in h.chunk.text for h in hits
+        h.chunk.doc == ZHAOHUA and "名词解释" in h.chunk.section and "购买货物和服务" in h.chunk.text
+        for h in hits
     ), [(h.chunk.doc, h.chunk.section) for h in hits]
 
 
@@ -434,9 +450,13 @@ def test_real_junk_query_returns_nothing(real_index) -> None:  # noqa: ANN001
 @pytest.mark.model
 def test_real_table_total_rows_are_found(real_index) -> None:  # noqa: ANN001
     # single 合计 rows deep in long tables: found through the table's title + column header
-    hits = real_index.search("普陀区政府办2025年部门预算里公用经费安排了多少？", departments=["上海市普陀区人民政府办公室"])
+    hits = real_index.search(
+        "普陀区政府办2025年部门预算里公用经费安排了多少？", departments=["上海市普陀区人民政府办公室"]
+    )
     assert any("22,473,997.81 2,132,777.54" in h.chunk.text for h in hits)
-    hits = real_index.search("普陀区委社会工作部2024年一般公共服务支出里基本支出是多少？", departments=[SHEGONG_DEPT])
+    hits = real_index.search(
+        "普陀区委社会工作部2024年一般公共服务支出里基本支出是多少？", departments=[SHEGONG_DEPT]
+    )
     assert any("264.87 62.63 202.24" in h.chunk.text for h in hits)
 
 
@@ -550,7 +570,9 @@ def test_real_pipeline_rebuild_and_incremental_embedding(tmp_path) -> None:  # n
     assert again == 0  # nothing changed: nothing embedded
 
     target = corpus / ZHAOHUA
-    target.write_text(target.read_text(encoding="utf-8") + "\n本局设立医保政策宣传长廊和信息公开栏。\n", encoding="utf-8")
+    target.write_text(
+        target.read_text(encoding="utf-8") + "\n本局设立医保政策宣传长廊和信息公开栏。\n", encoding="utf-8"
+    )
     touched, manifest = build()
     assert 0 < touched <= manifest["chunks_per_doc"][ZHAOHUA] < manifest["chunks"]
 

@@ -25,12 +25,16 @@ PDF_GOV = "上海市普陀区人民政府办公室25年预算.pdf"
 def minimal_pdf(content: bytes, encrypt: bool = False) -> bytes:
     """A one-page PDF whose page draws ``content`` (no fonts: no text layer); optionally with a
     Standard security handler whose user password is not empty (an encrypted PDF)."""
-    objs = [b"<< /Type /Catalog /Pages 2 0 R >>",
-            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
-            b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream"]
+    objs = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+        b"<< /Length %d >>\nstream\n" % len(content) + content + b"\nendstream",
+    ]
     if encrypt:
-        objs.append(b"<< /Filter /Standard /V 1 /R 2 /O <" + b"11" * 32 + b"> /U <" + b"22" * 32 + b"> /P -4 >>")
+        objs.append(
+            b"<< /Filter /Standard /V 1 /R 2 /O <" + b"11" * 32 + b"> /U <" + b"22" * 32 + b"> /P -4 >>"
+        )
     out = io.BytesIO()
     out.write(b"%PDF-1.4\n")
     offsets = []
@@ -42,7 +46,9 @@ def minimal_pdf(content: bytes, encrypt: bool = False) -> bytes:
     for off in offsets:
         out.write(b"%010d 00000 n \n" % off)
     extra = b" /Encrypt 5 0 R /ID [<" + b"ab" * 16 + b"> <" + b"ab" * 16 + b">]" if encrypt else b""
-    out.write(b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, extra, xref))
+    out.write(
+        b"trailer\n<< /Size %d /Root 1 0 R%s >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, extra, xref)
+    )
     return out.getvalue()
 
 
@@ -71,14 +77,23 @@ def bad_files() -> dict[str, tuple[bytes, str]]:
         "scanned.pdf": (minimal_pdf(b"0.5 g 72 72 300 200 re f"), "skip"),
         "fake.docx": (_zip({"hello.txt": b"not office xml", "data.csv": b"1,2,3"}), "skip"),
         "notzip.docx": (b"PK\x03\x04 not really a zip", "skip"),
-        "latin1.txt": ("Budget 2021 café ".encode("latin-1") + bytes(range(0x80, 0xa0)) * 50, "skip"),
+        "latin1.txt": ("Budget 2021 café ".encode("latin-1") + bytes(range(0x80, 0xA0)) * 50, "skip"),
         "gbk 报告.txt": (text.encode("gbk"), "index"),
         "gb18030.txt": ((text + "\n㐀𠀀\n").encode("gb18030"), "index"),
         "utf16 带BOM.txt": (text.encode("utf-16"), "index"),
         "utf16le.txt": ("Budget report 2021 预算\n".encode("utf-16-le") * 30, "index"),
-        "长行.txt": (("某某县财政局2021年部门预算\n" + "数" * 300_000 + "\n" + "1,234.00 " * 20_000 + "\n").encode(), "index"),
-        "无表格 说明.txt": ("某某县水务局2021年度部门预算说明\n本单位负责水务管理。\n今年没有变化。\n".encode(), "index"),
-        "control\u0007chars.txt": ((text[:3000] + "\x1b[31m红色\x1b[0m\x07 收入 100\n" + text[3000:6000]).encode(), "index"),
+        "长行.txt": (
+            ("某某县财政局2021年部门预算\n" + "数" * 300_000 + "\n" + "1,234.00 " * 20_000 + "\n").encode(),
+            "index",
+        ),
+        "无表格 说明.txt": (
+            "某某县水务局2021年度部门预算说明\n本单位负责水务管理。\n今年没有变化。\n".encode(),
+            "index",
+        ),
+        "control\u0007chars.txt": (
+            (text[:3000] + "\x1b[31m红色\x1b[0m\x07 收入 100\n" + text[3000:6000]).encode(),
+            "index",
+        ),
         "notes.xlsx": (b"PK\x03\x04", "skip"),
     }
 
@@ -107,8 +122,13 @@ def bad_index(tmp_path_factory):
             fh.write(block)
     cfg = write_config(root, [corpus], root / "index")
     t0 = time.perf_counter()
-    p = subprocess.run([sys.executable, "-m", "assistant.interfaces.cli", "--config", str(cfg), "index", "--no-embed"],
-                       cwd=REPO, capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [sys.executable, "-m", "assistant.interfaces.cli", "--config", str(cfg), "index", "--no-embed"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     return root, p.returncode, p.stdout, p.stderr, time.perf_counter() - t0
 
 
@@ -119,7 +139,7 @@ def test_each_bad_file_gives_one_clear_line(bad_index):
     skipped = {}
     for line in err.splitlines():
         if line.startswith("skipped "):
-            name, _, reason = line[len("skipped "):].partition(": ")
+            name, _, reason = line[len("skipped ") :].partition(": ")
             assert name not in skipped, f"two lines for {name}"
             skipped[name] = reason
     expected = {n for n, (_, what) in bad_files().items() if what == "skip"}
@@ -147,8 +167,10 @@ def test_every_other_report_is_indexed(bad_index):
     assert "secret.txt" not in docs
     # the duplicate is indexed once, and both names are listed
     assert "峨山 副本 (duplicate).txt" not in docs
-    assert f"duplicate content: 峨山 副本 (duplicate).txt = {DOC000}" in out or \
-        f"duplicate content: {DOC000} = 峨山 副本 (duplicate).txt" in out
+    assert (
+        f"duplicate content: 峨山 副本 (duplicate).txt = {DOC000}" in out
+        or f"duplicate content: {DOC000} = 峨山 副本 (duplicate).txt" in out
+    )
 
 
 def test_symlinks_followed_when_configured(tmp_path):
@@ -170,7 +192,9 @@ def test_loading_is_bounded_and_linear(tmp_path):
     from assistant.ingest.loaders import IngestError, load_document
     from assistant.parse.facts import parse_document
 
-    rows = "".join(f"  {i % 97}、一般公共服务支出{i} 201{i % 100:02d} {i}.00 {i * 3}.50\n" for i in range(1500))
+    rows = "".join(
+        f"  {i % 97}、一般公共服务支出{i} 201{i % 100:02d} {i}.00 {i * 3}.50\n" for i in range(1500)
+    )
     times = []
     for n in (1, 3):
         p = tmp_path / f"rows{n}.txt"
@@ -191,11 +215,29 @@ def test_loading_is_bounded_and_linear(tmp_path):
 # ------------------------------------------------------------------------------ questions
 
 HOSTILE = [
-    "", "   ", "\n\t\r", "问" * 10_000, "峨山" * 5000, "\x00\x01\x02\x1b[31m\x7f", "？？？！！！。。。", "……——「」",
-    "!!!???...", "What is the 三公经费 of 峨山县医保局 in 2021?", "峨山县医保局２０２１年三公经费",
-    "２０２１年", "0" * 400, "9" * 50 + "年", "-1年三公经费", "峨山县医保局99999年三公经费", "%s %d {0} ${x}",
-    "'; DROP TABLE facts; --", "峨山县医保局2021年" + "的" * 3000 + "三公经费", "\u202e\u200b\ufeff三公经费",
-    "峨山县医保局2021年三公经费占比多少比上年增减多少合计多少最大的是哪个", "𠀀𠀁𠀂", "一般公共服务支出" * 200,
+    "",
+    "   ",
+    "\n\t\r",
+    "问" * 10_000,
+    "峨山" * 5000,
+    "\x00\x01\x02\x1b[31m\x7f",
+    "？？？！！！。。。",
+    "……——「」",
+    "!!!???...",
+    "What is the 三公经费 of 峨山县医保局 in 2021?",
+    "峨山县医保局２０２１年三公经费",
+    "２０２１年",
+    "0" * 400,
+    "9" * 50 + "年",
+    "-1年三公经费",
+    "峨山县医保局99999年三公经费",
+    "%s %d {0} ${x}",
+    "'; DROP TABLE facts; --",
+    "峨山县医保局2021年" + "的" * 3000 + "三公经费",
+    "\u202e\u200b\ufeff三公经费",
+    "峨山县医保局2021年三公经费占比多少比上年增减多少合计多少最大的是哪个",
+    "𠀀𠀁𠀂",
+    "一般公共服务支出" * 200,
 ]
 
 
@@ -220,9 +262,15 @@ def test_full_width_digits_are_understood(engine):
 
 # ------------------------------------------------------------------------------ configuration
 
+
 def _index_with(cfg: Path, tmp_path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "assistant.interfaces.cli", "--config", str(cfg), "index", "--no-embed"],
-                          cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "assistant.interfaces.cli", "--config", str(cfg), "index", "--no-embed"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 BAD_CONFIGS = {
@@ -253,8 +301,13 @@ def test_bad_config_is_one_clear_line(tmp_path, case):
 def test_missing_default_config_means_defaults_said_once(tmp_path):
     (tmp_path / "corpus").mkdir()
     (tmp_path / "corpus" / DOC000).write_bytes((CORPUS / DOC000).read_bytes())
-    p = subprocess.run([sys.executable, "-m", "assistant.interfaces.cli", "index", "--no-embed"],
-                       cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    p = subprocess.run(
+        [sys.executable, "-m", "assistant.interfaces.cli", "index", "--no-embed"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert p.returncode == 0, p.stderr
     assert p.stderr.count("not found") == 1 and "default" in p.stderr
     assert (tmp_path / "index" / "facts.sqlite").exists()
@@ -267,7 +320,8 @@ def test_missing_named_config_is_an_error(tmp_path):
     assert p.returncode == 2, p.stderr
     assert p.stderr.strip().splitlines() == [
         f"error: {tmp_path / 'missing.toml'}: config file not found (check --config, or leave it out to use "
-        "./config.toml)"]
+        "./config.toml)"
+    ]
     assert not (tmp_path / "index").exists()
 
 

@@ -49,7 +49,9 @@ def scale_index(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201
 def test_metadata_of_generated_reports(scale_index) -> None:  # noqa: ANN001
     reports, engine = scale_index
     found = {(r.department, r.year, r.kind) for r in engine.reports()}
-    missing = [(r.doc, r.department, r.year, r.kind) for r in reports if (r.department, r.year, r.kind) not in found]
+    missing = [
+        (r.doc, r.department, r.year, r.kind) for r in reports if (r.department, r.year, r.kind) not in found
+    ]
     assert not missing, missing[:5]
 
 
@@ -66,8 +68,10 @@ def test_lookups_return_generated_numbers(scale_index) -> None:  # noqa: ANN001
             got = [(_yuan(v.value, v.unit), v.department, v.year) for v in ans.values]
             want = (truth.value_yuan, truth.department, truth.year)
             if ans.kind not in ("lookup", "computed") or not got or got[0] != want:
-                failures.append(f"{truth.question}: want {truth.value}{truth.unit} → {ans.kind} {got[:3]} "
-                                f"{ans.text[:120]!r}")
+                failures.append(
+                    f"{truth.question}: want {truth.value}{truth.unit} → {ans.kind} {got[:3]} "
+                    f"{ans.text[:120]!r}"
+                )
     assert checked >= N_CHECKED
     assert not failures, "\n".join(failures)
 

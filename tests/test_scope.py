@@ -54,7 +54,9 @@ def test_metadata_records_scope_title_and_copies(scoped) -> None:
     assert sum(len(v) for v in result.duplicates.values()) == 1
 
 
-@pytest.mark.parametrize("question", ["大城县医保局2021年三公经费预算是多少？", "大城县医保局2021年部门预算中三公经费是多少"])
+@pytest.mark.parametrize(
+    "question", ["大城县医保局2021年三公经费预算是多少？", "大城县医保局2021年部门预算中三公经费是多少"]
+)
 def test_department_scope_by_default_and_says_the_unit_figure_differs(scoped, question: str) -> None:
     engine, _ = scoped
     a = engine.ask(question, Session())
@@ -65,7 +67,9 @@ def test_department_scope_by_default_and_says_the_unit_figure_differs(scoped, qu
     assert f"单位预算（{UNIT}）中该项为5万元" in a.text
 
 
-@pytest.mark.parametrize("question", ["大城县医保局2021年单位预算三公经费是多少？", "大城县医保局本级2021年三公经费预算多少"])
+@pytest.mark.parametrize(
+    "question", ["大城县医保局2021年单位预算三公经费是多少？", "大城县医保局本级2021年三公经费预算多少"]
+)
 def test_unit_scope_when_the_question_names_it(scoped, question: str) -> None:
     engine, _ = scoped
     a = engine.ask(question, Session())

@@ -159,7 +159,9 @@ def test_doc_must_be_cited() -> None:
 def test_values_from_other_reports_too_are_not_correct() -> None:
     # A question about one report answered "按各部门分别列出": the right figure among others is no answer.
     a = answer(("5406.00", "元"))
-    a.values.append(a.values[0].model_copy(update={"citation": ValueCitation(doc="other.txt", line=3, snippet="s")}))
+    a.values.append(
+        a.values[0].model_copy(update={"citation": ValueCitation(doc="other.txt", line=3, snippet="s")})
+    )
     result = score_item(gold("5406.0", "元"), a)
     assert not result.ok and not result.wrong_number
     assert "other.txt" in result.reason
@@ -294,13 +296,19 @@ def test_text_numbers_count_only_without_values() -> None:
     with_values = answer(("5600.00", "元"), text="三公经费支出5,406.00元。")
     assert not score_item(item, with_values).ok
     # "没有找到…；相近的有：…" has said it did not find the figure: the quoted lines are no answer.
-    closest = Answer(question="q", kind="not_found", text="没有找到“三公”；相近的有：支出5,406.00元",
-                     citations=[Citation(doc=DOC, line_start=1, line_end=1, snippet="…")])
+    closest = Answer(
+        question="q",
+        kind="not_found",
+        text="没有找到“三公”；相近的有：支出5,406.00元",
+        citations=[Citation(doc=DOC, line_start=1, line_end=1, snippet="…")],
+    )
     assert not score_item(item, closest).ok
 
 
 def test_citation_date_and_year_numbers_are_not_answers() -> None:
-    assert text_values("000_db59d6f0fba66678.txt 第25页、第312行；截至2021年12月31日，2021年度支出18.5万元") == [("18.5", "万元")]
+    assert text_values(
+        "000_db59d6f0fba66678.txt 第25页、第312行；截至2021年12月31日，2021年度支出18.5万元"
+    ) == [("18.5", "万元")]
     for number, written in (("25", "第25页"), ("12", "第12–15行"), ("31", "8月31日"), ("2021", "2021年")):
         passage = answer(kind="retrieval", text=f"见{written}原文。", snippets=["…"])
         assert not score_item(gold(number, None), passage).ok, written

@@ -34,8 +34,11 @@ def test_rjieba_tokens_equal_jieba_on_every_corpus_text(corpus_texts: list[str])
     ref = T._add_domain_terms(T._python_jieba())
     T._add_domain_terms(T.RustJieba())  # adding the terms again (a second instance) changes nothing
     assert len(corpus_texts) > 5000
-    differ = [t for t in corpus_texts
-              if rust.cut_for_search(T.fold(t)) != list(ref.cut_for_search(T.fold(t), HMM=True))]
+    differ = [
+        t
+        for t in corpus_texts
+        if rust.cut_for_search(T.fold(t)) != list(ref.cut_for_search(T.fold(t), HMM=True))
+    ]
     assert differ == []
 
 
@@ -43,7 +46,8 @@ def test_runs_of_digits_are_cut_as_jieba_cuts_them() -> None:
     rust = T._get_tokenizer()
     assert rust.cut_for_search("843.11843.11833.11") == ["843.11843", ".", "11833.11"]
     assert rust.cut_for_search("2021年三公经费5.6%") == list(
-        T._add_domain_terms(T._python_jieba()).cut_for_search("2021年三公经费5.6%", HMM=True))
+        T._add_domain_terms(T._python_jieba()).cut_for_search("2021年三公经费5.6%", HMM=True)
+    )
 
 
 def test_the_process_segmenter_is_rjieba() -> None:

@@ -32,12 +32,16 @@ def numbers(a):
 
 # ----------------------------------------------------------------------------- the residue
 
-@pytest.mark.parametrize("question", [
-    "峨山县医保局2021年三公经费是多少？",
-    "请问峨山医保局21年的公务接待费决算数是多少元？",
-    "普陀区政府办2025年住房公积金预算一共有多少？",
-    "区社工部2024年项目支出是多少万元？",
-])
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "峨山县医保局2021年三公经费是多少？",
+        "请问峨山医保局21年的公务接待费决算数是多少元？",
+        "普陀区政府办2025年住房公积金预算一共有多少？",
+        "区社工部2024年项目支出是多少万元？",
+    ],
+)
 def test_a_question_fully_understood_leaves_no_residue(engine, question) -> None:
     q = understand(question, engine.vocab)
     assert q.metric is not None and q.residue == [], (q.metric, q.residue)
@@ -69,11 +73,15 @@ def test_a_partly_understood_question_never_gets_a_confident_number(engine) -> N
 
 # ----------------------------------------------------------------------------- unknown departments
 
-@pytest.mark.parametrize("question", [
-    "峨山县卫健局2021年机关运行经费是多少？",
-    "昭化区财政局21年公务接待费花了多少",
-    "普陀区委宣传部2024年度决算的三公经费",
-])
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "峨山县卫健局2021年机关运行经费是多少？",
+        "昭化区财政局21年公务接待费花了多少",
+        "普陀区委宣传部2024年度决算的三公经费",
+    ],
+)
 def test_a_department_the_corpus_lacks_gets_no_number(engine, question) -> None:
     a = ask(engine, question)
     assert a.kind == "not_found" and not a.values, a.text
@@ -95,6 +103,7 @@ def test_a_unit_the_report_itself_names_is_searched_not_unknown(engine) -> None:
 
 # ----------------------------------------------------------------------------- numbers from report lines
 
+
 def test_a_count_stated_in_a_sentence_is_found_by_its_words(engine) -> None:
     a = ask(engine, "昭化区医保局2021年一共支付医疗救助多少人次？")
     assert (Decimal("25321"), "人次") in numbers(a), (a.kind, a.text)
@@ -108,6 +117,7 @@ def test_a_line_with_several_figures_is_quoted_not_reduced_to_one(engine) -> Non
 
 
 # ----------------------------------------------------------------------------- operations of two named metrics
+
 
 def test_difference_of_two_metrics_of_one_report(engine) -> None:
     a = ask(engine, "普陀区政府办2025年住房公积金比购房补贴少多少元？")
@@ -147,6 +157,7 @@ def test_a_follow_up_asks_the_previous_operation_of_another_metric(engine) -> No
 
 # ----------------------------------------------------------------------------- changes against last year
 
+
 def test_last_years_figure_from_a_change_stated_lines_apart(engine) -> None:
     # 2021 budget: 基本支出 394.53万元 (line 75) … "其中：基本支出增加2.64万元" (line 80) → 2020: 391.89万元.
     a = ask(engine, "大城县医疗保障局2020年的基本支出预算有多少万元")
@@ -173,7 +184,11 @@ def two_years(tmp_path_factory):
     (corpus / DOC004).write_text(text, encoding="utf-8")
     old = "2020年度本部门机关运行经费支出127,989.14元，比2019年度减少7,180.86元，降低5.31%。"
     assert old in text
-    later = text.replace(old, "2020年度本部门机关运行经费支出150,000.00元。").replace("2020", "2021").replace("2019", "2020")
+    later = (
+        text.replace(old, "2020年度本部门机关运行经费支出150,000.00元。")
+        .replace("2020", "2021")
+        .replace("2019", "2020")
+    )
     (corpus / "004_next_year.txt").write_text(later, encoding="utf-8")
     settings = load_settings(write_config(tmp, [corpus], tmp / "index"))
     assert not build_index(settings, embed=False, log=lambda *a: None).skipped
@@ -219,7 +234,9 @@ def test_execution_rate_and_unspent_part_of_a_project_sentence(engine) -> None:
 def test_a_count_asked_of_a_row_that_also_states_its_value(engine) -> None:
     # 固定资产占用表: 其他固定资产 130 (件) and 49.90 (万元): 多少件 asks for the count.
     a = ask(engine, "大城县医保局的其他固定资产一共多少件？")
-    assert a.kind == "lookup" and Decimal(a.values[0].value) == 130 and a.values[0].unit in ("件", "个"), a.text
+    assert a.kind == "lookup" and Decimal(a.values[0].value) == 130 and a.values[0].unit in ("件", "个"), (
+        a.text
+    )
 
 
 def test_a_number_the_parser_read_from_a_sentence_answers_by_its_phrase(engine) -> None:
@@ -228,7 +245,10 @@ def test_a_number_the_parser_read_from_a_sentence_answers_by_its_phrase(engine) 
     assert numbers(a)[:1] == [(Decimal("25321"), "人次")], a.text
 
 
-@pytest.mark.parametrize("question", ["哪个局2021年本年支出合计最多", "各单位2020年三公经费分别是多少", "哪个部门2021年公务接待费最高"])
+@pytest.mark.parametrize(
+    "question",
+    ["哪个局2021年本年支出合计最多", "各单位2020年三公经费分别是多少", "哪个部门2021年公务接待费最高"],
+)
 def test_words_for_any_department_are_not_residue(engine, question) -> None:
     assert understand(question, engine.vocab).residue == []
 

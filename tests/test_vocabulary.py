@@ -15,10 +15,22 @@ from assistant.store.manifest import DB_NAME
 from assistant.store.vocabulary import StoreVocabulary, Vocabulary, fold, open_vocabulary, write_vocabulary
 
 REPO = Path(__file__).resolve().parent.parent
-EXTRA = ["峨山县医保局2021年三公经费多少", "其中公务接待费呢？", "那2020年呢", "固原市医保局呢？",
-         "五个医保局哪个本年支出合计最多", "昭化区医保局基本支出占本年支出合计的比例", "其中政府性基金呢",
-         "峨山医保局有几辆车", "普陀区政府办2025年三公经费预算", "教育局2021年三公经费", "ＡＢＣ２０２１年",
-         "仁和区医保局城乡医疗救助支出多少", "2010301行政运行是多少", "卫生健康支出"]
+EXTRA = [
+    "峨山县医保局2021年三公经费多少",
+    "其中公务接待费呢？",
+    "那2020年呢",
+    "固原市医保局呢？",
+    "五个医保局哪个本年支出合计最多",
+    "昭化区医保局基本支出占本年支出合计的比例",
+    "其中政府性基金呢",
+    "峨山医保局有几辆车",
+    "普陀区政府办2025年三公经费预算",
+    "教育局2021年三公经费",
+    "ＡＢＣ２０２１年",
+    "仁和区医保局城乡医疗救助支出多少",
+    "2010301行政运行是多少",
+    "卫生健康支出",
+]
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +82,13 @@ def test_open_vocabulary_prefers_the_table(vocabularies, built_settings) -> None
     if old.execute("SELECT 1 FROM sqlite_master WHERE name = 'terms'").fetchone() is None:
         assert isinstance(open_vocabulary(old), Vocabulary)
     # Reports are indexed by department: a lookup by department does not scan every report's JSON.
-    plan = " ".join(str(r) for r in con.execute(
-        "EXPLAIN QUERY PLAN SELECT json FROM reports WHERE json_extract(json, '$.department') IN (?)", ("x",)))
+    plan = " ".join(
+        str(r)
+        for r in con.execute(
+            "EXPLAIN QUERY PLAN SELECT json FROM reports WHERE json_extract(json, '$.department') IN (?)",
+            ("x",),
+        )
+    )
     assert "reports_by_department" in plan
 
 

@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from assistant.answer import compose as say
+from assistant.answer import compose_figures as figures
 from assistant.answer import resolve
 from assistant.answer.catalog import ReportCatalog
 from assistant.answer.coverage import unknown_department
@@ -48,8 +49,9 @@ class Engine:
         self.catalog = ReportCatalog(self.con)
         self.select = FactSelector(self.con, self.catalog)
         self.passages = PassageSource(settings=settings, catalog=self.catalog, vocab=self.vocab)
-        self.ops = Context(select=self.select, department_unspecified=self._department_unspecified,
-                           reason=self._reason)
+        self.ops = Context(
+            select=self.select, department_unspecified=self._department_unspecified, reason=self._reason
+        )
         self.retrieval_note: str | None = None
 
     @property
@@ -91,7 +93,9 @@ class Engine:
         query = resolve.with_context(understand(text, self.vocab), session)
         query, note = resolve.relative_year(query, self.catalog)
         answer = self._answer(query)
-        answer = list_copies(answer, copies_of(self.con, cited_docs(answer)))  # byte-identical files (scope.py)
+        answer = list_copies(
+            answer, copies_of(self.con, cited_docs(answer))
+        )  # byte-identical files (scope.py)
         if note:
             answer = answer.model_copy(update={"text": f"{note}\n{answer.text}"})
         resolve.remember(session, query, answer)
@@ -158,10 +162,15 @@ class Engine:
         stated = self._stated_for_year(q)
         if stated is not None:
             return stated
-        reports = [r for r in self.catalog.of(q.departments) if (q.year is None or r.year == q.year)
-                   and (q.kind is None or r.kind == q.kind)]
+        reports = [
+            r
+            for r in self.catalog.of(q.departments)
+            if (q.year is None or r.year == q.year) and (q.kind is None or r.kind == q.kind)
+        ]
         words = [w for w in [q.metric, *q.metric_terms] if w]
-        hits = find_lines(self.passages, self.select, [r.doc for r in reports], q.residue, words, q.expected_unit)
+        hits = find_lines(
+            self.passages, self.select, [r.doc for r in reports], q.residue, words, q.expected_unit
+        )
         computed = self._computed_from_lines(q, [r.doc for r in reports], words, hits)
         if computed is not None:
             return computed
@@ -170,15 +179,28 @@ class Engine:
             hits = [h for h in hits if h.context >= 0.5]
         best = clear_winner(hits)
         if best is None:
-            agreed = agreed_figure(hits, asked_phrases(q.text, q.residue, list(self.vocab.terms_in(fold(q.text)))),
-                                   q.expected_unit)
+            agreed = agreed_figure(
+                hits,
+                asked_phrases(q.text, q.residue, list(self.vocab.terms_in(fold(q.text)))),
+                q.expected_unit,
+            )
             if agreed is not None:
                 h, (value, unit) = agreed
                 report = self.catalog.report(h.doc)
-                return say.line_answer(q, report, h, AnswerValue(
-                    value=value, unit=unit, metric="、".join(q.residue), qualifier=None,
-                    department=report.department if report else None, year=report.year if report else None,
-                    citation=ValueCitation(doc=h.doc, line=h.line, page=h.page, snippet=h.text)))
+                return say.line_answer(
+                    q,
+                    report,
+                    h,
+                    AnswerValue(
+                        value=value,
+                        unit=unit,
+                        metric="、".join(q.residue),
+                        qualifier=None,
+                        department=report.department if report else None,
+                        year=report.year if report else None,
+                        citation=ValueCitation(doc=h.doc, line=h.line, page=h.page, snippet=h.text),
+                    ),
+                )
             if not hits and q.metric is None:
                 return say.passage_note(q, retrieval_answer(self.passages, q))
             return say.not_understood(q, q.departments, hits or self._metric_lines(q, reports))
@@ -205,7 +227,9 @@ class Engine:
         r = reps[0] if len(reps) == 1 else None
         if r is None or year is None or r.year is None:
             return None
-        figs = year_figures(self.passages, self.select, [r.doc], q.residue, "%" if points else q.expected_unit, r.year)
+        figs = year_figures(
+            self.passages, self.select, [r.doc], q.residue, "%" if points else q.expected_unit, r.year
+        )
         if not figs:
             return None
 
@@ -217,9 +241,9 @@ class Engine:
             cur, prev = one(year), one(year - 1)
             if cur is None or prev is None or cur[1] not in ("%", "％") or prev[1] not in ("%", "％"):
                 return None
-            return say.point_change(q, r, year, cur, prev)
+            return figures.point_change(q, r, year, cur, prev)
         fig = one(year)
-        return say.year_figure(q, r, year, fig) if fig is not None else None
+        return figures.year_figure(q, r, year, fig) if fig is not None else None
 
     def _average(self, q: Query, docs: list[str]) -> Answer | None:
         """平均每辆值多少: a row's value divided by its count (车辆 2 台, 31.72 万元 in a 资产占用表), when
@@ -228,33 +252,57 @@ class Engine:
         # The row may be filed under another metric than the term's (车辆 → 车辆数, the 资产表's row 车辆(台、辆)).
         terms = [t for t in self.vocab.terms_in(fold(q.text)) if len(t) >= 2]
         for doc in docs:
-            facts = [f for f in self.select.doc_facts(doc) if f.qualifier not in DERIVED and (
-                f.metric == q.metric or any(fold(f.label).startswith(t) for t in terms))]
+            facts = [
+                f
+                for f in self.select.doc_facts(doc)
+                if f.qualifier not in DERIVED
+                and (f.metric == q.metric or any(fold(f.label).startswith(t) for t in terms))
+            ]
             money = [f for f in facts if f.unit in MONEY_UNITS]
             for m in money:
-                counts = [f for f in facts if f.line == m.line and f.unit not in MONEY_UNITS and f.unit not in ("%", "％")]
+                counts = [
+                    f
+                    for f in facts
+                    if f.line == m.line and f.unit not in MONEY_UNITS and f.unit not in ("%", "％")
+                ]
                 if len(counts) == 1 and counts[0].value != 0:
                     pairs.append((m, counts[0]))
         if len(pairs) != 1:
             return None
         m, c = pairs[0]
-        return say.average(q, self.catalog.report(m.doc), m, c)
+        return figures.average(q, self.catalog.report(m.doc), m, c)
 
     def _metric_lines(self, q: Query, reports: list[Report]) -> list[LineHit]:
         """The lines of the metric the question did name, as the closest ones to show."""
         out = []
         for r in reports:
             for f in self.select.best(q, r, self.select.candidates(q, r))[:2]:
-                out.append(LineHit(doc=f.doc, line=f.line, line_end=f.line_end or f.line, page=f.page,
-                                   text=f.snippet, score=0.0, numbers=[(str(f.value), f.unit)]))
+                out.append(
+                    LineHit(
+                        doc=f.doc,
+                        line=f.line,
+                        line_end=f.line_end or f.line,
+                        page=f.page,
+                        text=f.snippet,
+                        score=0.0,
+                        numbers=[(str(f.value), f.unit)],
+                    )
+                )
         return out
 
-    def _computed_from_lines(self, q: Query, docs: list[str], words: list[str], hits: list[LineHit]) -> Answer | None:
+    def _computed_from_lines(
+        self, q: Query, docs: list[str], words: list[str], hits: list[LineHit]
+    ) -> Answer | None:
         """Operations on figures of report lines: the 执行率 or the unspent part of a project whose
         line states its budget and its actual, and the sum of two items each stated in a line."""
         from assistant.answer.lines import budget_and_actual, clear_winner, figure_after, find_lines, items_of
-        if q.metric and q.residue and AVERAGE_ASK.search("".join(q.residue)) \
-                and all(not AVERAGE_WORDS.sub("", r) for r in q.residue):
+
+        if (
+            q.metric
+            and q.residue
+            and AVERAGE_ASK.search("".join(q.residue))
+            and all(not AVERAGE_WORDS.sub("", r) for r in q.residue)
+        ):
             return self._average(q, docs)
         if SUM_ASK.search(q.text):
             items = items_of(q.residue)
@@ -262,11 +310,24 @@ class Engine:
                 found = []
                 for item in items:
                     # Only lines stating a figure of the unit (a project's name row states a phone number).
-                    best = clear_winner([h for h in find_lines(self.passages, self.select, docs, [item], words,
-                                                               q.expected_unit) if h.numbers])
+                    best = clear_winner(
+                        [
+                            h
+                            for h in find_lines(
+                                self.passages, self.select, docs, [item], words, q.expected_unit
+                            )
+                            if h.numbers
+                        ]
+                    )
                     fig: tuple[str, str | None] | None = (
-                        figure_after(best, [item], q.expected_unit) if best is not None else None)
-                    if fig is None and best is not None and best.phrase is not None and len(best.numbers) == 1:
+                        figure_after(best, [item], q.expected_unit) if best is not None else None
+                    )
+                    if (
+                        fig is None
+                        and best is not None
+                        and best.phrase is not None
+                        and len(best.numbers) == 1
+                    ):
                         fig = best.numbers[0]  # a fact or mention: its one figure, named by its phrase
                     if best is None or fig is None:
                         return None
@@ -286,12 +347,15 @@ class Engine:
         (b, bu), (a, au) = pair
         if bu != au or Decimal(b) == 0:
             return None
-        return say.line_budget_actual(q, self.catalog.report(best.doc), best, Decimal(b), Decimal(a), bu, asks_rate)
+        return say.line_budget_actual(
+            q, self.catalog.report(best.doc), best, Decimal(b), Decimal(a), bu, asks_rate
+        )
 
     def _mentions(self, departments: list[str], name: str) -> bool:
         """The reports of ``departments`` name ``name`` themselves (a unit of the department: its
         事务中心), so it is something to look for in them, not a department the corpus lacks."""
         from assistant.answer.lines import mentioned_lines
+
         docs = [r.doc for r in self.catalog.of(departments)] if departments else []
         return any(name in fold(text) for text in mentioned_lines(self.passages, self.select, docs))
 
@@ -308,10 +372,18 @@ class Engine:
         if not h.bare and len({Decimal(v) for v, _ in h.numbers}) == 1:
             value, unit = h.numbers[0]
         else:
-            after = figure_after(h, [*q.residue, *(w for w in [q.metric, *q.metric_terms] if w)], q.expected_unit)
+            after = figure_after(
+                h, [*q.residue, *(w for w in [q.metric, *q.metric_terms] if w)], q.expected_unit
+            )
             if after is None or h.bare:
                 return None
             value, unit = after
-        return AnswerValue(value=value, unit=unit or "", metric="、".join(q.residue), qualifier=None,
-                           department=r.department if r else None, year=r.year if r else None,
-                           citation=ValueCitation(doc=h.doc, line=h.line, page=h.page, snippet=h.text))
+        return AnswerValue(
+            value=value,
+            unit=unit or "",
+            metric="、".join(q.residue),
+            qualifier=None,
+            department=r.department if r else None,
+            year=r.year if r else None,
+            citation=ValueCitation(doc=h.doc, line=h.line, page=h.page, snippet=h.text),
+        )

@@ -20,10 +20,16 @@ from assistant.store.db import query_mentions
 from assistant.store.vocabulary import fold
 
 # A number and the unit written after it (24万人, 5.94万元, ≥370000人, 94.30%).
-NUMBER_RE = re.compile(r"(?<![\d.])(\d[\d,]*(?:\.\d+)?)\s*(万元|亿元|元|万人|人次|批次|%|％|人|名|个|次|件|台|辆|项|分|户|家|天)?")
+NUMBER_RE = re.compile(
+    r"(?<![\d.])(\d[\d,]*(?:\.\d+)?)\s*(万元|亿元|元|万人|人次|批次|%|％|人|名|个|次|件|台|辆|项|分|户|家|天)?"
+)
 # Numbers that are not amounts: years, dates, ordinals of headings, codes of the classification.
-_NOT_AN_AMOUNT = re.compile(r"(?<!\d)(19|20)\d{2}\s*(年|—|-)|\d{1,2}\s*月\s*\d{1,2}\s*日|第\s*\d+|^\s*\d+[、.．](?!\d)"
-                            r"|[（(]\d+[）)]")
+_NOT_AN_AMOUNT = re.compile(
+    r"(?<!\d)(19|20)\d{2}\s*(年|—|-)|\d{1,2}\s*月\s*\d{1,2}\s*日|第\s*\d+|^\s*\d+[、.．](?!\d)"
+    r"|[（(]\d+[）)]"
+)
+
+
 def numbers(text: str) -> list[tuple[str, str | None]]:
     """(number, unit or None) written in a line, without years, dates and heading ordinals."""
     cleaned = _NOT_AN_AMOUNT.sub(" ", text)
@@ -31,7 +37,7 @@ def numbers(text: str) -> list[tuple[str, str | None]]:
 
 
 def _bigrams(text: str) -> set[str]:
-    return {text[i:i + 2] for i in range(len(text) - 1)}
+    return {text[i : i + 2] for i in range(len(text) - 1)}
 
 
 def coverage(words: str, line: str) -> float:
@@ -58,7 +64,9 @@ def project_title(source: PassageSource, doc: str, line: int) -> str:
     return titles[i][1] if i >= 0 else ""
 
 
-def _candidate_lines(source: PassageSource, select: FactSelector, docs: list[str]) -> list[tuple[str, int, int, int | None, str]]:
+def _candidate_lines(
+    source: PassageSource, select: FactSelector, docs: list[str]
+) -> list[tuple[str, int, int, int | None, str]]:
     """(doc, line, line_end, page, text) of every sentence and table row of ``docs`` the index holds."""
     out: dict[tuple[str, int, str], tuple[str, int, int, int | None, str]] = {}
     index: Any = open_index_if_built(source)
@@ -85,7 +93,11 @@ def _candidate_lines(source: PassageSource, select: FactSelector, docs: list[str
                         out.setdefault((doc, ls, joined), (doc, ls, nxt[1], page, joined))
         for f in select.doc_facts(doc):
             # A generic table's row is read with its table's name (a 自评表 names its project there).
-            text = f"{f.table_id}：{f.snippet}" if f.table_id and not f.table_id.startswith("公开") else f.snippet
+            text = (
+                f"{f.table_id}：{f.snippet}"
+                if f.table_id and not f.table_id.startswith("公开")
+                else f.snippet
+            )
             out.setdefault((doc, f.line, text), (doc, f.line, f.line_end or f.line, f.page, text))
         if index is not None:  # without the retrieval index the lines are incomplete: not kept
             source.lines[doc] = dict(list(out.items())[mark:])
@@ -98,8 +110,15 @@ def mentioned_lines(source: PassageSource, select: FactSelector, docs: list[str]
     return [text for *_, text in _candidate_lines(source, select, docs)]
 
 
-def find_lines(source: PassageSource, select: FactSelector, docs: list[str], residue: list[str],
-               words: list[str], unit: str | None, limit: int = 5) -> list[LineHit]:
+def find_lines(
+    source: PassageSource,
+    select: FactSelector,
+    docs: list[str],
+    residue: list[str],
+    words: list[str],
+    unit: str | None,
+    limit: int = 5,
+) -> list[LineHit]:
     """Lines of ``docs`` holding the residue's words and a number (in the expected ``unit``, or
     without a unit as table rows state them), best first.
 
@@ -113,8 +132,9 @@ def find_lines(source: PassageSource, select: FactSelector, docs: list[str], res
     for doc, ls, le, page, text in _candidate_lines(source, select, docs):
         folded = fold(text)
         title = project_title(source, doc, ls)
-        score = sum(max(coverage(r, folded), coverage(r, title + folded)) * len(r) for r in residue) \
-            / sum(len(r) for r in residue)
+        score = sum(max(coverage(r, folded), coverage(r, title + folded)) * len(r) for r in residue) / sum(
+            len(r) for r in residue
+        )
         if score < 0.3:
             continue
         nums = numbers(folded)
@@ -123,8 +143,19 @@ def find_lines(source: PassageSource, select: FactSelector, docs: list[str], res
         if not fitting and not bare:
             continue
         context = max((coverage(w, folded) for w in words), default=1.0)
-        hits.append(LineHit(doc=doc, line=ls, line_end=le, page=page, text=text, score=round(score, 4),
-                            context=round(context, 4), numbers=fitting, bare=bare))
+        hits.append(
+            LineHit(
+                doc=doc,
+                line=ls,
+                line_end=le,
+                page=page,
+                text=text,
+                score=round(score, 4),
+                context=round(context, 4),
+                numbers=fitting,
+                bare=bare,
+            )
+        )
     hits += _mention_hits(source, select, docs, residue, words, accept)
     hits += _fact_hits(select, docs, residue, words, accept)
     # At equal scores a mention (one number and the phrase it quantifies) before its whole sentence.
@@ -143,41 +174,67 @@ def figure_after(h: LineHit, words: list[str], unit: str | None) -> tuple[str, s
     found: set[tuple[str, str]] = set()
     for w in words:
         for m in re.finditer(re.escape(w), folded):
-            n = re.match(r"(?:支出|收入|金额|资金|费用)?[为是达到共计:：\s]{0,4}" + NUMBER_RE.pattern, folded[m.end():])
+            n = re.match(
+                r"(?:支出|收入|金额|资金|费用)?[为是达到共计:：\s]{0,4}" + NUMBER_RE.pattern,
+                folded[m.end() :],
+            )
             if n and n.group(2) and (accept is None or n.group(2) in accept):
                 found.add((n.group(1).replace(",", ""), n.group(2)))
     return next(iter(found)) if len(found) == 1 else None
 
 
-def _mention_hits(source: PassageSource, select: FactSelector, docs: list[str], residue: list[str], words: list[str],
-                  accept: set[str] | None) -> list[LineHit]:
+def _mention_hits(
+    source: PassageSource,
+    select: FactSelector,
+    docs: list[str],
+    residue: list[str],
+    words: list[str],
+    accept: set[str] | None,
+) -> list[LineHit]:
     """The numeric mentions of ``docs`` (numbers the parser read from sentences and generic table
     lines with the phrase they quantify) as lines with exactly that one figure."""
     out = []
     for m in query_mentions(select.con, docs, accept):
         phrase = fold(m.phrase)
         where = project_title(source, m.doc, m.line) + fold(m.snippet)
-        score = sum(max(coverage(r, phrase), coverage(r, where) * 0.9) * len(r) for r in residue) \
-            / sum(len(r) for r in residue)
+        score = sum(max(coverage(r, phrase), coverage(r, where) * 0.9) * len(r) for r in residue) / sum(
+            len(r) for r in residue
+        )
         if score < 0.3:
             continue
         # The other words must qualify this number (its phrase), not just occur in its sentence.
         context = max((coverage(w, phrase) for w in words), default=1.0)
-        out.append(LineHit(doc=m.doc, line=m.line, line_end=m.line, page=m.page, text=m.snippet,
-                           score=round(score, 4), context=round(context, 4), numbers=[(str(m.value), m.unit)],
-                           phrase=m.phrase, bound=m.bound))
+        out.append(
+            LineHit(
+                doc=m.doc,
+                line=m.line,
+                line_end=m.line,
+                page=m.page,
+                text=m.snippet,
+                score=round(score, 4),
+                context=round(context, 4),
+                numbers=[(str(m.value), m.unit)],
+                phrase=m.phrase,
+                bound=m.bound,
+            )
+        )
     return out
 
 
-def _fact_hits(select: FactSelector, docs: list[str], residue: list[str], words: list[str],
-               accept: set[str] | None) -> list[LineHit]:
+def _fact_hits(
+    select: FactSelector, docs: list[str], residue: list[str], words: list[str], accept: set[str] | None
+) -> list[LineHit]:
     """The facts of generic tables (a 自评表's 年度资金总额 × 全年预算数/全年执行数/预算执行率) as hits
     with their one figure: the table's name and the row label must hold the residue, the row label
     and column the metric's words."""
     out = []
     for doc in docs:
         for f in select.doc_facts(doc):
-            if not f.table_id or f.table_id.startswith("公开") or (accept is not None and f.unit not in accept):
+            if (
+                not f.table_id
+                or f.table_id.startswith("公开")
+                or (accept is not None and f.unit not in accept)
+            ):
                 continue
             cell = fold(f"{f.label}{f.qualifier or ''}")
             where = fold(f.table_id) + cell
@@ -185,9 +242,19 @@ def _fact_hits(select: FactSelector, docs: list[str], residue: list[str], words:
             if score < 0.3:
                 continue
             context = max((coverage(w, cell) for w in words), default=1.0)
-            out.append(LineHit(doc=f.doc, line=f.line, line_end=f.line_end or f.line, page=f.page,
-                               text=f"{f.table_id}：{f.snippet}", score=round(score, 4), context=round(context, 4),
-                               numbers=[(str(f.value), f.unit)], phrase=f"{f.label}（{f.qualifier}）" if f.qualifier else f.label))
+            out.append(
+                LineHit(
+                    doc=f.doc,
+                    line=f.line,
+                    line_end=f.line_end or f.line,
+                    page=f.page,
+                    text=f"{f.table_id}：{f.snippet}",
+                    score=round(score, 4),
+                    context=round(context, 4),
+                    numbers=[(str(f.value), f.unit)],
+                    phrase=f"{f.label}（{f.qualifier}）" if f.qualifier else f.label,
+                )
+            )
     return out
 
 
@@ -238,8 +305,10 @@ ITEM_NOUNS = frozenset(("项目", "资金", "经费", "费用", "支出", "科�
 # A figure written with the year it is of ("2021年结算率4.77%", "2020年为33.55%", "上年为1,169.42万元").
 # Not "与2020年相比增加131.39万元" (a change) nor "比上年减少0.04万元": a year after 与/比/较, or a
 # change word between the year and the number, states no figure of that year.
-YEAR_FIGURE_RE = re.compile(r"(?<![与比较同])(?:(20\d{2})\s*年度?|(上一?年度?|去年))([^\d，。；;,]{0,12}?)"
-                            r"(\d[\d,]*(?:\.\d+)?)\s*(%|％|万元|亿元|元|万人|人次|人|个|次|件|台|辆)")
+YEAR_FIGURE_RE = re.compile(
+    r"(?<![与比较同])(?:(20\d{2})\s*年度?|(上一?年度?|去年))([^\d，。；;,]{0,12}?)"
+    r"(\d[\d,]*(?:\.\d+)?)\s*(%|％|万元|亿元|元|万人|人次|人|个|次|件|台|辆)"
+)
 _CHANGE_WORDS = re.compile(r"相比|相较|对比|比|较|增|减|降|升|多|少|变")
 
 
@@ -253,20 +322,35 @@ def stated_years(folded: str, report_year: int, accept: set[str] | None = None) 
         year = int(m.group(1)) if m.group(1) else report_year - 1
         out.append((year, m.group(4).replace(",", ""), m.group(5)))
     return out
+
+
 YEAR_WINDOW = 14  # lines after the row that may still be its cell (a 偏差原因 wrapped over many lines)
 CELL_FRAGMENT = 24  # a wrapped cell's line is short ("2020年为33.55%，主"); a longer one is another row
 
 
-def year_figures(source: PassageSource, select: FactSelector, docs: list[str], residue: list[str], unit: str | None,
-                 report_year: int) -> dict[int, list[tuple[str, str, int, int | None, str, str]]] | None:
+def year_figures(
+    source: PassageSource,
+    select: FactSelector,
+    docs: list[str],
+    residue: list[str],
+    unit: str | None,
+    report_year: int,
+) -> dict[int, list[tuple[str, str, int, int | None, str, str]]] | None:
     """The figures of the one row holding the residue, by the year each is stated for: year →
     [(value, unit, line, page, text, doc)], read from the row and the lines of its cell after it
     until a line states a figure of the unit without a year. None when no row, or several apart,
     hold the residue."""
     accept = COMPATIBLE.get(unit or "", None)
     cands = _candidate_lines(source, select, docs)
-    scored = [(sum(coverage(r, fold(text)) * len(r) for r in residue) / max(1, sum(len(r) for r in residue)), doc, ls, le)
-              for doc, ls, le, _p, text in cands]
+    scored = [
+        (
+            sum(coverage(r, fold(text)) * len(r) for r in residue) / max(1, sum(len(r) for r in residue)),
+            doc,
+            ls,
+            le,
+        )
+        for doc, ls, le, _p, text in cands
+    ]
     top = max((s for s, *_ in scored), default=0.0)
     if top < 0.95:
         return None
@@ -281,7 +365,11 @@ def year_figures(source: PassageSource, select: FactSelector, docs: list[str], r
     # Each line once, as its shortest span (the index also holds lines joined with their neighbours).
     shortest: dict[int, tuple[int, int | None, str]] = {}
     for d, ls, _le, page, text in cands:
-        if d == doc and start <= ls <= end + YEAR_WINDOW and (ls not in shortest or len(text) < len(shortest[ls][2])):
+        if (
+            d == doc
+            and start <= ls <= end + YEAR_WINDOW
+            and (ls not in shortest or len(text) < len(shortest[ls][2]))
+        ):
             shortest[ls] = (ls, page, text)
     single = [shortest[k] for k in sorted(shortest)]
     out: dict[int, list[tuple[str, str, int, int | None, str, str]]] = {}
@@ -308,7 +396,9 @@ def asked_phrases(question: str, residue: list[str], terms: list[str]) -> list[s
     return out
 
 
-def agreed_figure(hits: list[LineHit], phrases: list[str], unit: str | None) -> tuple[LineHit, tuple[str, str]] | None:
+def agreed_figure(
+    hits: list[LineHit], phrases: list[str], unit: str | None
+) -> tuple[LineHit, tuple[str, str]] | None:
     """When several lines tie (a sentence, and the same sentence read with its neighbours), the one
     figure written right after the asked words in every one of them that writes one, provided the
     other tied lines state it too; None when they disagree or none writes it."""

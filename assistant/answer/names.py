@@ -14,6 +14,7 @@ a department that merely shares its place (峨山县卫健局 is not 峨山县�
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from assistant.models import Record
 from assistant.naming import department_forms
@@ -30,13 +31,37 @@ _DEPT_LIKE = re.compile(
     r"|(?<![干全内外])部(?!门|分|署|长|件|位)|厅|院(?!校)|镇)"
 )
 # Where a department phrase starts at the latest: after these words (那峨山县卫健局呢, 和昭化区财政局).
-_PHRASE_STOPS = ("请问", "告诉我", "查询", "查一下", "那么", "的", "和", "与", "及", "跟", "同", "比", "较", "那", "年",
-                 "是", "在", "对", "或", "呢", "吗", "了")
+_PHRASE_STOPS = (
+    "请问",
+    "告诉我",
+    "查询",
+    "查一下",
+    "那么",
+    "的",
+    "和",
+    "与",
+    "及",
+    "跟",
+    "同",
+    "比",
+    "较",
+    "那",
+    "年",
+    "是",
+    "在",
+    "对",
+    "或",
+    "呢",
+    "吗",
+    "了",
+)
 # Level characters that end a division name (峨山县, 上海市普陀区, 普陀区委 start with one).
 _LEVELS = "省市县区州旗盟"
 # Words after which a department's name starts a phrase of its own.
 _BOUNDARIES = ("请问", "那么", "那", "和", "与", "及", "跟", "同", "比", "或", "问", "查询", "对比")
-_GENERIC_BEFORE = re.compile(r"(这|那|哪|各|几|本|该|每|其他|其它|所有|全部)[个些家]?[一二三四五六七八九十两\d]*[个家]?$")
+_GENERIC_BEFORE = re.compile(
+    r"(这|那|哪|各|几|本|该|每|其他|其它|所有|全部)[个些家]?[一二三四五六七八九十两\d]*[个家]?$"
+)
 # Subordinate units named after their department (仁和区医疗保障事务中心 of 仁和区医疗保障局).
 _UNIT_SUFFIX = re.compile(r"(中心|所|站|队|馆)$")
 
@@ -193,8 +218,9 @@ def q_end_type(text: str) -> str | None:
     return m.group(0) if m and m.end() == len(text) else None
 
 
-def _unknown_phrase(q: str, start_type: int, end_type: int, taken: list[tuple[int, int]],
-                    places: list[tuple[int, int]]) -> str | None:
+def _unknown_phrase(
+    q: str, start_type: int, end_type: int, taken: list[tuple[int, int]], places: list[tuple[int, int]]
+) -> str | None:
     """The department-like phrase ending with the type word q[start_type:end_type], read back to a
     stop word, a non-Chinese character or a matched department (a place we know is read through:
     仁和区… though 和 is a stop word); None when it names no particular one (这五个医保局, 各部门,
@@ -221,7 +247,9 @@ def _unknown_phrase(q: str, start_type: int, end_type: int, taken: list[tuple[in
     return phrase if placed or bounded or of_place else None
 
 
-def match_departments(q: str, vocab: Vocabulary | StoreVocabulary, masked: list[tuple[int, int]] = ()) -> DepartmentMatch:  # type: ignore[assignment]
+def match_departments(
+    q: str, vocab: Vocabulary | StoreVocabulary, masked: Sequence[tuple[int, int]] = ()
+) -> DepartmentMatch:
     """The departments question ``q`` (folded) names; ``masked`` spans (metric names the caller
     found) are never read as department-like phrases."""
     # (start, end) → {department: score}, filled only for spans still free when their length comes
@@ -249,18 +277,20 @@ def match_departments(q: str, vocab: Vocabulary | StoreVocabulary, masked: list[
     chosen: list[tuple[tuple[int, int], list[str], int]] = []
     taken = bytearray(len(q))
     for length in sorted({b - a for a, b in [*exact, *pending]}, reverse=True):
-        group = sorted(sp for sp in {*exact, *pending} if sp[1] - sp[0] == length and not any(taken[sp[0]:sp[1]]))
+        group = sorted(
+            sp for sp in {*exact, *pending} if sp[1] - sp[0] == length and not any(taken[sp[0] : sp[1]])
+        )
         for sp in group:
             bucket = spans.setdefault(sp, dict.fromkeys(exact.get(sp, ()), 1000 * length + 1000))
             for split, d in pending.get(sp, ()):
-                sc = _body_score(q[sp[0]:split], q[split:sp[1]], d)
+                sc = _body_score(q[sp[0] : split], q[split : sp[1]], d)
                 if sc is not None:
                     bucket[d] = max(bucket.get(d, 0), 1000 * length + sc)
         # the best score first, then leftmost; spans never overlap
         for sp in sorted((sp for sp in group if spans[sp]), key=lambda sp: (-max(spans[sp].values()), sp[0])):
-            if any(taken[sp[0]:sp[1]]):
+            if any(taken[sp[0] : sp[1]]):
                 continue
-            taken[sp[0]:sp[1]] = b"\x01" * length
+            taken[sp[0] : sp[1]] = b"\x01" * length
             top = max(spans[sp].values())
             chosen.append((sp, sorted(d for d, v in spans[sp].items() if v == top), top))
     chosen.sort()
@@ -270,7 +300,7 @@ def match_departments(q: str, vocab: Vocabulary | StoreVocabulary, masked: list[
     for sp, _, _ in chosen:
         foreign = None if sp in place_only else _foreign_place(q, sp)
         if foreign is not None:
-            unknown = q[foreign:sp[1]]
+            unknown = q[foreign : sp[1]]
             chosen = [c for c in chosen if not (c[0][0] < sp[1] and foreign < c[0][1])]
             break
     skip = bytearray(len(q))
@@ -282,13 +312,13 @@ def match_departments(q: str, vocab: Vocabulary | StoreVocabulary, masked: list[
     real = [sp for sp, _, _ in chosen if sp not in place_only]
     places = [sp for sp, _, _ in chosen if sp in place_only]
     for m in _DEPT_LIKE.finditer(q):
-        if any(taken[m.start():m.end()]) or any(skip[m.start():m.end()]):
+        if any(taken[m.start() : m.end()]) or any(skip[m.start() : m.end()]):
             continue
         phrase = _unknown_phrase(q, m.start(), m.end(), real, places)
         if phrase is not None:
             start = m.end() - len(phrase)
             phrases = [p for p in phrases if not start <= p[0] < m.end()] + [(start, m.end())]
-    for start, end in ([] if unknown is not None else phrases):
+    for start, end in [] if unknown is not None else phrases:
         unit = _subordinate_unit(q[start:end], vocab)
         if unit is not None:
             chosen = [c for c in chosen if not (c[0][0] < end and start < c[0][1])]
@@ -312,22 +342,32 @@ def match_departments(q: str, vocab: Vocabulary | StoreVocabulary, masked: list[
             departments.setdefault(depts[0])
         else:
             ambiguous.update(dict.fromkeys(depts))
-            if sp not in place_only and len(depts) <= MAX_CANDIDATES and _names_a_place(q[sp[0]:sp[1]], depts):
+            if (
+                sp not in place_only
+                and len(depts) <= MAX_CANDIDATES
+                and _names_a_place(q[sp[0] : sp[1]], depts)
+            ):
                 clarify.update(dict.fromkeys(depts))
     named = [d for d in departments if unknown is None or d not in ambiguous]
     # model_construct: the values are built here, and validating would build the model's schema,
     # ~20 ms of every cold `assistant ask`
-    return DepartmentMatch.model_construct(departments=named, spans=covered, score=score, ambiguous=list(ambiguous),
-                                           clarify=list(clarify), unknown=unknown)
+    return DepartmentMatch.model_construct(
+        departments=named,
+        spans=covered,
+        score=score,
+        ambiguous=list(ambiguous),
+        clarify=list(clarify),
+        unknown=unknown,
+    )
 
 
 def _names_a_place(phrase: str, depts: list[str]) -> bool:
     """The phrase starts with a place of these departments (普陀区医保局), unlike a bare type name
     (医保局): a tie between them is a question to ask, not a name nobody in particular bears."""
-    return all(any(p and phrase.startswith(p) and len(p) < len(phrase) for p in department_forms(d).places)
-               for d in depts)
-
-
+    return all(
+        any(p and phrase.startswith(p) and len(p) < len(phrase) for p in department_forms(d).places)
+        for d in depts
+    )
 
 
 def _foreign_place(q: str, sp: tuple[int, int]) -> int | None:
@@ -352,6 +392,8 @@ def _subordinate_unit(phrase: str, vocab: Vocabulary | StoreVocabulary) -> str |
     (…中心, …所) of it: 仁和区医疗保障事务中心 → 攀枝花市仁和区医疗保障局."""
     if not _UNIT_SUFFIX.search(phrase):
         return None
-    keys = {f"{phrase[:k]}#{phrase[k:j]}" for k in range(1, len(phrase) - 2) for j in range(k + 2, len(phrase))}
+    keys = {
+        f"{phrase[:k]}#{phrase[k:j]}" for k in range(1, len(phrase) - 2) for j in range(k + 2, len(phrase))
+    }
     found = {d for depts in vocab.departments_by_keys(keys).values() for d in depts}
     return next(iter(found)) if len(found) == 1 else None

@@ -34,10 +34,12 @@ class Context:
 Operation = Callable[[Context, Query, list[Report]], Answer]
 
 
-def _computed(q: Query, values: list[AnswerValue], cits: list[Citation], lines: list[str],
-              der: list[str]) -> Answer:
-    return Answer(question=q.text, kind="computed", text="\n".join(lines), values=values, citations=cits,
-                  derivation=der)
+def _computed(
+    q: Query, values: list[AnswerValue], cits: list[Citation], lines: list[str], der: list[str]
+) -> Answer:
+    return Answer(
+        question=q.text, kind="computed", text="\n".join(lines), values=values, citations=cits, derivation=der
+    )
 
 
 def value(ctx: Context, q: Query, reports: list[Report]) -> Answer:
@@ -101,17 +103,23 @@ def value(ctx: Context, q: Query, reports: list[Report]) -> Answer:
         text = f"{scope_note}\n{text}"
     if len({r.department for r in reports}) > 1 and ctx.department_unspecified(q):
         text = say.unspecified(text)
-    return Answer(question=q.text, kind=kind, text=text, values=values, citations=citations, derivation=derivation)
+    return Answer(
+        question=q.text, kind=kind, text=text, values=values, citations=citations, derivation=derivation
+    )
 
 
-def year_on_year(ctx: Context, q: Query, r: Report, cur: Fact
-                 ) -> tuple[list[AnswerValue], list[Citation], str, str] | None:
+def year_on_year(
+    ctx: Context, q: Query, r: Report, cur: Fact
+) -> tuple[list[AnswerValue], list[Citation], str, str] | None:
     """The change against last year from the same department's report of the year before (2025
     against 2024): the difference and the rate, exactly; None without such a report or figure."""
     if r.year is None:
         return None
-    before = [p for p in ctx.select.catalog.of([r.department] if r.department else [])
-              if p.year == r.year - 1 and p.kind == r.kind and p.doc != r.doc]
+    before = [
+        p
+        for p in ctx.select.catalog.of([r.department] if r.department else [])
+        if p.year == r.year - 1 and p.kind == r.kind and p.doc != r.doc
+    ]
     for p in before:
         prev = ctx.select.first(q.model_copy(update={"year": p.year}), p, cur.metric)
         if prev is None:
@@ -130,8 +138,12 @@ def year_on_year(ctx: Context, q: Query, r: Report, cur: Fact
     return None
 
 
-def _over_pairs(ctx: Context, q: Query, reports: list[Report],
-                step: Callable[[Report, Fact, Fact], tuple[AnswerValue, str, str] | None]) -> Answer | None:
+def _over_pairs(
+    ctx: Context,
+    q: Query,
+    reports: list[Report],
+    step: Callable[[Report, Fact, Fact], tuple[AnswerValue, str, str] | None],
+) -> Answer | None:
     """A computed answer from each report's (预算数, 决算数) pair of the metric; None when no pair.
 
     ``step(report, budget, final)`` gives (value, sentence, derivation) or None to skip the report.
@@ -153,11 +165,15 @@ def _over_pairs(ctx: Context, q: Query, reports: list[Report],
 
 def rate(ctx: Context, q: Query, reports: list[Report]) -> Answer:
     """执行率 = 决算数 ÷ 预算数 × 100%."""
+
     def step(r: Report, b: Fact, f: Fact) -> tuple[AnswerValue, str, str] | None:
         if not b.value:
             return None
-        pct = round2(f.value_yuan / b.value_yuan * 100) if b.value_yuan and f.value_yuan is not None \
+        pct = (
+            round2(f.value_yuan / b.value_yuan * 100)
+            if b.value_yuan and f.value_yuan is not None
             else round2(f.value / b.value * 100)
+        )
         text, der = say.rate(r, q.metric, b, f, pct)
         return value_of(f, pct, unit="%", metric=f"{q.metric}执行率", qualifier="执行率"), text, der
 
@@ -166,6 +182,7 @@ def rate(ctx: Context, q: Query, reports: list[Report]) -> Answer:
 
 def budget_gap(ctx: Context, q: Query, reports: list[Report]) -> Answer:
     """预算数 − 决算数 of one metric (比预算少/多多少)."""
+
     def step(r: Report, b: Fact, f: Fact) -> tuple[AnswerValue, str, str] | None:
         if b.unit != f.unit:
             return None
@@ -253,8 +270,14 @@ def parts(ctx: Context, q: Query, reports: list[Report]) -> Answer:
         coded = [f for f in sel.best(q, r, sel.candidates(q, r)) if f.code]
         head = coded[0] if coded else head
         if head.code:
-            kids = [f for f in sel.doc_facts(r.doc) if f.code and f.code[:-2] == head.code
-                    and f.table_id == head.table_id and f.qualifier == head.qualifier]
+            kids = [
+                f
+                for f in sel.doc_facts(r.doc)
+                if f.code
+                and f.code[:-2] == head.code
+                and f.table_id == head.table_id
+                and f.qualifier == head.qualifier
+            ]
             items: list[tuple[str, Fact | None]] = [(f.metric, f) for f in sorted(kids, key=lambda f: f.line)]
         else:
             items = [(m, sel.first(q, r, m)) for m in COMPONENTS.get(q.metric or "", ())]
@@ -314,10 +337,18 @@ def department_difference(ctx: Context, q: Query, reports: list[Report]) -> Answ
     (ra, fa), (rb, fb) = got[0], got[1]
     diff = (fa.value_yuan or Decimal(0)) - (fb.value_yuan or Decimal(0))
     text, der = say.department_difference(q.metric, ra, fa, rb, fb, diff)
-    return Answer(question=q.text, kind="computed", text=text,
-                  values=[value_of(fa, abs(diff), unit="元", metric=f"{q.metric}差额", qualifier="差额"),
-                          value_of(fa), value_of(fb)],
-                  citations=[citation_of(fa), citation_of(fb)], derivation=[der])
+    return Answer(
+        question=q.text,
+        kind="computed",
+        text=text,
+        values=[
+            value_of(fa, abs(diff), unit="元", metric=f"{q.metric}差额", qualifier="差额"),
+            value_of(fa),
+            value_of(fb),
+        ],
+        citations=[citation_of(fa), citation_of(fb)],
+        derivation=[der],
+    )
 
 
 def rank(ctx: Context, q: Query, reports: list[Report]) -> Answer:
@@ -325,7 +356,9 @@ def rank(ctx: Context, q: Query, reports: list[Report]) -> Answer:
     sel = ctx.select
     rows: list[tuple[Decimal, Fact, Report]] = []
     # One query for every department's facts of the metric (not one per report).
-    every = sel.metric_of_all(q.metric, None if len(reports) == sel.catalog.count() else [r.doc for r in reports])
+    every = sel.metric_of_all(
+        q.metric, None if len(reports) == sel.catalog.count() else [r.doc for r in reports]
+    )
     by_doc: dict[str, list[Fact]] = {}
     for f in every:
         by_doc.setdefault(f.doc, []).append(f)
@@ -342,8 +375,14 @@ def rank(ctx: Context, q: Query, reports: list[Report]) -> Answer:
         return say.not_found(q, say.coverage(sel.catalog.of(q.departments)))
     rows.sort(key=lambda t: (t[0], t[2].doc), reverse=q.operation != "rank_min")
     text, der = say.ranking(q, rows)
-    return Answer(question=q.text, kind="computed", text=text, values=[value_of(f) for _, f, _ in rows],
-                  citations=[citation_of(f) for _, f, _ in rows], derivation=[der])
+    return Answer(
+        question=q.text,
+        kind="computed",
+        text=text,
+        values=[value_of(f) for _, f, _ in rows],
+        citations=[citation_of(f) for _, f, _ in rows],
+        derivation=[der],
+    )
 
 
 # Query.operation → the function that answers it ("text" questions go to passages, not here).

@@ -68,7 +68,9 @@ def retrieval_answer(source: PassageSource, q: Query) -> Answer:
     if index is None:
         return Answer(question=q.text, kind="not_found", text="检索索引不可用：请先运行 `assistant index`。")
     term = definition_term(q.text)
-    if term and (source.vocab.aliases_in(fold(term)) or any(asked.search(term) for asked, _ in SECTION_INTENTS)):
+    if term and (
+        source.vocab.aliases_in(fold(term)) or any(asked.search(term) for asked, _ in SECTION_INTENTS)
+    ):
         term = None  # 峨山县医保局的主要职责是什么 asks for a section of a report, not for a defined term
     # The filters as asked, then wider: a year the department has no report for, and a department
     # the conversation carried over (not named in this question) must not hide a passage that exists.
@@ -80,8 +82,11 @@ def retrieval_answer(source: PassageSource, q: Query) -> Answer:
     hits: list = []
     fallback: tuple[list, tuple[list[str] | None, int | None]] | None = None
     for departments, year in attempts:
-        docs = [r.doc for r in source.catalog.of(departments) if year is None or r.year == year] \
-            if departments else []
+        docs = (
+            [r.doc for r in source.catalog.of(departments) if year is None or r.year == year]
+            if departments
+            else []
+        )
         found, exact = _passages(index, q.text, term, departments, year, docs)
         if found and exact:
             hits = found
@@ -96,7 +101,9 @@ def retrieval_answer(source: PassageSource, q: Query) -> Answer:
     lines = []
     if (departments, year) != attempts[0]:
         scope = "".join(x for x in ["、".join(q.departments), f"{q.year}年" if q.year else ""] if x)
-        lines.append(f"（{scope}的报告中没有找到，以下来自{'其他年份的报告' if departments else '其他报告'}。）")
+        lines.append(
+            f"（{scope}的报告中没有找到，以下来自{'其他年份的报告' if departments else '其他报告'}。）"
+        )
     citations = []
     for h in hits:
         c = h.chunk
@@ -106,24 +113,31 @@ def retrieval_answer(source: PassageSource, q: Query) -> Answer:
         head = f"【{dept}｜{c.section}】" if c.section else f"【{dept}】"
         body = "\n".join(f"» {s}" for s in h.highlights) if h.highlights else c.text
         lines.append(f"{head}\n{body}\n（{c.doc} {page}第{c.line_start}–{c.line_end}行）")
-        citations.append(Citation(doc=c.doc, line_start=c.line_start, line_end=c.line_end, page=c.page,
-                                  snippet=c.text))
+        citations.append(
+            Citation(doc=c.doc, line_start=c.line_start, line_end=c.line_end, page=c.page, snippet=c.text)
+        )
     return Answer(question=q.text, kind="retrieval", text="\n\n".join(lines), citations=citations)
 
 
 # What a question asks about → the titles of the standard outline's sections that answer it
 # (第一部分 部门概况: 一、主要职能 二、机构设置 …; 名词解释; 绩效自评 …).
 SECTION_INTENTS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
-    (re.compile(r"职责|职能|主要工作|主要任务|负责什么|干什么"), re.compile(r"职责|职能|部门概况|基本情况|主要任务")),
-    (re.compile(r"机构设置|内设机构|下属单位|哪些单位|单位构成|部门构成"),
-     re.compile(r"机构设置|内设机构|单位构成|部门构成|决算单位|预算单位")),
+    (
+        re.compile(r"职责|职能|主要工作|主要任务|负责什么|干什么"),
+        re.compile(r"职责|职能|部门概况|基本情况|主要任务"),
+    ),
+    (
+        re.compile(r"机构设置|内设机构|下属单位|哪些单位|单位构成|部门构成"),
+        re.compile(r"机构设置|内设机构|单位构成|部门构成|决算单位|预算单位"),
+    ),
     (re.compile(r"绩效目标|绩效评价|绩效自评"), re.compile(r"绩效")),
     (re.compile(r"存在的?问题|整改|改进措施"), re.compile(r"问题|整改|改进")),
 )
 
 
-def _passages(index: Any, text: str, term: str | None, departments: list[str] | None, year: int | None,
-              docs: list[str]) -> tuple[list, bool]:
+def _passages(
+    index: Any, text: str, term: str | None, departments: list[str] | None, year: int | None, docs: list[str]
+) -> tuple[list, bool]:
     """The hits to show, and whether they answer the question's form: for a definition question its
     名词解释 entries (one per report); for a question about duties, structure … the hits in the
     sections of the report's outline that hold them, first — and when the ranking found none there,

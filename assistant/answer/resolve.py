@@ -21,7 +21,8 @@ CARRIED = ("change", "rate", "share")
 def is_follow_up(query: Query, session: Session) -> bool:
     """The question continues the conversation (…呢, 那…, 其中…, or names no department)."""
     return bool(session.last_query) and (
-        query.text.rstrip("？?。 ").endswith("呢") or query.text.startswith(("那", "其中", "它", "他们"))
+        query.text.rstrip("？?。 ").endswith("呢")
+        or query.text.startswith(("那", "其中", "它", "他们"))
         or not query.departments
     )
 
@@ -30,8 +31,14 @@ def with_context(query: Query, session: Session) -> Query:
     """The query with what the conversation established filled into the slots it leaves open."""
     upd: dict[str, Any] = {}
     follow_up = is_follow_up(query, session)
-    if follow_up and not query.departments and not query.mentions_other and session.unknown_department \
-            and not session.pinned_department and query.operation != "text":
+    if (
+        follow_up
+        and not query.departments
+        and not query.mentions_other
+        and session.unknown_department
+        and not session.pinned_department
+        and query.operation != "text"
+    ):
         # 那2024年呢 after 峨山县卫健局…: still the department the corpus lacks (names: not found).
         upd["mentions_other"] = True
     if not query.departments and not query.mentions_other:
@@ -42,30 +49,55 @@ def with_context(query: Query, session: Session) -> Query:
     if query.year is None:
         if session.pinned_year:
             upd["year"] = session.pinned_year
-        elif follow_up and session.year and (query.departments == session.departments or not query.departments):
+        elif (
+            follow_up and session.year and (query.departments == session.departments or not query.departments)
+        ):
             upd["year"] = session.year
     if query.metric is None and query.metric_terms and query.operation == "value":
         # Part of a metric's name: the candidate closest to the conversation's metric.
         ref = session.metric or ""
-        upd["metric"] = max(query.metric_terms, key=lambda m: (len(set(m) & set(ref)), -query.metric_terms.index(m)))
+        upd["metric"] = max(
+            query.metric_terms, key=lambda m: (len(set(m) & set(ref)), -query.metric_terms.index(m))
+        )
     elif query.metric is None and follow_up and session.metric and query.operation != "text":
         upd["metric"] = session.metric
-        if query.operation == "value" and session.last_query is not None and query.qualifier is None \
-                and query.column is None:
+        if (
+            query.operation == "value"
+            and session.last_query is not None
+            and query.qualifier is None
+            and query.column is None
+        ):
             upd["qualifier"] = session.last_query.qualifier
     last = session.last_query
-    if follow_up and last is not None and last.residue and not query.departments and query.metric is None \
-            and all(any(part in earlier for earlier in last.residue) for part in query.residue):
+    if (
+        follow_up
+        and last is not None
+        and last.residue
+        and not query.departments
+        and query.metric is None
+        and all(any(part in earlier for earlier in last.residue) for part in query.residue)
+    ):
         # 执行了多大比例？ after a question about a project no metric names: the same project.
         upd["residue"] = list(last.residue)
-    if follow_up and last is not None and query.operation == "value" and last.operation in CARRIED \
-            and query.text.rstrip("？?。 ").endswith("呢") and (query.metric or query.metric_terms):
+    if (
+        follow_up
+        and last is not None
+        and query.operation == "value"
+        and last.operation in CARRIED
+        and query.text.rstrip("？?。 ").endswith("呢")
+        and (query.metric or query.metric_terms)
+    ):
         # 那商品和服务支出呢？ after 工资福利支出比上年增长百分之几: the same question of another metric.
         upd["operation"] = last.operation
         if last.operation == "share" and len(last.metric_terms) >= 2 and query.metric:
             upd["metric_terms"] = [query.metric, *last.metric_terms[1:]]
-    if query.operation == "share" and follow_up and session.metric and len(query.metric_terms) == 1 \
-            and query.metric != session.metric:
+    if (
+        query.operation == "share"
+        and follow_up
+        and session.metric
+        and len(query.metric_terms) == 1
+        and query.metric != session.metric
+    ):
         # 占总支出多少？ after a value: the earlier metric is the part, the named one the whole.
         upd["metric"] = session.metric
         upd["metric_terms"] = [session.metric, *query.metric_terms]
@@ -88,7 +120,9 @@ def relative_year(q: Query, catalog: ReportCatalog) -> tuple[Query, str | None]:
 def remember(session: Session, query: Query, answer: Any) -> None:  # noqa: ANN401
     """Keep what this question established for the next one."""
     session.last_query, session.last_answer = query, answer
-    session.unknown_department = query.mentions_other or (session.unknown_department and not query.departments)
+    session.unknown_department = query.mentions_other or (
+        session.unknown_department and not query.departments
+    )
     if query.departments:
         session.departments = query.departments
     if query.year:

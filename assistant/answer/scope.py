@@ -73,12 +73,15 @@ def twin_note(chosen: Fact, report: Report, twin: Report, twin_best: Fact | None
     if twin_best is None:
         return None
     same = (chosen.value_yuan is not None and chosen.value_yuan == twin_best.value_yuan) or (
-        chosen.unit == twin_best.unit and chosen.value == twin_best.value)
+        chosen.unit == twin_best.unit and chosen.value == twin_best.value
+    )
     if same:
         return None
-    return (f"  注意：按{report.scope}{report.kind or '报告'}回答；{twin.department}{twin.year}年{twin.scope}"
-            f"{twin.kind or '报告'}（{twin.doc}）中该项为{money_text(twin_best.value, twin_best.unit)}"
-            f"（第{twin_best.line}行）。")
+    return (
+        f"  注意：按{report.scope}{report.kind or '报告'}回答；{twin.department}{twin.year}年{twin.scope}"
+        f"{twin.kind or '报告'}（{twin.doc}）中该项为{money_text(twin_best.value, twin_best.unit)}"
+        f"（第{twin_best.line}行）。"
+    )
 
 
 def cited_docs(answer: Answer) -> set[str]:
@@ -91,7 +94,13 @@ def list_copies(answer: Answer, copies: dict[str, list[str]]) -> Answer:
     doc → copies, see store.db.copies_of)."""
     if not copies:
         return answer
-    cits = [c.model_copy(update={"alt_docs": copies[c.doc]}) if c.doc in copies else c for c in answer.citations]
-    values = [v.model_copy(update={"citation": v.citation.model_copy(update={"alt_docs": copies[v.citation.doc]})})
-              if v.citation.doc in copies else v for v in answer.values]
+    cits = [
+        c.model_copy(update={"alt_docs": copies[c.doc]}) if c.doc in copies else c for c in answer.citations
+    ]
+    values = [
+        v.model_copy(update={"citation": v.citation.model_copy(update={"alt_docs": copies[v.citation.doc]})})
+        if v.citation.doc in copies
+        else v
+        for v in answer.values
+    ]
     return answer.model_copy(update={"citations": cits, "values": values})

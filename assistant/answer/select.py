@@ -63,8 +63,10 @@ class FactSelector:
 
     def has_change(self, r: Report, q: Query) -> bool:
         """The report states the metric's change against last year."""
-        return any(f.qualifier == "比上年增减" for f in self.metric_facts(q.metric, [r.doc])) \
+        return (
+            any(f.qualifier == "比上年增减" for f in self.metric_facts(q.metric, [r.doc]))
             or self.stated_change(q.metric, r) is not None
+        )
 
     def metric_facts(self, metric: str | None, docs: list[str]) -> list[Fact]:
         """Facts of ``metric`` (its canonical name, else a label or metric ending with it) in ``docs``."""
@@ -72,8 +74,11 @@ class FactSelector:
             return []
         facts = query_facts(self.con, metric=metric, docs=docs)
         if not facts:
-            facts = [f for f in query_facts(self.con, metric=metric, docs=docs, like=True)
-                     if f.label.endswith(metric) or f.metric.endswith(metric)]
+            facts = [
+                f
+                for f in query_facts(self.con, metric=metric, docs=docs, like=True)
+                if f.label.endswith(metric) or f.metric.endswith(metric)
+            ]
         return facts
 
     def doc_facts(self, doc: str) -> list[Fact]:
@@ -82,19 +87,26 @@ class FactSelector:
 
     def column_facts(self, column: str, docs: list[str]) -> list[Fact]:
         """The department-level figure of a column (基本支出 …): its value in a table's 合计 row."""
-        return [f for f in query_facts(self.con, docs=docs, qualifier=column)
-                if f.code is None and f.label.replace(" ", "") in TOTAL_LABELS]
+        return [
+            f
+            for f in query_facts(self.con, docs=docs, qualifier=column)
+            if f.code is None and f.label.replace(" ", "") in TOTAL_LABELS
+        ]
 
     def candidates(self, q: Query, r: Report, metric: str | None = None) -> list[Fact]:
         """The facts that could answer ``metric`` (default: the query's) in report ``r``."""
         metric = metric or q.metric
         facts = self.metric_facts(metric, [r.doc])
         if q.column:
-            by_col = [f for f in facts if f.qualifier == q.column] or [f for f in facts if _in_column_table(f, q.column)]
+            by_col = [f for f in facts if f.qualifier == q.column] or [
+                f for f in facts if _in_column_table(f, q.column)
+            ]
             facts = by_col or [f for f in self.metric_facts(q.column, [r.doc]) if f.source == "narrative"]
         elif q.operation in ("value", "change"):
             # 卫生健康支出取得的收入合计: another name of the question is a column of this metric's row.
-            named = [f for f in facts if f.qualifier and f.qualifier != metric and f.qualifier in q.metric_terms]
+            named = [
+                f for f in facts if f.qualifier and f.qualifier != metric and f.qualifier in q.metric_terms
+            ]
             facts = named or facts
         if not facts and metric:
             facts = self.column_facts(metric, [r.doc])
@@ -143,11 +155,22 @@ class FactSelector:
         exp = best.value.as_tuple().exponent
         quantum = Decimal(10000) * (Decimal(1).scaleb(exp) if isinstance(exp, int) else 1)
         metric = q.metric or ""
-        related = [f for f in self.doc_facts(r.doc) if f.source == "table" and f.value_yuan is not None
-                   and "column_uncertain" not in f.flags and f.unit == "元"
-                   and abs(f.value_yuan - best.value_yuan) <= quantum / 2
-                   and (f.qualifier == metric or (f.metric not in TOTAL_LABELS and (
-                       metric in f.label or metric in f.metric or f.metric in metric)))]
+        related = [
+            f
+            for f in self.doc_facts(r.doc)
+            if f.source == "table"
+            and f.value_yuan is not None
+            and "column_uncertain" not in f.flags
+            and f.unit == "元"
+            and abs(f.value_yuan - best.value_yuan) <= quantum / 2
+            and (
+                f.qualifier == metric
+                or (
+                    f.metric not in TOTAL_LABELS
+                    and (metric in f.label or metric in f.metric or f.metric in metric)
+                )
+            )
+        ]
         return min(related, key=lambda f: (f.code is not None, f.line)) if related else best
 
     def first(self, q: Query, r: Report, metric: str) -> Fact | None:
@@ -176,8 +199,13 @@ class FactSelector:
         facts = self.metric_facts(metric, [r.doc])
         changes = [f for f in facts if f.qualifier == "比上年增减"]
         side = "决算数" if r.kind == "决算" else "预算数"
-        base = [f for f in facts if f.qualifier not in DERIVED and f.qualifier in (side, None, "合计", "金额")
-                and "column_uncertain" not in f.flags]
+        base = [
+            f
+            for f in facts
+            if f.qualifier not in DERIVED
+            and f.qualifier in (side, None, "合计", "金额")
+            and "column_uncertain" not in f.flags
+        ]
         for ch in sorted(changes, key=lambda f: (f.source != "narrative", f.line)):
             same = [b for b in base if b.unit == ch.unit]
             if same:
@@ -196,27 +224,59 @@ class FactSelector:
         if r.year is None:
             return None
         found = []
-        mentions = [m for m in query_mentions(self.con, [base.doc]) if base.line < m.line <= base.line + CHANGE_LINES]
+        mentions = [
+            m for m in query_mentions(self.con, [base.doc]) if base.line < m.line <= base.line + CHANGE_LINES
+        ]
         for m in mentions:
             g = CHANGE_PHRASE.match(m.phrase.replace(" ", ""))
             snippet = m.snippet.replace(" ", "")
-            if g is None or m.unit != base.unit or not re.search(rf"(与|比|较)(上年|{r.year - 1}年)", snippet):
+            if (
+                g is None
+                or m.unit != base.unit
+                or not re.search(rf"(与|比|较)(上年|{r.year - 1}年)", snippet)
+            ):
                 continue
             subject = g.group(1)
-            if len(subject) < 2 or not (base.metric.startswith(subject) or base.label.replace(" ", "").startswith(subject)):
+            if len(subject) < 2 or not (
+                base.metric.startswith(subject) or base.label.replace(" ", "").startswith(subject)
+            ):
                 continue
             signed = -m.value if g.group(2) in ("减少", "下降") else m.value
             prev = base.value - signed
-            rate = next((x for x in mentions if x.line == m.line and x.unit in ("%", "％") and x.snippet == m.snippet
-                         and x.phrase.replace(" ", "") in ("增长", "增加", "下降", "减少")), None)
+            rate = next(
+                (
+                    x
+                    for x in mentions
+                    if x.line == m.line
+                    and x.unit in ("%", "％")
+                    and x.snippet == m.snippet
+                    and x.phrase.replace(" ", "") in ("增长", "增加", "下降", "减少")
+                ),
+                None,
+            )
             if rate is not None and prev != 0:
                 exp = rate.value.as_tuple().exponent
                 quantum = Decimal(1).scaleb(exp) if isinstance(exp, int) else Decimal(1)
                 if (abs(signed) / prev * 100).quantize(quantum) != rate.value:
                     continue
-            found.append(Fact(doc=base.doc, department=base.department, year=base.year, kind=base.kind,
-                              metric=base.metric, label=m.phrase, qualifier="比上年增减", value=signed, unit=m.unit,
-                              source="narrative", line=m.line, line_end=m.line, page=m.page, snippet=m.snippet))
+            found.append(
+                Fact(
+                    doc=base.doc,
+                    department=base.department,
+                    year=base.year,
+                    kind=base.kind,
+                    metric=base.metric,
+                    label=m.phrase,
+                    qualifier="比上年增减",
+                    value=signed,
+                    unit=m.unit,
+                    source="narrative",
+                    line=m.line,
+                    line_end=m.line,
+                    page=m.page,
+                    snippet=m.snippet,
+                )
+            )
         return found[0] if len(found) == 1 else None
 
     def metric_of_all(self, metric: str | None, docs: list[str] | None) -> list[Fact]:

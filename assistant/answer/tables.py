@@ -61,12 +61,18 @@ def _score(words: list[str], title: str) -> float:
 
 def _cite(doc: str, facts: list[Fact]) -> Citation:
     f = facts[0]
-    return Citation(doc=doc, line_start=f.line, line_end=max(x.line_end or x.line for x in facts), page=f.page,
-                    snippet=f"{f.table_id}：{f.snippet}")
+    return Citation(
+        doc=doc,
+        line_start=f.line,
+        line_end=max(x.line_end or x.line for x in facts),
+        page=f.page,
+        snippet=f"{f.table_id}：{f.snippet}",
+    )
 
 
-def table_list(question: str, residue: list[str], select: FactSelector,
-               docs: list[str]) -> tuple[str, list[str], list[Citation]] | None:
+def table_list(
+    question: str, residue: list[str], select: FactSelector, docs: list[str]
+) -> tuple[str, list[str], list[Citation]] | None:
     """(what is listed, the items, their citations) for a list question over the
     non-standard tables of ``docs``, or None when it asks for neither or no table clearly fits.
 

@@ -150,10 +150,15 @@ class AuditContext:
                     out.append(Figure(table, row, column, j, metric, rm, qual_class(column, kind), value))
         return out
 
-    def find(self, schema: str, metric: str | None = None, row_metric: str | None = None,
-             column: str | None = None) -> list[Figure]:
+    def find(
+        self, schema: str, metric: str | None = None, row_metric: str | None = None, column: str | None = None
+    ) -> list[Figure]:
         """Figures of tables of ``schema`` by the metric they state, or by row metric and column."""
-        return [f for f in self.figures if f.table.schema_name == schema
-                and (metric is None or f.metric == metric)
-                and (row_metric is None or f.row_metric == row_metric)
-                and (column is None or f.column == column)]
+        return [
+            f
+            for f in self.figures
+            if f.table.schema_name == schema
+            and (metric is None or f.metric == metric)
+            and (row_metric is None or f.row_metric == row_metric)
+            and (column is None or f.column == column)
+        ]

@@ -20,8 +20,14 @@ _STATED = ("决算数", "预算数")
 
 def _stated_amounts(ctx: AuditContext) -> list[Fact]:
     """Narrative money facts of the report's own year that state a 决算数/预算数 (not a change or share)."""
-    return [f for f in ctx.facts if f.source == "narrative" and f.qualifier in _STATED
-            and f.year == ctx.report.year and unit_kind(f.unit) == "money"]
+    return [
+        f
+        for f in ctx.facts
+        if f.source == "narrative"
+        and f.qualifier in _STATED
+        and f.year == ctx.report.year
+        and unit_kind(f.unit) == "money"
+    ]
 
 
 def _qual(f: Fact) -> str:
@@ -42,8 +48,11 @@ def check_narrative_amounts(ctx: AuditContext) -> Iterator[Finding]:
         if key in seen:
             continue
         seen.add(key)
-        cands = [g for g in ctx.figures if g.metric == f.metric and g.qual == _qual(f) and g.value is not None
-                 and _comparable(ctx, f, g)]
+        cands = [
+            g
+            for g in ctx.figures
+            if g.metric == f.metric and g.qual == _qual(f) and g.value is not None and _comparable(ctx, f, g)
+        ]
         if not cands:
             continue
         verdicts = [agreement(f.value, f.unit, g.value, g.unit) for g in cands if g.value is not None]
@@ -51,13 +60,22 @@ def check_narrative_amounts(ctx: AuditContext) -> Iterator[Finding]:
             continue
         rounding = "rounding" in verdicts
         first = cands[0]
-        msg = (f"正文所述{f.label} {show(f.value)}{f.unit} 与{first.table.table_id}「{first.row.label}」"
-               f"{show(first.value)}{first.unit} 不一致")
+        msg = (
+            f"正文所述{f.label} {show(f.value)}{f.unit} 与{first.table.table_id}「{first.row.label}」"
+            f"{show(first.value)}{first.unit} 不一致"
+        )
         if rounding:
             msg += "（仅差元转万元的舍入）"
-        yield Finding(rule="narrative.amount", severity="info" if rounding else "error", doc=ctx.report.doc,
-                      page=f.page, line=f.line, message=msg,
-                      values=[_fact_value(f)] + [figure_value(g) for g in cands[:4]], snippet=ctx.snippet(f.line))
+        yield Finding(
+            rule="narrative.amount",
+            severity="info" if rounding else "error",
+            doc=ctx.report.doc,
+            page=f.page,
+            line=f.line,
+            message=msg,
+            values=[_fact_value(f)] + [figure_value(g) for g in cands[:4]],
+            snippet=ctx.snippet(f.line),
+        )
 
 
 def check_blank_cells(ctx: AuditContext) -> Iterator[Finding]:
@@ -76,10 +94,19 @@ def check_blank_cells(ctx: AuditContext) -> Iterator[Finding]:
         if any(v is not None and agreement(f.value, f.unit, v, g.unit) != "different" for v in g.row.values):
             continue  # the row states the figure in another column (a 合计 column left empty)
         done.add((g.row.line, g.column))
-        yield Finding(rule="narrative.blank_cell", severity="error", doc=ctx.report.doc, page=g.row.page,
-                      line=g.row.line, message=(f"{g.table.table_id}「{g.row.label}」{g.column}为空，"
-                                                f"正文第{f.line}行所述为 {show(f.value)}{f.unit}"),
-                      values=[_blank_value(g), _fact_value(f)], snippet=g.row.snippet)
+        yield Finding(
+            rule="narrative.blank_cell",
+            severity="error",
+            doc=ctx.report.doc,
+            page=g.row.page,
+            line=g.row.line,
+            message=(
+                f"{g.table.table_id}「{g.row.label}」{g.column}为空，"
+                f"正文第{f.line}行所述为 {show(f.value)}{f.unit}"
+            ),
+            values=[_blank_value(g), _fact_value(f)],
+            snippet=g.row.snippet,
+        )
 
 
 def _blank_value(g: Figure) -> FindingValue:
@@ -113,8 +140,17 @@ _CLAIM_RE = re.compile(
     r"决算数?(?:(大于|小于|等于|高于|低于|超过)|[与和](?:调整|年初|全年)?预算数?(持平|相等|一致))"
     r"(?:(?:调整|年初|全年)?预算数?)?"
 )
-_CLAIMS = {"大于": ">", "高于": ">", "超过": ">", "小于": "<", "低于": "<", "等于": "=", "持平": "=", "相等": "=",
-           "一致": "="}
+_CLAIMS = {
+    "大于": ">",
+    "高于": ">",
+    "超过": ">",
+    "小于": "<",
+    "低于": "<",
+    "等于": "=",
+    "持平": "=",
+    "相等": "=",
+    "一致": "=",
+}
 _RATE_RE = re.compile(r"完成(?:了)?(?:调整|年初|全年)?预算(?:数)?的?\s*(\d+(?:\.\d+)?)\s*%")
 _BUDGET_RE = re.compile(r"预算(?:数)?(?:为|是)?\s*(\d[\d,]*(?:\.\d+)?)\s*(万元|元)")
 _ACTUAL_RE = re.compile(r"决算(?:数)?(?:为|是)?\s*(\d[\d,]*(?:\.\d+)?)\s*(万元|元)")
@@ -149,7 +185,7 @@ def check_comparisons(ctx: AuditContext) -> Iterator[Finding]:
             claim = _CLAIMS[m.group(1) or m.group(2)]
             ends = [e.end() for e in _SENTENCE_END.finditer(text, 0, m.start())]
             start = ends[-2] if len(ends) >= 2 else 0  # the previous sentence and this one
-            found = _relation(text[start:m.start()])
+            found = _relation(text[start : m.start()])
             if found is None:
                 continue
             actual, evidence = found
@@ -159,9 +195,16 @@ def check_comparisons(ctx: AuditContext) -> Iterator[Finding]:
                 continue  # 100% or 99.9%: a rounded rate proves no direction
             line, page = para.where(m.start())
             words = {">": "大于", "<": "小于", "=": "等于"}
-            yield Finding(rule="narrative.comparison", severity="error", doc=ctx.report.doc, page=page, line=line,
-                          message=f"正文称决算数{words[claim]}预算数，但{evidence}（决算数{words[actual]}预算数）",
-                          values=[], snippet=ctx.snippet(line))
+            yield Finding(
+                rule="narrative.comparison",
+                severity="error",
+                doc=ctx.report.doc,
+                page=page,
+                line=line,
+                message=f"正文称决算数{words[claim]}预算数，但{evidence}（决算数{words[actual]}预算数）",
+                values=[],
+                snippet=ctx.snippet(line),
+            )
 
 
 def _near_100(evidence: str) -> bool:
@@ -183,8 +226,13 @@ def change_statements(ctx: AuditContext) -> Iterator[tuple[Fact, Fact, Fact]]:
         base = q.get("决算数") or q.get("预算数")
         for change, rate in _CHANGES:
             d, r = q.get(change), q.get(rate)
-            if base is not None and d is not None and r is not None and unit_kind(base.unit) == "money" \
-                    and r.unit == "%":
+            if (
+                base is not None
+                and d is not None
+                and r is not None
+                and unit_kind(base.unit) == "money"
+                and r.unit == "%"
+            ):
                 yield base, d, r
 
 
@@ -197,10 +245,19 @@ def check_changes(ctx: AuditContext) -> Iterator[Finding]:
         if bounds == "new" or bounds is not None and bounds[0] - half <= r.value <= bounds[1] + half:
             continue  # (a new item, nothing the year before: its rate is whatever the report says)
         expected = "无法成立（由此推出的比较数为负）" if bounds is None else f"应约为 {show(_mid(bounds))}%"
-        yield Finding(rule="narrative.change", severity="error", doc=ctx.report.doc, page=r.page, line=r.line,
-                      message=(f"正文：{base.label} {show(base.value)}{base.unit}，增减 {show(d.value)}{d.unit}，"
-                               f"所述变动率 {show(r.value)}% {expected}"),
-                      values=[_fact_value(base), _fact_value(d), _fact_value(r)], snippet=ctx.snippet(r.line))
+        yield Finding(
+            rule="narrative.change",
+            severity="error",
+            doc=ctx.report.doc,
+            page=r.page,
+            line=r.line,
+            message=(
+                f"正文：{base.label} {show(base.value)}{base.unit}，增减 {show(d.value)}{d.unit}，"
+                f"所述变动率 {show(r.value)}% {expected}"
+            ),
+            values=[_fact_value(base), _fact_value(d), _fact_value(r)],
+            snippet=ctx.snippet(r.line),
+        )
 
 
 def _rate_bounds(base: Fact, d: Fact) -> tuple[Decimal, Decimal] | Literal["new"] | None:

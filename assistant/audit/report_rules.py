@@ -11,18 +11,26 @@ from assistant.audit.findings import Finding, FindingValue
 from assistant.parse.schemas import match_schema
 
 # A placeholder left where the department's name belongs: XX局, ××单位, 某某部门.
-_PLACEHOLDER_RE = re.compile(r"(?:[XxＸ]{2,}|×{2,}|某某|＊{2,}|\*{2,})\s*(?:部门|单位|[局委办厅处部院所站队中])")
-_ORDINAL = r"(?:第[一二三四五六七八九十]+部分|[一二三四五六七八九十]+、|\([一二三四五六七八九十\d]+\)|\d+[、.．])?"
+_PLACEHOLDER_RE = re.compile(
+    r"(?:[XxＸ]{2,}|×{2,}|某某|＊{2,}|\*{2,})\s*(?:部门|单位|[局委办厅处部院所站队中])"
+)
+_ORDINAL = (
+    r"(?:第[一二三四五六七八九十]+部分|[一二三四五六七八九十]+、|\([一二三四五六七八九十\d]+\)|\d+[、.．])?"
+)
 # A heading that gives the report's year: "[ordinal] [department] 2021年(度)…决算/预算/情况…" on a short
 # line without sentence punctuation.
-_HEADING_YEAR_RE = re.compile(r"^\s*" + _ORDINAL + r"\s*(?P<dept>[^\d，。；]{0,30}?)\s*(?P<year>\d{4})\s*年\s*度?"
-                              r"[^，。；\d]{0,24}?(?:决算|预算|情况|说明|表)[)）\s]*$")
+_HEADING_YEAR_RE = re.compile(
+    r"^\s*" + _ORDINAL + r"\s*(?P<dept>[^\d，。；]{0,30}?)\s*(?P<year>\d{4})\s*年\s*度?"
+    r"[^，。；\d]{0,24}?(?:决算|预算|情况|说明|表)[)）\s]*$"
+)
 _HEADING_MAX = 60
 # 截至2021年12月31日 / 截止时间：2020年12月31日 / 截至2021年底.
 _DATE_RE = re.compile(r"截[至止](?:时间)?[:：]?\s*(\d{4})\s*年\s*(?:\d{1,2}\s*月|底|末)")
 _SPACE_RE = re.compile(r"\s+")
-_TOC_RE = re.compile(r"^\s*(?:\[bookmark:[^\]]*\]\s*)*[-•·]?\s*(?:[一二三四五六七八九十]+、|\d+[.、．])\s*(?P<title>.{2,40}?表)"
-                     r"\s*[.…·\-—\s\d]*$")
+_TOC_RE = re.compile(
+    r"^\s*(?:\[bookmark:[^\]]*\]\s*)*[-•·]?\s*(?:[一二三四五六七八九十]+、|\d+[.、．])\s*(?P<title>.{2,40}?表)"
+    r"\s*[.…·\-—\s\d]*$"
+)
 
 
 def check_department_name(ctx: AuditContext) -> Iterator[Finding]:
@@ -33,24 +41,40 @@ def check_department_name(ctx: AuditContext) -> Iterator[Finding]:
     for ln in ctx.doc.lines:
         m = _PLACEHOLDER_RE.search(ln.text)
         if m is not None:
-            yield Finding(rule="report.department", severity="error", doc=ctx.report.doc, page=ln.page,
-                          line=ln.line, message=f"部门名称处是占位符「{m.group(0)}」" + (f"，应为「{dept}」" if dept else ""),
-                          values=[], snippet=ln.raw.strip())
+            yield Finding(
+                rule="report.department",
+                severity="error",
+                doc=ctx.report.doc,
+                page=ln.page,
+                line=ln.line,
+                message=f"部门名称处是占位符「{m.group(0)}」" + (f"，应为「{dept}」" if dept else ""),
+                values=[],
+                snippet=ln.raw.strip(),
+            )
             continue
         if not dept or not places:
             continue
         for t in _TITLE_NAME_RE.finditer(ln.text):
             name = _LEAD_WORDS.sub("", t.group("name"))
             if name[-_BODY_CHARS:] == dept[-_BODY_CHARS:] and not any(p in name for p in places):
-                yield Finding(rule="report.department", severity="error", doc=ctx.report.doc, page=ln.page,
-                              line=ln.line, message=f"「{name}」不是本报告的部门「{dept}」", values=[],
-                              snippet=ln.raw.strip())
+                yield Finding(
+                    rule="report.department",
+                    severity="error",
+                    doc=ctx.report.doc,
+                    page=ln.page,
+                    line=ln.line,
+                    message=f"「{name}」不是本报告的部门「{dept}」",
+                    values=[],
+                    snippet=ln.raw.strip(),
+                )
                 break
 
 
 # "<部门> 2021 年度部门决算": the name of the department a title is about.
-_TITLE_NAME_RE = re.compile(r"(?P<name>[\u4e00-\u9fff()]{3,30}?(?:局|委员会|办公室|部|厅|中心|院|所|站|会))\s*"
-                            r"(?:\(本级\))?\s*\d{4}\s*年\s*度?\s*(?:部门|单位)?\s*(?:决算|预算)")
+_TITLE_NAME_RE = re.compile(
+    r"(?P<name>[\u4e00-\u9fff()]{3,30}?(?:局|委员会|办公室|部|厅|中心|院|所|站|会))\s*"
+    r"(?:\(本级\))?\s*\d{4}\s*年\s*度?\s*(?:部门|单位)?\s*(?:决算|预算)"
+)
 _LEAD_WORDS = re.compile(r"^(?:第[一二三四五六七八九十]+部分|现将|纳入|根据|按照|关于|经)+")
 # A department of the same kind ends the same way (医疗保障局 → 保障局).
 _BODY_CHARS = 3
@@ -80,7 +104,12 @@ def heading_years(ctx: AuditContext) -> dict[int, int]:
     out: dict[int, int] = {}
     for ln in ctx.doc.lines:
         text = ln.text
-        if "\t" in text or ln.line in prose or len(text.strip()) > _HEADING_MAX or re.search(r"[，。；]", text):
+        if (
+            "\t" in text
+            or ln.line in prose
+            or len(text.strip()) > _HEADING_MAX
+            or re.search(r"[，。；]", text)
+        ):
             continue  # table rows compare years side by side; sentences are not headings
         m = _HEADING_YEAR_RE.match(text)
         if m and not re.search(r"[比较与]\s*$", m.group("dept")):
@@ -109,11 +138,19 @@ def check_report_year(ctx: AuditContext) -> Iterator[Finding]:
                 yield _year_finding(ctx, ln.line, ln.page, ln.raw, int(d.group(1)), year, "日期")
 
 
-def _year_finding(ctx: AuditContext, line: int, page: int | None, raw: str, found: int, year: int,
-                  where: str) -> Finding:
-    return Finding(rule="report.year", severity="error", doc=ctx.report.doc, page=page, line=line,
-                   message=f"{where}中的年份 {found} 与报告年度 {year} 不符",
-                   values=[FindingValue(label=where, value=str(found), line=line, page=page)], snippet=raw.strip())
+def _year_finding(
+    ctx: AuditContext, line: int, page: int | None, raw: str, found: int, year: int, where: str
+) -> Finding:
+    return Finding(
+        rule="report.year",
+        severity="error",
+        doc=ctx.report.doc,
+        page=page,
+        line=line,
+        message=f"{where}中的年份 {found} 与报告年度 {year} 不符",
+        values=[FindingValue(label=where, value=str(found), line=line, page=page)],
+        snippet=raw.strip(),
+    )
 
 
 def check_contents(ctx: AuditContext) -> Iterator[Finding]:
@@ -137,5 +174,13 @@ def check_contents(ctx: AuditContext) -> Iterator[Finding]:
         title = _SPACE_RE.sub("", m.group("title"))
         if any(title in text for n, text in squeezed.items() if n != ln.line and not _TOC_RE.match(text)):
             continue  # named again outside the contents (a note that the table is empty or not published)
-        yield Finding(rule="report.contents", severity="error", doc=ctx.report.doc, page=ln.page, line=ln.line,
-                      message=f"目录列出「{m.group('title')}」，报告中没有这张表", values=[], snippet=ln.raw.strip())
+        yield Finding(
+            rule="report.contents",
+            severity="error",
+            doc=ctx.report.doc,
+            page=ln.page,
+            line=ln.line,
+            message=f"目录列出「{m.group('title')}」，报告中没有这张表",
+            values=[],
+            snippet=ln.raw.strip(),
+        )

@@ -75,8 +75,10 @@ def _one_per_figure(findings: list[Finding]) -> list[Finding]:
     """
     wrong = {(v.line, v.value) for f in findings if f.rule == "narrative.amount" for v in f.values[:1]}
     blanks: dict[tuple[int, str], FindingValue] = {
-        (f.values[0].line, f.values[0].label): f.values[1] for f in findings
-        if f.rule == "narrative.blank_cell" and len(f.values) == 2}
+        (f.values[0].line, f.values[0].label): f.values[1]
+        for f in findings
+        if f.rule == "narrative.blank_cell" and len(f.values) == 2
+    }
     out = []
     for f in findings:
         if f.rule == "narrative.change" and f.values and (f.values[0].line, f.values[0].value) in wrong:

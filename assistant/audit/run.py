@@ -35,7 +35,9 @@ class AuditRun:
     def summary(self) -> str:
         """One line: how many reports, errors, warnings and notes."""
         counts = {s: sum(f.severity == s for f in self.findings) for s in SEVERITY_WORDS}
-        line = f"{len(self.audited)} 份报告：" + "，".join(f"{counts[s]} 处{w}" for s, w in SEVERITY_WORDS.items())
+        line = f"{len(self.audited)} 份报告：" + "，".join(
+            f"{counts[s]} 处{w}" for s, w in SEVERITY_WORDS.items()
+        )
         if self.skipped:
             line += f"；{len(self.skipped)} 个文件无法读取"
         return line
@@ -51,12 +53,17 @@ def select_files(settings: Settings, doc: str | None) -> list[Path]:
     files, _ = corpus_files(settings)
     if doc is None:
         return files
-    hits = ([p for p in files if p.name == doc] or [p for p in files if p.name.startswith(doc)]
-            or [p for p in files if doc in p.name])
+    hits = (
+        [p for p in files if p.name == doc]
+        or [p for p in files if p.name.startswith(doc)]
+        or [p for p in files if doc in p.name]
+    )
     if not hits:
         raise AuditUsageError(f"no report file matches --doc {doc!r} (a path or part of a corpus file name)")
     if len(hits) > 1:
-        raise AuditUsageError(f"--doc {doc!r} matches {len(hits)} files: " + ", ".join(p.name for p in hits[:5]))
+        raise AuditUsageError(
+            f"--doc {doc!r} matches {len(hits)} files: " + ", ".join(p.name for p in hits[:5])
+        )
     return hits
 
 

@@ -25,7 +25,10 @@ _GRAND_TOTALS = frozenset({"总计", "收入总计", "支出总计"})
 _CROSS: tuple[tuple[tuple[str, str, str | None], tuple[str, str, str | None]], ...] = (
     (("收支总表", "本年收入合计", None), ("收入表", "本年收入合计", None)),
     (("收支总表", "本年支出合计", None), ("支出表", "本年支出合计", None)),
-    (("财政拨款收支总表", "财政拨款支出", "一般公共预算财政拨款"), ("一般公共预算支出表", "一般公共预算财政拨款支出", None)),
+    (
+        ("财政拨款收支总表", "财政拨款支出", "一般公共预算财政拨款"),
+        ("一般公共预算支出表", "一般公共预算财政拨款支出", None),
+    ),
     (("一般公共预算支出表", "基本支出", None), ("基本支出表", "基本支出", None)),
     (("一般公共预算支出表", "项目支出", None), ("项目支出表", "项目支出", None)),
 )
@@ -34,7 +37,9 @@ _CROSS: tuple[tuple[tuple[str, str, str | None], tuple[str, str, str | None]], .
 def row_value(row: TableRow, index: int, unit: str | None) -> FindingValue:
     """A table cell as one side of a finding."""
     column = row.columns[index] if index < len(row.columns) else ""
-    label = f"{row.code + ' ' if row.code else ''}{clean_label(row.label)}" + (f"（{column}）" if column else "")
+    label = f"{row.code + ' ' if row.code else ''}{clean_label(row.label)}" + (
+        f"（{column}）" if column else ""
+    )
     value = row.values[index] if index < len(row.values) else None
     return FindingValue(label=label, value=show(value), unit=unit, line=row.line, page=row.page)
 
@@ -45,8 +50,15 @@ def figure_value(f: Figure) -> FindingValue:
     return v.model_copy(update={"label": f"{f.table.table_id} {v.label}"})
 
 
-def _sum_finding(ctx: AuditContext, table: Table, row: TableRow, index: int, parts: list[tuple[TableRow, int]],
-                 what: str, severity: Severity) -> Finding | None:
+def _sum_finding(
+    ctx: AuditContext,
+    table: Table,
+    row: TableRow,
+    index: int,
+    parts: list[tuple[TableRow, int]],
+    what: str,
+    severity: Severity,
+) -> Finding | None:
     total = row.values[index]
     if total is None:
         return None  # a blank total is the blank-cell rule's business
@@ -63,8 +75,16 @@ def _sum_finding(ctx: AuditContext, table: Table, row: TableRow, index: int, par
     else:
         message = f"{table.table_id}「{label}」{column} {show(total)}{unit} ≠ {what}之和 {show(got)}{unit}（差 {show(total - got)}）"
     values = [row_value(row, index, unit)] + [row_value(p, i, unit) for p, i in parts]
-    return Finding(rule="table.identity", severity=severity, doc=ctx.report.doc, page=row.page, line=row.line,
-                   message=message, values=values, snippet=row.snippet)
+    return Finding(
+        rule="table.identity",
+        severity=severity,
+        doc=ctx.report.doc,
+        page=row.page,
+        line=row.line,
+        message=message,
+        values=values,
+        snippet=row.snippet,
+    )
 
 
 def check_table_identities(ctx: AuditContext) -> Iterator[Finding]:
@@ -109,8 +129,12 @@ def _code_sums(ctx: AuditContext, table: Table) -> Iterator[Finding]:
     for row in table.rows:
         if row.code and row.code in children:
             kids = children[row.code]
-        elif is_total_row(row) and tops and all(t.columns == row.columns for t in tops) \
-                and len({tuple(r.columns) for r in table.rows}) == 1:
+        elif (
+            is_total_row(row)
+            and tops
+            and all(t.columns == row.columns for t in tops)
+            and len({tuple(r.columns) for r in table.rows}) == 1
+        ):
             kids = tops  # the 合计 row of a table laid out on one side
         else:
             continue
@@ -125,7 +149,11 @@ def _code_sums(ctx: AuditContext, table: Table) -> Iterator[Finding]:
 def _grand_totals(ctx: AuditContext, table: Table) -> Iterator[Finding]:
     if table.schema_name not in ("收支总表", "财政拨款收支总表"):
         return
-    totals = [r for r in table.rows if clean_label(r.label) in _GRAND_TOTALS and r.values and r.values[0] is not None]
+    totals = [
+        r
+        for r in table.rows
+        if clean_label(r.label) in _GRAND_TOTALS and r.values and r.values[0] is not None
+    ]
     if len(totals) != 2:
         return
     left, right = totals
@@ -135,10 +163,16 @@ def _grand_totals(ctx: AuditContext, table: Table) -> Iterator[Finding]:
     if verdict == "same":
         return
     unit = table.unit or "元"
-    yield Finding(rule="table.identity", severity="info" if verdict == "rounding" else "error", doc=ctx.report.doc,
-                  page=right.page, line=right.line,
-                  message=f"{table.table_id} 收入方总计 {show(a)}{unit} ≠ 支出方总计 {show(b)}{unit}",
-                  values=[row_value(left, 0, unit), row_value(right, 0, unit)], snippet=right.snippet)
+    yield Finding(
+        rule="table.identity",
+        severity="info" if verdict == "rounding" else "error",
+        doc=ctx.report.doc,
+        page=right.page,
+        line=right.line,
+        message=f"{table.table_id} 收入方总计 {show(a)}{unit} ≠ 支出方总计 {show(b)}{unit}",
+        values=[row_value(left, 0, unit), row_value(right, 0, unit)],
+        snippet=right.snippet,
+    )
 
 
 def _sangong_sums(ctx: AuditContext, table: Table) -> Iterator[Finding]:
@@ -172,13 +206,22 @@ def check_cross_tables(ctx: AuditContext) -> Iterator[Finding]:
         verdict = agreement(a.value, a.unit, b.value, b.unit)
         if verdict == "same":
             continue
-        msg = (f"{b.table.table_id}的{mb} {show(b.value)}{b.unit} 与{a.table.table_id}的{ma} "
-               f"{show(a.value)}{a.unit} 不一致")
+        msg = (
+            f"{b.table.table_id}的{mb} {show(b.value)}{b.unit} 与{a.table.table_id}的{ma} "
+            f"{show(a.value)}{a.unit} 不一致"
+        )
         if verdict == "rounding":
             msg += "（仅差元转万元的舍入）"
-        yield Finding(rule="table.cross", severity="info" if verdict == "rounding" else "error", doc=ctx.report.doc,
-                      page=b.row.page, line=b.row.line, message=msg, values=[figure_value(b), figure_value(a)],
-                      snippet=b.row.snippet)
+        yield Finding(
+            rule="table.cross",
+            severity="info" if verdict == "rounding" else "error",
+            doc=ctx.report.doc,
+            page=b.row.page,
+            line=b.row.line,
+            message=msg,
+            values=[figure_value(b), figure_value(a)],
+            snippet=b.row.snippet,
+        )
 
 
 def _one(ctx: AuditContext, schema: str, metric: str, column: str | None) -> Figure | None:

@@ -22,8 +22,16 @@ def check_typography(ctx: AuditContext) -> Iterator[Finding]:
         if "\t" in ln.text:
             continue
         for m in _DOUBLED_RE.finditer(ln.text):
-            yield Finding(rule="typography", severity="info", doc=ctx.report.doc, page=ln.page, line=ln.line,
-                          message=f"重复标点「{m.group(0)}」", values=[], snippet=ln.raw.strip())
+            yield Finding(
+                rule="typography",
+                severity="info",
+                doc=ctx.report.doc,
+                page=ln.page,
+                line=ln.line,
+                message=f"重复标点「{m.group(0)}」",
+                values=[],
+                snippet=ln.raw.strip(),
+            )
     for para in ctx.paragraphs:
         if "。" not in para.text:
             continue  # headings and cells of indicator tables, not prose
@@ -33,8 +41,16 @@ def check_typography(ctx: AuditContext) -> Iterator[Finding]:
             if pos is None:
                 continue
             line, page = para.where(pos)
-            yield Finding(rule="typography", severity="info", doc=ctx.report.doc, page=page, line=line,
-                          message=f"「{open_}」与「{close}」不成对", values=[], snippet=ctx.snippet(line))
+            yield Finding(
+                rule="typography",
+                severity="info",
+                doc=ctx.report.doc,
+                page=page,
+                line=line,
+                message=f"「{open_}」与「{close}」不成对",
+                values=[],
+                snippet=ctx.snippet(line),
+            )
 
 
 def _unbalanced(text: str, open_: str, close: str) -> int | None:

@@ -78,7 +78,9 @@ def _sheet_lines(sheets: Iterable[tuple[int, Iterator[list[str]]]]) -> list[Sour
                 continue  # an empty row has no position to keep
             raw = "\t".join(texts)
             cells = [Cell(text=normalize_text(t), x0=float(i), x1=float(i + 1)) for i, t in enumerate(texts)]
-            lines.append(SourceLine(line=len(lines) + 1, page=page, text=normalize_text(raw), raw=raw, cells=cells))
+            lines.append(
+                SourceLine(line=len(lines) + 1, page=page, text=normalize_text(raw), raw=raw, cells=cells)
+            )
     return lines
 
 
@@ -104,7 +106,9 @@ def xlsx_lines(path: Path, data: bytes) -> tuple[list[SourceLine], list[str]]:
 
     def rows(ws: Any) -> Iterator[list[str]]:
         if (ws.max_row or 0) * (ws.max_column or 0) > MAX_CELLS:
-            raise IngestError(path, f"sheet '{ws.title}' is too large ({ws.max_row} rows × {ws.max_column} columns)")
+            raise IngestError(
+                path, f"sheet '{ws.title}' is too large ({ws.max_row} rows × {ws.max_column} columns)"
+            )
         for row in ws.iter_rows():
             yield [_cell_text(c.value, c.number_format) for c in row]
 

@@ -24,11 +24,27 @@ __all__ = ["html_lines", "decode_html"]
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_\-]+)""", re.I)
 # GB2312 and GBK pages often hold characters beyond their declared set: GB18030 is the superset.
 _ENCODING_ALIASES = {"gb2312": "gb18030", "gbk": "gb18030", "x-gbk": "gb18030", "gb_2312-80": "gb18030"}
-_DROPPED_TAGS = ("script", "style", "noscript", "template", "iframe", "nav", "footer", "select", "button",
-                 "object", "embed", "svg", "canvas")
+_DROPPED_TAGS = (
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "iframe",
+    "nav",
+    "footer",
+    "select",
+    "button",
+    "object",
+    "embed",
+    "svg",
+    "canvas",
+)
 # class/id words of a portal's navigation, breadcrumbs, share bars and footers
-_CHROME_WORDS = re.compile(r"(^|[-_\s])(nav|navbar|menu|footer|foot|breadcrumbs?|crumbs?|sidebar|copyright|"
-                           r"share|toolbar|topbar)($|[-_\s\d])", re.I)
+_CHROME_WORDS = re.compile(
+    r"(^|[-_\s])(nav|navbar|menu|footer|foot|breadcrumbs?|crumbs?|sidebar|copyright|"
+    r"share|toolbar|topbar)($|[-_\s\d])",
+    re.I,
+)
 _BLOCK_TAGS = frozenset(
     "p div h1 h2 h3 h4 h5 h6 li ul ol dl dt dd section article main blockquote pre address center form "
     "fieldset caption figcaption figure hr header aside td th tr tbody thead tfoot table body html".split()

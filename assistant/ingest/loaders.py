@@ -62,8 +62,11 @@ def load_document(path: Path) -> Document:
         if not path.is_file():
             raise IngestError(path, "not a regular file")
         if size > limit:
-            raise IngestError(path, f"file too large ({size / 2**20:.1f} MB; the limit for {suffix or 'such'} "
-                                    f"files is {limit // 2**20} MB)")
+            raise IngestError(
+                path,
+                f"file too large ({size / 2**20:.1f} MB; the limit for {suffix or 'such'} "
+                f"files is {limit // 2**20} MB)",
+            )
         with path.open("rb") as fh:
             data = fh.read(limit + 1)  # bounded even if the file grows meanwhile
     except OSError as exc:
@@ -111,8 +114,15 @@ def load_document(path: Path) -> Document:
             raise IngestError(path, f"not a readable web page ({type(exc).__name__}: {exc})"[:200]) from exc
         if not any(sl.text for sl in lines):
             raise IngestError(path, "web page has no text")
-        return Document(doc=path.name, path=str(path), sha256=sha, filetype="html", encoding=encoding,
-                        lines=lines, warnings=warnings)
+        return Document(
+            doc=path.name,
+            path=str(path),
+            sha256=sha,
+            filetype="html",
+            encoding=encoding,
+            lines=lines,
+            warnings=warnings,
+        )
     if suffix in (".xlsx", ".xls"):
         from assistant.ingest.excel import xls_lines, xlsx_lines
 
@@ -120,10 +130,12 @@ def load_document(path: Path) -> Document:
         if not lines:
             raise IngestError(path, warnings[0] if warnings else "workbook has no cells with values")
         filetype = "xlsx" if suffix == ".xlsx" else "xls"
-        return Document(doc=path.name, path=str(path), sha256=sha, filetype=filetype, lines=lines,
-                        warnings=warnings)
+        return Document(
+            doc=path.name, path=str(path), sha256=sha, filetype=filetype, lines=lines, warnings=warnings
+        )
     raise IngestError(
-        path, f"unsupported file type '{path.suffix or '(none)'}' (use .txt, .md, .docx, .pdf, .html, .xlsx or .xls)"
+        path,
+        f"unsupported file type '{path.suffix or '(none)'}' (use .txt, .md, .docx, .pdf, .html, .xlsx or .xls)",
     )
 
 
@@ -210,7 +222,10 @@ def _text_lines(text: str) -> tuple[list[SourceLine], list[str]]:
     texts = normalize_lines(raws)  # = normalize_text of each line, in one pass over the document
     # validated as one list: a third cheaper than one SourceLine(...) call per line
     out = _source_lines().validate_python(
-        [{"line": i, "text": text, "raw": raw} for i, (text, raw) in enumerate(zip(texts, raws, strict=True), 1)]
+        [
+            {"line": i, "text": text, "raw": raw}
+            for i, (text, raw) in enumerate(zip(texts, raws, strict=True), 1)
+        ]
     )
     warnings = []
     if long_lines:
@@ -395,7 +410,11 @@ def _pdf_lines(path: Path, data: bytes) -> tuple[list[SourceLine], list[str]]:
                     ]
                     lines.append(
                         SourceLine(
-                            line=len(lines) + 1, page=page_no, text=normalize_text(raw), raw=raw, cells=cells,
+                            line=len(lines) + 1,
+                            page=page_no,
+                            text=normalize_text(raw),
+                            raw=raw,
+                            cells=cells,
                             ocr=bool(scanned.get(page_no)),
                         )
                     )
@@ -406,8 +425,9 @@ def _pdf_lines(path: Path, data: bytes) -> tuple[list[SourceLine], list[str]]:
     if n_pages == 0:
         raise IngestError(path, "PDF has no pages")
     if not lines:
-        raise IngestError(path, f"PDF has no text: no text layer, and OCR found none on page(s) "
-                                f"{page_ranges(empty_pages)}")
+        raise IngestError(
+            path, f"PDF has no text: no text layer, and OCR found none on page(s) {page_ranges(empty_pages)}"
+        )
     if empty_pages:
         warnings.append(f"pages without text (no text layer; OCR found none): {page_ranges(empty_pages)}")
     read = sorted(n for n, words in scanned.items() if words)

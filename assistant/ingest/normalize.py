@@ -50,7 +50,11 @@ _ADJACENT_PAIR = re.compile("(" + _DOUBLED_CHARS + r")\1")  # what both _CJK_DOU
 # (Each alternative starts with a literal or a class so the scan fails fast at most positions: the
 # comma of _FW_COMMA_IN_NUMBER before its lookbehind; 16 digits for a _YEAR_QUAD, a superset.)
 _MAYBE_CHANGED = re.compile(
-    r"\[bookmark:|" + _FOLDABLE.pattern + r"|，(?<=\d，)(?=\d{3}(?!\d))|  |^ | $|\d{16}|(" + _DOUBLED_CHARS + r")\1",
+    r"\[bookmark:|"
+    + _FOLDABLE.pattern
+    + r"|，(?<=\d，)(?=\d{3}(?!\d))|  |^ | $|\d{16}|("
+    + _DOUBLED_CHARS
+    + r")\1",
     re.M,
 )
 # Longest bold unit _QUAD looks for.

@@ -23,8 +23,15 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-__all__ = ["OcrUnavailable", "ocr_available", "ocr_pdf_pages", "ocr_cache_dir", "scanned_pages", "page_ranges",
-           "ENGINE_ID"]
+__all__ = [
+    "OcrUnavailable",
+    "ocr_available",
+    "ocr_pdf_pages",
+    "ocr_cache_dir",
+    "scanned_pages",
+    "page_ranges",
+    "ENGINE_ID",
+]
 
 # 200 dpi: 9-10pt table digits are ~28 px high, which PP-OCR reads (100 % of the text layer's
 # characters on the corpus PDFs, bench/ocr.py); more pixels only cost detection time.
@@ -58,8 +65,10 @@ def scanned_pages(pdf: Any) -> list[int]:
             continue
         if chars:
             area = float(page.width * page.height) or 1.0
-            covered = sum(max(0.0, float(im["x1"] - im["x0"])) * max(0.0, float(im["bottom"] - im["top"]))
-                          for im in page.images)
+            covered = sum(
+                max(0.0, float(im["x1"] - im["x0"])) * max(0.0, float(im["bottom"] - im["top"]))
+                for im in page.images
+            )
             if covered / area < SCAN_MIN_IMAGE_SHARE:
                 continue
         out.append(n)
@@ -132,8 +141,13 @@ def _recognise(image: Any, threads: int) -> list[list[Any]]:
     for box, text, score in result or []:
         xs = [float(p[0]) for p in box]
         ys = [float(p[1]) for p in box]
-        out.append([[round(min(xs), 1), round(min(ys), 1), round(max(xs), 1), round(max(ys), 1)],
-                    str(text), round(float(score), 4)])
+        out.append(
+            [
+                [round(min(xs), 1), round(min(ys), 1), round(max(xs), 1), round(max(ys), 1)],
+                str(text),
+                round(float(score), 4),
+            ]
+        )
     return out
 
 
@@ -160,8 +174,14 @@ def _merge_fragments(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
         for prev in reversed(out):
             same_line = abs((prev["top"] + prev["bottom"]) - (w["top"] + w["bottom"])) / 2 < 0.45 * w["size"]
             near = -0.5 * w["size"] <= w["x0"] - prev["x1"] < 1.5 * w["size"]
-            if same_line and near and (_DANGLING.search(prev["text"]) or (prev["text"][-1:].isdigit()
-                                       and w["text"][:1] in ",.")) and _LEADING_DIGIT.match(w["text"]):
+            if (
+                same_line
+                and near
+                and (
+                    _DANGLING.search(prev["text"]) or (prev["text"][-1:].isdigit() and w["text"][:1] in ",.")
+                )
+                and _LEADING_DIGIT.match(w["text"])
+            ):
                 prev["text"] = _clean_text(prev["text"] + w["text"])
                 prev["x1"] = w["x1"]
                 break
@@ -206,7 +226,9 @@ def _drop_malformed_lines(words: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return words
 
     def on_bad_line(w: dict[str, Any]) -> bool:
-        return any(abs((b["top"] + b["bottom"]) - (w["top"] + w["bottom"])) / 2 < 0.45 * b["size"] for b in bad)
+        return any(
+            abs((b["top"] + b["bottom"]) - (w["top"] + w["bottom"])) / 2 < 0.45 * b["size"] for b in bad
+        )
 
     return [w for w in words if not (any(ch.isdigit() for ch in w["text"]) and on_bad_line(w))]
 
@@ -228,10 +250,19 @@ def _words(runs: list[list[Any]]) -> list[dict[str, Any]]:
             continue
         centre = (top + bottom) / 2 * scale
         size = (bottom - top) * scale / BOX_PER_GLYPH
-        pad = min((bottom - top) * scale / 2 - size / 2, (x1 - x0) * scale / 4)  # the box's padding, each side
-        words.append({"text": text, "x0": round(x0 * scale + pad, 2), "x1": round(x1 * scale - pad, 2),
-                      "top": round(centre - size / 2, 2), "bottom": round(centre + size / 2, 2),
-                      "size": round(size, 2)})
+        pad = min(
+            (bottom - top) * scale / 2 - size / 2, (x1 - x0) * scale / 4
+        )  # the box's padding, each side
+        words.append(
+            {
+                "text": text,
+                "x0": round(x0 * scale + pad, 2),
+                "x1": round(x1 * scale - pad, 2),
+                "top": round(centre - size / 2, 2),
+                "bottom": round(centre + size / 2, 2),
+                "size": round(size, 2),
+            }
+        )
     words = _drop_malformed_lines(_split_amounts(_merge_fragments(words)))
     return sorted(words, key=lambda w: (w["top"], w["x0"]))
 
@@ -242,7 +273,11 @@ def _cache_read(key: str) -> list[list[Any]] | None:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(data, dict) or data.get("engine") != ENGINE_ID or not isinstance(data.get("runs"), list):
+    if (
+        not isinstance(data, dict)
+        or data.get("engine") != ENGINE_ID
+        or not isinstance(data.get("runs"), list)
+    ):
         return None
     return data["runs"]
 

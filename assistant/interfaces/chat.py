@@ -20,5 +20,7 @@ def run_chat(settings: Settings, plain: bool = False) -> int:
         return ChatApp(engine, plain=True).run_lines(sys.stdin)
     # the retrieval side (index, jieba, query encoder: seconds) loads behind the prompt
     warmup = RetrievalWarmup(engine).start()
-    app = ChatApp(engine, plain=plain, history=history_for(settings), color=settings.repl.color, warmup=warmup)
+    app = ChatApp(
+        engine, plain=plain, history=history_for(settings), color=settings.repl.color, warmup=warmup
+    )
     return app.run()

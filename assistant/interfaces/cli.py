@@ -21,8 +21,14 @@ def _cmd_index(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_facts(args: argparse.Namespace, settings: Settings) -> int:
     from assistant.interfaces.facts import run_facts
 
-    return run_facts(settings, doc=args.doc, metric=args.metric, year=args.year,
-                     conflicts=args.conflicts, as_json=args.json)
+    return run_facts(
+        settings,
+        doc=args.doc,
+        metric=args.metric,
+        year=args.year,
+        conflicts=args.conflicts,
+        as_json=args.json,
+    )
 
 
 def _cmd_ask(args: argparse.Namespace, settings: Settings) -> int:
@@ -73,17 +79,27 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every subcommand."""
-    p = argparse.ArgumentParser(prog="assistant", description="Questions about department budget/final-accounts reports.")
+    p = argparse.ArgumentParser(
+        prog="assistant", description="Questions about department budget/final-accounts reports."
+    )
     p.add_argument("--config", help="path to config.toml (default: ./config.toml)")
-    p.add_argument("--debug", action="store_true",
-                   help="show the Python traceback of an error (also ASSISTANT_DEBUG=1)")
+    p.add_argument(
+        "--debug", action="store_true", help="show the Python traceback of an error (also ASSISTANT_DEBUG=1)"
+    )
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("index", help="build or update the index of the corpus")
-    s.add_argument("--check", action="store_true", help="verify the index against the corpus without rebuilding")
-    s.add_argument("--no-embed", action="store_true", help="facts and lexical index only (no embedding model)")
-    s.add_argument("--facts-only", action="store_true",
-                   help="the fact store only: numeric questions work, text questions need a full `assistant index`")
+    s.add_argument(
+        "--check", action="store_true", help="verify the index against the corpus without rebuilding"
+    )
+    s.add_argument(
+        "--no-embed", action="store_true", help="facts and lexical index only (no embedding model)"
+    )
+    s.add_argument(
+        "--facts-only",
+        action="store_true",
+        help="the fact store only: numeric questions work, text questions need a full `assistant index`",
+    )
     s.set_defaults(func=_cmd_index)
 
     s = sub.add_parser("facts", help="list parsed facts")
@@ -97,14 +113,20 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("audit", help="a reviewer's check of the reports: sums, tables vs text, names, years")
     s.add_argument("--doc", help="one report: a path, or a corpus file name (or part of it)")
     s.add_argument("--json", action="store_true", help="one JSON object per finding and line")
-    s.add_argument("--severity", choices=["error", "warning", "info"], default="info",
-                   help="the least severity shown (default: info, everything)")
+    s.add_argument(
+        "--severity",
+        choices=["error", "warning", "info"],
+        default="info",
+        help="the least severity shown (default: info, everything)",
+    )
     s.add_argument("--rules", action="store_true", help="list the rules and exit")
     s.set_defaults(func=_cmd_audit)
 
     s = sub.add_parser("ask", help="answer one question ('-' reads one question per line from stdin)")
     s.add_argument("question")
-    s.add_argument("--context", action="append", help="an earlier question of the same conversation (repeatable)")
+    s.add_argument(
+        "--context", action="append", help="an earlier question of the same conversation (repeatable)"
+    )
     s.add_argument("--json", action="store_true", help="print the answer object as JSON")
     s.set_defaults(func=_cmd_ask)
 
@@ -116,8 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("file")
     s.add_argument("--out", help="write one answer object per item to this JSONL file")
     s.add_argument("--json", action="store_true", help="print the summary as JSON")
-    s.add_argument("--min-accuracy", type=float, default=None,
-                   help="exit 1 when accuracy is below this fraction (0.95) or percentage (95)")
+    s.add_argument(
+        "--min-accuracy",
+        type=float,
+        default=None,
+        help="exit 1 when accuracy is below this fraction (0.95) or percentage (95)",
+    )
     s.set_defaults(func=_cmd_eval)
 
     s = sub.add_parser("model", help="the offline embedding model")

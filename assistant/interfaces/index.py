@@ -22,8 +22,10 @@ def run_index(settings: Settings, check: bool = False, embed: bool = True, retri
         print(f"skipped {name}: {reason}", file=sys.stderr)
     for first, dups in result.duplicates.items():
         print(f"duplicate content: {', '.join(dups)} = {first} (indexed once)")
-    print(f"{len(result.indexed)} parsed, {len(result.reused)} unchanged, {len(result.skipped)} skipped, "
-          f"{result.n_facts} facts → {settings.index_dir}")
+    print(
+        f"{len(result.indexed)} parsed, {len(result.reused)} unchanged, {len(result.skipped)} skipped, "
+        f"{result.n_facts} facts → {settings.index_dir}"
+    )
     return EXIT_FAILED if result.skipped else EXIT_OK
 
 

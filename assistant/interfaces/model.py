@@ -27,9 +27,13 @@ def _export_summary(path: Path) -> str:
     """One line on the ONNX export of the prepared model in ``path``."""
     if not onnx_model.is_exported(path):
         return "missing (`assistant model prepare` makes it)"
-    v = json.loads((onnx_model.onnx_dir(path) / onnx_model.MANIFEST).read_text(encoding="utf-8"))["verification"]
-    return (f"lowest cosine vs sentence-transformers fp32 {v['min_cosine_fp32']}, int8 {v['min_cosine_int8']} "
-            f"(>= {onnx_model.MIN_COSINE_FP32}, {onnx_model.MIN_COSINE_INT8})")
+    v = json.loads((onnx_model.onnx_dir(path) / onnx_model.MANIFEST).read_text(encoding="utf-8"))[
+        "verification"
+    ]
+    return (
+        f"lowest cosine vs sentence-transformers fp32 {v['min_cosine_fp32']}, int8 {v['min_cosine_int8']} "
+        f"(>= {onnx_model.MIN_COSINE_FP32}, {onnx_model.MIN_COSINE_INT8})"
+    )
 
 
 def run_model_command(settings: Settings, action: str) -> int:

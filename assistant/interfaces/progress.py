@@ -38,15 +38,23 @@ class BuildProgress:
             )
 
             self._progress = Progress(
-                TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), _RateColumn(),
-                TimeElapsedColumn(), TextColumn("剩余"), TimeRemainingColumn(),
-                console=Console(file=sys.stderr), redirect_stdout=True, redirect_stderr=False,
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                _RateColumn(),
+                TimeElapsedColumn(),
+                TextColumn("剩余"),
+                TimeRemainingColumn(),
+                console=Console(file=sys.stderr),
+                redirect_stdout=True,
+                redirect_stderr=False,
             )
             self._progress.start()
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
-                 tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self._depth -= 1
         if self._depth == 0 and self._progress is not None:
             self._progress.stop()

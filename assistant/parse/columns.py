@@ -68,9 +68,13 @@ def _nz(v: Decimal | None) -> bool:
     return v is not None and v != 0
 
 
-def assign_columns(segments: list[tuple[Segment, SourceLine, int]], columns_by_side: list[tuple[str, ...]],
-                   alt_single: tuple[str, ...], parts_sum: bool,
-                   hints: dict[str, Decimal | None] | None = None) -> tuple[list[TableRow], list[str], list[str]]:
+def assign_columns(
+    segments: list[tuple[Segment, SourceLine, int]],
+    columns_by_side: list[tuple[str, ...]],
+    alt_single: tuple[str, ...],
+    parts_sum: bool,
+    hints: dict[str, Decimal | None] | None = None,
+) -> tuple[list[TableRow], list[str], list[str]]:
     """Rows with values placed in columns, the table's column names, and failed identity checks.
 
     ``hints`` maps column names to totals stated elsewhere in the report (None: stated as empty).
@@ -91,12 +95,21 @@ def assign_columns(segments: list[tuple[Segment, SourceLine, int]], columns_by_s
         if not r.seg.label and not r.seg.code:
             continue
         vec = r.vector(r.options[0])
-        out.append(TableRow(label=r.seg.label, code=r.seg.code, values=vec, columns=list(r.columns),
-                            line=r.src.line, line_end=r.line_end if r.line_end != r.src.line else None,
-                            page=r.src.page, snippet=r.src.raw.strip(),
-                            column_uncertain=r.uncertain or len(r.options) > 1))
+        out.append(
+            TableRow(
+                label=r.seg.label,
+                code=r.seg.code,
+                values=vec,
+                columns=list(r.columns),
+                line=r.src.line,
+                line_end=r.line_end if r.line_end != r.src.line else None,
+                page=r.src.page,
+                snippet=r.src.raw.strip(),
+                column_uncertain=r.uncertain or len(r.options) > 1,
+            )
+        )
     names: list[str] = []
-    for side in ([alt_single] if alt_single and single_side else columns_by_side):
+    for side in [alt_single] if alt_single and single_side else columns_by_side:
         names.extend(c for c in side if c not in names)
     return out, names, failed
 
@@ -145,9 +158,15 @@ def _narrow(rows: list[_Row], hints: dict[str, Decimal | None]) -> None:
         pvec = parent.vector(parent.options[0])
         kids = [k for k in children[parent_code] if k.columns == parent.columns]
         for k in kids:
-            keep = [p for p in k.options
-                    if all((pc := pvec[c]) is not None and v is not None and v <= pc + TOL
-                           for v, c in zip(k.values, p, strict=False) if _nz(v))]
+            keep = [
+                p
+                for p in k.options
+                if all(
+                    (pc := pvec[c]) is not None and v is not None and v <= pc + TOL
+                    for v, c in zip(k.values, p, strict=False)
+                    if _nz(v)
+                )
+            ]
             k.options = keep or k.options
         _solve_sums(kids, pvec)
 
@@ -208,5 +227,7 @@ def _check(rows: list[_Row], parts_sum: bool) -> list[str]:
             continue
         total = sum((k.values[0] for k in kids if k.values and k.values[0] is not None), Decimal(0))
         if abs(total - r.values[0]) > TOL:
-            failed.append(f"line {r.src.line}: {r.seg.code} {r.seg.label} {r.values[0]} ≠ 下级科目之和 {total}")
+            failed.append(
+                f"line {r.src.line}: {r.seg.code} {r.seg.label} {r.values[0]} ≠ 下级科目之和 {total}"
+            )
     return failed

@@ -61,12 +61,28 @@ def table_facts(report: Report, tables: list[Table]) -> list[Fact]:
                     flags.append("column_uncertain")
                 if table.failed_checks:
                     flags.append("check_failed")
-                facts.append(Fact(
-                    doc=report.doc, department=report.department, year=report.year, kind=report.kind,
-                    metric=metric, label=row.label, code=row.code, qualifier=column, value=value, unit=unit,
-                    value_yuan=to_yuan(value, unit), source="table", table_id=table.table_id, line=row.line,
-                    line_end=row.line_end, page=row.page, snippet=row.snippet, flags=flags,
-                ))
+                facts.append(
+                    Fact(
+                        doc=report.doc,
+                        department=report.department,
+                        year=report.year,
+                        kind=report.kind,
+                        metric=metric,
+                        label=row.label,
+                        code=row.code,
+                        qualifier=column,
+                        value=value,
+                        unit=unit,
+                        value_yuan=to_yuan(value, unit),
+                        source="table",
+                        table_id=table.table_id,
+                        line=row.line,
+                        line_end=row.line_end,
+                        page=row.page,
+                        snippet=row.snippet,
+                        flags=flags,
+                    )
+                )
     return facts
 
 
@@ -112,7 +128,9 @@ def flag_ocr(doc: Document, facts: list[Fact]) -> None:
     ocr_lines = {sl.line for sl in doc.lines if sl.ocr}
     if ocr_lines:
         for f in facts:
-            if "ocr" not in f.flags and any(n in ocr_lines for n in range(f.line, (f.line_end or f.line) + 1)):
+            if "ocr" not in f.flags and any(
+                n in ocr_lines for n in range(f.line, (f.line_end or f.line) + 1)
+            ):
                 f.flags.append("ocr")
 
 

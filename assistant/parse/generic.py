@@ -83,8 +83,11 @@ def _metric_for(leaf: str, unit: str) -> str:
     bare = _TRAILING_PAREN_RE.sub("", leaf) or leaf
     key = normalize_label(bare)
     canonical = _lexicon().get(key)
-    if canonical is not None and (key == normalize_label(canonical) or len(key) >= MIN_SYNONYM) \
-            and metric_kind(canonical) == (unit_kind(unit) or "money"):
+    if (
+        canonical is not None
+        and (key == normalize_label(canonical) or len(key) >= MIN_SYNONYM)
+        and metric_kind(canonical) == (unit_kind(unit) or "money")
+    ):
         return canonical
     return bare
 
@@ -140,14 +143,31 @@ def _table_from_region(doc: str, region: Region, table_id: str) -> tuple[Table, 
         return None
     named = project and normalize_label(project) not in normalize_label(region.title)
     title = region.title + (f"：{project}" if named else "")
-    table = Table(doc=doc, table_id=f"{table_id}：{project}" if named else table_id, schema_name=GENERIC_SCHEMA,
-                  title=title, unit=region.unit, columns=columns, rows=rows, line_start=region.title_line,
-                  line_end=max(r.line_end or r.line for r in rows))
+    table = Table(
+        doc=doc,
+        table_id=f"{table_id}：{project}" if named else table_id,
+        schema_name=GENERIC_SCHEMA,
+        title=title,
+        unit=region.unit,
+        columns=columns,
+        rows=rows,
+        line_start=region.title_line,
+        line_end=max(r.line_end or r.line for r in rows),
+    )
     return table, cells
 
 
-def _section_row(r: Row, header: Row, header_unit: str | None, anchor: int | None, levels: list[str],
-                 region: Region, rows: list[TableRow], cells: list[_Cell], columns: list[str]) -> None:
+def _section_row(
+    r: Row,
+    header: Row,
+    header_unit: str | None,
+    anchor: int | None,
+    levels: list[str],
+    region: Region,
+    rows: list[TableRow],
+    cells: list[_Cell],
+    columns: list[str],
+) -> None:
     """Append the TableRow and cells of value row ``r`` (``levels``: the label path so far)."""
     first = r.first_value
     j = first if first is not None else (anchor if anchor is not None else len(r.cells))
@@ -192,9 +212,15 @@ def _section_row(r: Row, header: Row, header_unit: str | None, anchor: int | Non
             columns.append(col)
     if not values:
         return
-    row = TableRow(label=label, values=list[Decimal | None](values), columns=cols, line=r.first.line,
-                   line_end=r.last if r.last != r.first.line else None, page=r.first.page,
-                   snippet=" ".join(r.texts))
+    row = TableRow(
+        label=label,
+        values=list[Decimal | None](values),
+        columns=cols,
+        line=r.first.line,
+        line_end=r.last if r.last != r.first.line else None,
+        page=r.first.page,
+        snippet=" ".join(r.texts),
+    )
     rows.append(row)
     cells.extend(_Cell(row, leaf, c, v, u, cmp) for c, v, (u, cmp) in zip(cols, values, units, strict=True))
 
@@ -207,8 +233,9 @@ def _label_unit(leaf: str, head: str) -> str | None:
     return m.group("unit") if m else "个"
 
 
-def generic_tables(report: Report, lines: list[SourceLine], standard: list[Table],
-                   exact_tabs: bool = True) -> tuple[list[Table], list[Fact]]:
+def generic_tables(
+    report: Report, lines: list[SourceLine], standard: list[Table], exact_tabs: bool = True
+) -> tuple[list[Table], list[Fact]]:
     """The non-standard tables of a document and their facts (lines of the ``standard`` tables are left
     alone). ``exact_tabs`` as for tables.find_tables: PDF lines join word groups with tabs that lose
     empty cells, so there they count as spaces (the space layout, whose rows must agree in width).
@@ -229,8 +256,12 @@ def generic_tables(report: Report, lines: list[SourceLine], standard: list[Table
     for t in standard:
         skip.update(range(t.line_start, t.line_end + 1))
     if not exact_tabs:
-        lines = [ln.model_copy(update={"text": ln.text.replace("\t", " ")}) if "\t" in ln.text and ln.line not in skip
-                 else ln for ln in lines]
+        lines = [
+            ln.model_copy(update={"text": ln.text.replace("\t", " ")})
+            if "\t" in ln.text and ln.line not in skip
+            else ln
+            for ln in lines
+        ]
     items = grid(lines, skip)
     regions = table_regions(items)
     taken = {r.first.line for reg in regions for r in reg.rows}
@@ -267,13 +298,33 @@ def generic_tables(report: Report, lines: list[SourceLine], standard: list[Table
                 else:  # the table named in brackets, at the end (a search for the bare name ends elsewhere)
                     suffix = table.table_id.split("：", 1)[-1]
                     metric, label = f"{base}（{suffix}）", f"{label}（{suffix}）"
-            cmp = (c.cmp or "").replace("＝", "=").replace("≧", "≥").replace("≦", "≤").replace(">=", "≥") \
+            cmp = (
+                (c.cmp or "")
+                .replace("＝", "=")
+                .replace("≧", "≥")
+                .replace("≦", "≤")
+                .replace(">=", "≥")
                 .replace("<=", "≤")
-            facts.append(Fact(
-                doc=report.doc, department=report.department, year=year, kind=report.kind,
-                metric=metric, label=label, qualifier=c.column or None, value=c.value,
-                unit=c.unit, value_yuan=to_yuan(c.value, c.unit) if unit_kind(c.unit) == "money" else None,
-                source="table", table_id=table.table_id, line=c.row.line, line_end=c.row.line_end,
-                page=c.row.page, snippet=c.row.snippet, flags=[cmp] if cmp and cmp != "=" else [],
-            ))
+            )
+            facts.append(
+                Fact(
+                    doc=report.doc,
+                    department=report.department,
+                    year=year,
+                    kind=report.kind,
+                    metric=metric,
+                    label=label,
+                    qualifier=c.column or None,
+                    value=c.value,
+                    unit=c.unit,
+                    value_yuan=to_yuan(c.value, c.unit) if unit_kind(c.unit) == "money" else None,
+                    source="table",
+                    table_id=table.table_id,
+                    line=c.row.line,
+                    line_end=c.row.line_end,
+                    page=c.row.page,
+                    snippet=c.row.snippet,
+                    flags=[cmp] if cmp and cmp != "=" else [],
+                )
+            )
     return tables, facts

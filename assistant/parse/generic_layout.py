@@ -23,16 +23,20 @@ _CMP = r"[≥≤≧≦<>=＝]{1,2}"
 
 
 # A cell that is one value: an optional comparison, a number, an optional unit (nothing else).
-_VALUE_CELL_RE = re.compile(rf"^(?P<cmp>{_CMP})?\s*(?P<num>-?(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?)\s*"
-                            rf"(?P<unit>{UNIT_ALT})?$")
+_VALUE_CELL_RE = re.compile(
+    rf"^(?P<cmp>{_CMP})?\s*(?P<num>-?(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?)\s*"
+    rf"(?P<unit>{UNIT_ALT})?$"
+)
 
 
 _DASH_RE = re.compile(r"^[—\-－–]+$")
 
 
 # The tail of a space-separated row: value cells (a comparison and a unit may stand apart) or dashes.
-_SPACE_VALUE_RE = re.compile(rf"(?:{_CMP}\s*)?-?(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?(?:\s*(?:{UNIT_ALT})(?![\u4e00-\u9fff]))?"
-                             r"|[—\-－–]+")
+_SPACE_VALUE_RE = re.compile(
+    rf"(?:{_CMP}\s*)?-?(?:\d{{1,3}}(?:,\d{{3}})+|\d+)(?:\.\d+)?(?:\s*(?:{UNIT_ALT})(?![\u4e00-\u9fff]))?"
+    r"|[—\-－–]+"
+)
 
 
 _SPACE_TAIL_RE = re.compile(rf"(?:(?<=\s)|^)(?:{_SPACE_VALUE_RE.pattern})$")
@@ -57,8 +61,10 @@ MARKER_RE = re.compile(rf"\((?:[A-Z](?:/[A-Z])?|金额)?(?:单位[:：]?)?\s*(?:
 
 
 # Words that name a column (header cells are made of them; data cells mostly are not).
-_HEADER_WORD_RE = re.compile(r"指标|值|数|率|额|名称|项目|科目|合计|小计|单位|分|情况|原因|措施|依据|描述|性质|内容|"
-                             r"类型|方式|时间|编号|序号|价值|规格|说明|备注|年度|来源|用途|对象|标准|目标|金额")
+_HEADER_WORD_RE = re.compile(
+    r"指标|值|数|率|额|名称|项目|科目|合计|小计|单位|分|情况|原因|措施|依据|描述|性质|内容|"
+    r"类型|方式|时间|编号|序号|价值|规格|说明|备注|年度|来源|用途|对象|标准|目标|金额"
+)
 
 
 _TABLE_NO_RE = re.compile(r"^(?:公开|附)?\s*(?:表\s*\d+|\d+\s*表)$")
@@ -134,15 +140,22 @@ def _blank(ln: SourceLine) -> bool:
 def is_header(row: Row) -> bool:
     """A row that names columns: no values, two or more cells, most of them column words."""
     texts = row.texts
-    return not row.values and len(texts) >= 2 and \
-        sum(1 for t in texts if _HEADER_WORD_RE.search(t)) >= 0.6 * len(texts)
+    return (
+        not row.values
+        and len(texts) >= 2
+        and sum(1 for t in texts if _HEADER_WORD_RE.search(t)) >= 0.6 * len(texts)
+    )
 
 
 def is_column_numbers(row: Row) -> bool:
     """A 栏次 row (1 2 3 …) under a header, not data."""
     nums = [m.group("num") for _, m in row.values if m is not None]
-    return len(nums) >= 2 and all(n.isdigit() for n in nums) \
-        and nums == [str(k) for k in range(int(nums[0]), int(nums[0]) + len(nums))] or any("栏次" in c or "行次" in c for c in row.texts)
+    return (
+        len(nums) >= 2
+        and all(n.isdigit() for n in nums)
+        and nums == [str(k) for k in range(int(nums[0]), int(nums[0]) + len(nums))]
+        or any("栏次" in c or "行次" in c for c in row.texts)
+    )
 
 
 def grid(lines: list[SourceLine], skip: set[int]) -> list[Row | SourceLine]:
@@ -163,8 +176,12 @@ def grid(lines: list[SourceLine], skip: set[int]) -> list[Row | SourceLine]:
             # One cell per line up to the next blank line; lines without a tab continue the cell above.
             cells: list[str] = []
             last = ln
-            while i < n and not _blank(lines[i]) and lines[i].line not in skip \
-                    and "\t" not in lines[i].text.strip("\t "):
+            while (
+                i < n
+                and not _blank(lines[i])
+                and lines[i].line not in skip
+                and "\t" not in lines[i].text.strip("\t ")
+            ):
                 t = lines[i].text
                 if t.startswith("\t") or not cells:
                     cells.append(t.strip())
@@ -181,8 +198,14 @@ def grid(lines: list[SourceLine], skip: set[int]) -> list[Row | SourceLine]:
 
 def _is_title(text: str) -> bool:
     t = text.strip().strip("\t")
-    return (0 < len(t) <= MAX_TITLE_LEN and not _TABLE_NO_RE.match(t.replace(" ", "")) and bool(CJK_RE.search(t)) and not _SENTENCE_RE.search(t)
-            and not _YEAR_ONLY_RE.match(t) and not _value_match(t))
+    return (
+        0 < len(t) <= MAX_TITLE_LEN
+        and not _TABLE_NO_RE.match(t.replace(" ", ""))
+        and bool(CJK_RE.search(t))
+        and not _SENTENCE_RE.search(t)
+        and not _YEAR_ONLY_RE.match(t)
+        and not _value_match(t)
+    )
 
 
 def _title_before(items: list[Row | SourceLine], start: int) -> tuple[str, int] | None:
@@ -286,7 +309,9 @@ def space_regions(lines: list[SourceLine], skip: set[int]) -> list[Region]:
     """Tables of PDF text: a title, a header line, then at least two rows ending in the same number
     of values (text-only rows, e.g. ``1、房屋（平方米）``, may stand between)."""
     out: list[Region] = []
-    content = [ln for ln in lines if ln.text.strip() and ln.line not in skip and "\t" not in ln.text.strip("\t ")]
+    content = [
+        ln for ln in lines if ln.text.strip() and ln.line not in skip and "\t" not in ln.text.strip("\t ")
+    ]
     split = [_space_row(ln) for ln in content]  # each line is split once
     i = 0
     while i < len(content):
@@ -310,8 +335,12 @@ def space_regions(lines: list[SourceLine], skip: set[int]) -> list[Region]:
                 continue
             # Up to three short lines without numbers (1、房屋（平方米）) may stand between two rows.
             k = j
-            while k < min(j + 3, len(content)) and split[k] is None \
-                    and _is_title(content[k].text) and len(content[k].text.strip()) <= 20:
+            while (
+                k < min(j + 3, len(content))
+                and split[k] is None
+                and _is_title(content[k].text)
+                and len(content[k].text.strip()) <= 20
+            ):
                 k += 1
             nxt = split[k] if k < len(content) and k > j else None
             if nxt is None or len(nxt.cells) - 1 != width:
@@ -329,8 +358,12 @@ def space_regions(lines: list[SourceLine], skip: set[int]) -> list[Region]:
         if title is None:
             i = j
             continue
-        head = Row([" ".join(header[: len(header) - width]), *header[len(header) - width:]], header_ln,
-                    header_ln.line, spaced=True)
+        head = Row(
+            [" ".join(header[: len(header) - width]), *header[len(header) - width :]],
+            header_ln,
+            header_ln.line,
+            spaced=True,
+        )
         unit, as_of = None, None
         for k in range(max(0, i - 2 - MAX_TITLE_GAP), i):
             if m := _TABLE_UNIT_RE.search(content[k].text):

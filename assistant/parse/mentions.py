@@ -37,12 +37,16 @@ __all__ = ["extract_mentions"]
 _UNIT_RE = re.compile("|".join(re.escape(u) for u in WRITTEN_UNITS))
 # A unit glued to more CJK text is usually a word, not a unit: 3个工作日 is fine, 2人民 is not.
 _NOT_UNIT_AFTER = {"人": "民大员事力才", "分": "别类析钟配管", "名": "称单义", "次": "要序", "件": "事"}
-_BOUND_RE = re.compile(r"(≥|≤|≧|≦|>=|<=|>|<|=|＝|不低于|不少于|不高于|不超过|超过|低于|高于|约|近|逾|达到|达)\s*$")
+_BOUND_RE = re.compile(
+    r"(≥|≤|≧|≦|>=|<=|>|<|=|＝|不低于|不少于|不高于|不超过|超过|低于|高于|约|近|逾|达到|达)\s*$"
+)
 _CLAUSE_END_RE = re.compile(r"[，,；;。:：!?！？\t]")
 _LEAD_RE = re.compile(r"^(?:[和及与、]|其中|包括|主要|共计|共|累计|另|已|此外|同时|并)+")
 # Verbs and rate words between a phrase and its number: 资助标准为每人每年180元 → 资助标准.
-_TRAIL_RE = re.compile(r"(?:为|达到|达|共计|合计|总计|共|计|约|是|有|了|的|:|：|\s|=|＝|≥|≤|>|<|每人每年|每人每月|每人|"
-                       r"每年|每月|每户|每次|人均|年均|平均)+$")
+_TRAIL_RE = re.compile(
+    r"(?:为|达到|达|共计|合计|总计|共|计|约|是|有|了|的|:|：|\s|=|＝|≥|≤|>|<|每人每年|每人每月|每人|"
+    r"每年|每月|每户|每次|人均|年均|平均)+$"
+)
 _SKIP_BEFORE_RE = re.compile(r"(?:第|No\.?|编号|序号)\s*$")
 _CJK_RE = re.compile(r"[\u3400-\u9fff]")
 _DIGIT_RE = re.compile(r"\d")
@@ -58,7 +62,7 @@ def _units_after(text: str, end: int) -> tuple[str, int] | None:
     if m is None:
         return None
     unit = m.group()
-    nxt = text[m.end():m.end() + 1]
+    nxt = text[m.end() : m.end() + 1]
     if nxt and (nxt in _NOT_UNIT_AFTER.get(unit, "") or unit == "万" and _CJK_RE.match(nxt)):
         return None  # 万 alone only as a unit of its own (1.2 万, ≧ 40 万), not 5万份 or 800万余
     return unit, m.end()
@@ -101,8 +105,12 @@ def _clause_start(text: str, pos: int) -> int:
     return start
 
 
-def extract_mentions(doc: Document, facts: list[Fact], skip_lines: set[int] | None = None,
-                     sentences: list[Sentence] | None = None) -> list[Mention]:
+def extract_mentions(
+    doc: Document,
+    facts: list[Fact],
+    skip_lines: set[int] | None = None,
+    sentences: list[Sentence] | None = None,
+) -> list[Mention]:
     """The numeric mentions of ``doc``: numbers with a unit that no fact in ``facts`` holds (same line,
     same value), in line order. ``skip_lines``: lines of parsed tables (their numbers are facts or
     cells the table parser chose not to keep). ``sentences``: the sentences with digits that
@@ -125,8 +133,18 @@ def extract_mentions(doc: Document, facts: list[Fact], skip_lines: set[int] | No
             phrase = _phrase(before)
             if not _CJK_RE.search(phrase):
                 continue
-            out.append(Mention(doc=doc.doc, line=line, page=pages[start], value=value, unit=unit, phrase=phrase,
-                               snippet=display, bound=_bound(before)))
+            out.append(
+                Mention(
+                    doc=doc.doc,
+                    line=line,
+                    page=pages[start],
+                    value=value,
+                    unit=unit,
+                    phrase=phrase,
+                    snippet=display,
+                    bound=_bound(before),
+                )
+            )
     out.extend(_line_mentions(doc, held, skip))
     out.sort(key=lambda m: (m.line, m.snippet))
     return out
@@ -158,13 +176,36 @@ def _line_mentions(doc: Document, held: set[tuple[int, Decimal]], skip: set[int]
                 phrase = _phrase("".join(above))
             if not _CJK_RE.search(phrase):
                 continue
-            out.append(Mention(doc=doc.doc, line=ln.line, page=ln.page, value=value, unit=unit, phrase=phrase,
-                               snippet=ln.raw.strip(), bound=_bound(before)))
+            out.append(
+                Mention(
+                    doc=doc.doc,
+                    line=ln.line,
+                    page=ln.page,
+                    value=value,
+                    unit=unit,
+                    phrase=phrase,
+                    snippet=ln.raw.strip(),
+                    bound=_bound(before),
+                )
+            )
             # 绩效指标 rows print 指标值, 度量单位, then the 实际完成值 bare: ``>= 2 次 3``.
             m = _ECHO_RE.match(text, end)
-            if m is not None and _units_after(text, m.end()) is None \
-                    and (ln.line, echo := Decimal(m.group(1).replace(",", ""))) not in held:
-                out.append(Mention(doc=doc.doc, line=ln.line, page=ln.page, value=echo, unit=unit, phrase=phrase,
-                                   snippet=ln.raw.strip(), bound=None))
+            if (
+                m is not None
+                and _units_after(text, m.end()) is None
+                and (ln.line, echo := Decimal(m.group(1).replace(",", ""))) not in held
+            ):
+                out.append(
+                    Mention(
+                        doc=doc.doc,
+                        line=ln.line,
+                        page=ln.page,
+                        value=echo,
+                        unit=unit,
+                        phrase=phrase,
+                        snippet=ln.raw.strip(),
+                        bound=None,
+                    )
+                )
         above = []
     return out

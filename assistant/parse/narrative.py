@@ -25,12 +25,11 @@ from decimal import Decimal, InvalidOperation
 from assistant.models import Document, Fact, Report
 from assistant.parse.lexicon import (
     COUNT_VARIANTS,
-    METRICS,
     STOCK_METRICS,
     metric_kind,
-    to_yuan,
     unit_kind,
 )
+from assistant.parse.narrative_statements import NONE_RE, level_with_last_year, make_fact, stated_absent
 from assistant.parse.prose import (
     BOUNDARY,
     Where,
@@ -53,17 +52,40 @@ _COMPARISON_END_RE = re.compile(r"(?:比|较|与|同比)$")
 _NUMBER_RE = re.compile(r"\d(?<![\d.,A-Za-z]\d)(?:\d{0,2}(?:,\d{3})+|\d*)(?:\.\d+)?")
 _YEAR_RE = re.compile(r"((?:19|20)\d{2})年")
 _UNITS_LONGEST = sorted(
-    ("元", "千元", "万元", "亿元", "%", "人", "万人", "人次", "万人次", "批次", "辆", "个", "台(套)", "台",
-     "家", "次", "件", "户", "名"),
+    (
+        "元",
+        "千元",
+        "万元",
+        "亿元",
+        "%",
+        "人",
+        "万人",
+        "人次",
+        "万人次",
+        "批次",
+        "辆",
+        "个",
+        "台(套)",
+        "台",
+        "家",
+        "次",
+        "件",
+        "户",
+        "名",
+    ),
     key=len,
     reverse=True,
 )
 # The same units as one pattern: alternatives are tried in order, so the longest unit wins.
 _UNIT_RE = re.compile("|".join(re.escape(u) for u in _UNITS_LONGEST))
 # Context right before a number that says it is not a stated value: ordinals, unit prices, thresholds.
-_SKIP_BEFORE_RE = re.compile(r"(?:第|单价|单价在|≥|≤|≧|≦|<|>|=|超过|不低于|不高于|不少于|低于|高于|约|近|逾)$")
+_SKIP_BEFORE_RE = re.compile(
+    r"(?:第|单价|单价在|≥|≤|≧|≦|<|>|=|超过|不低于|不高于|不少于|低于|高于|约|近|逾)$"
+)
 # Context right after the unit: thresholds, approximations, things that did not happen.
-_SKIP_AFTER_RE = re.compile(r"^(?:\(含\))?(?:余|多|左右|以上|以下|以内|上下|及以上|及以下|百分点|没有|未|-|~|至)")
+_SKIP_AFTER_RE = re.compile(
+    r"^(?:\(含\))?(?:余|多|左右|以上|以下|以内|上下|及以上|及以下|百分点|没有|未|-|~|至)"
+)
 _INCREASE_RE = re.compile(r"增加|增长|增多|上升|提高")
 _DECREASE_RE = re.compile(r"减少|下降|降低")
 _COMPARISON_RE = re.compile(r"(?:比|较|与|同比)(?:上年|上一年|去年|((?:19|20)\d{2})年度?)?")
@@ -85,11 +107,11 @@ _FALLBACK_LEAD_RE = re.compile(
     r"本年|年度|截至目前|目前|已|另|总|合计)+"
 )
 _FALLBACK_TRAIL_RE = re.compile(r"(?:为|达到|达|共计|合计|总计|共|计|约|是|有|了)+$")
-_FALLBACK_GENERIC = frozenset({"金额", "资金", "费用", "支出", "收入", "经费", "合计", "总计", "总额", "补助"})
+_FALLBACK_GENERIC = frozenset(
+    {"金额", "资金", "费用", "支出", "收入", "经费", "合计", "总计", "总额", "补助"}
+)
 _FALLBACK_BAD_RE = re.compile(r"[\d比较增减降占完成]|其他$|确保|力争|目标|不低于|计划|预计")
 _CJK_LABEL_RE = re.compile(r"^[\u3400-\u9fff()]+$")
-_CONDITIONAL_RE = re.compile(r"(?:和?(?:收入|支出|收支))*的")
-_NONE_RE = re.compile(r"(?:无|没有)(?:财政拨款)?")
 _DIGIT_RE = re.compile(r"\d")  # what _NUMBER_RE needs
 _FUNDING_PREFIXES = ("一般公共预算", "财政拨款", "政府性基金", "国有资本经营")
 _SCOPE_RE = re.compile(r"政府性基金|国有资本经营")
@@ -162,15 +184,17 @@ def _comparison(text: str, pos: int, year: int | None) -> bool:
         last = m
     if last is None or not last.group(1):
         return False
-    return int(last.group(1)) == year and "预算" in text[last.end():pos]
+    return int(last.group(1)) == year and "预算" in text[last.end() : pos]
 
 
-def _year_before(text: str, pos: int, depths: list[int], default: int | None, clause_start: int = 0) -> int | None:
+def _year_before(
+    text: str, pos: int, depths: list[int], default: int | None, clause_start: int = 0
+) -> int | None:
     """Last year named before pos that is not a comparison base (比2020年) or inside 《…》; 上年末 in
     the clause means the year before the report's."""
     year = None
     for m in _YEAR_RE.finditer(text, 0, pos):
-        if depths[m.start()] or _COMPARISON_END_RE.search(text[max(0, m.start() - 2):m.start()]):
+        if depths[m.start()] or _COMPARISON_END_RE.search(text[max(0, m.start() - 2) : m.start()]):
             continue
         year = int(m.group(1))
     if year is None and default is not None and _LAST_YEAR_RE.search(text, clause_start, pos):
@@ -196,29 +220,20 @@ def _signed(value: Decimal, words: str) -> Decimal | None:
     return -value if down else value
 
 
-def _make_fact(report: Report, *, metric: str, label: str, qualifier: str | None, value: Decimal, unit: str,
-               year: int | None, where: Where, pos: int, display: str) -> Fact:
-    """A narrative Fact citing the number's line and the sentence's last line."""
-    return Fact(
-        doc=report.doc, department=report.department, year=year, kind=report.kind, metric=metric,
-        label=label, qualifier=qualifier, value=value, unit=unit,
-        value_yuan=to_yuan(value, unit) if unit_kind(unit) == "money" else None, source="narrative",
-        line=where.lines[pos], line_end=max(where.lines[pos], where.lines[-1]), page=where.pages[pos],
-        snippet=display, flags=[],
-    )
-
-
-def _sentence_facts(report: Report, text: str, where: Where, display: str,
-                    topic: MetricMatch | None) -> tuple[list[Fact], list[tuple[str, int, str]], MetricMatch | None]:
+def _sentence_facts(
+    report: Report, text: str, where: Where, display: str, topic: MetricMatch | None
+) -> tuple[list[Fact], list[tuple[str, int, str]], MetricMatch | None]:
     """Facts of one sentence, the metrics it says are absent (无…), and the topic it leaves set."""
     items = item_matches(text)
     numbers = [(nm, hit) for nm in _NUMBER_RE.finditer(text) if (hit := _unit_at(text, nm.end())) is not None]
-    if not numbers and not _NONE_RE.search(text):
+    if not numbers and not NONE_RE.search(text):
         # no number with a unit and no 无…: no facts, only the topic (most sentences)
         return [], [], next((m for m in reversed(items) if m.label), topic)
     matches = sorted(items + term_matches(text, items), key=lambda m: m.start)
     bounds = _boundaries(text, matches)
-    scopes = [m.start() for m in _SCOPE_RE.finditer(text) if not any(t.start <= m.start() < t.end for t in matches)]
+    scopes = [
+        m.start() for m in _SCOPE_RE.finditer(text) if not any(t.start <= m.start() < t.end for t in matches)
+    ]
     depths = bracket_depths(text)
     facts: list[Fact] = []
     stated: list[tuple[int, Fact]] = []  # (end of the unit, fact) of the amounts found
@@ -231,7 +246,7 @@ def _sentence_facts(report: Report, text: str, where: Where, display: str,
         clause_start = bounds[k - 1] + 1 if k else 0
         window_start = max(clause_start, prev_end)
         last_unit_end, prev_end = prev_end, unit_end
-        if depths[start] or _SKIP_BEFORE_RE.search(text[max(0, start - 3):start]):
+        if depths[start] or _SKIP_BEFORE_RE.search(text[max(0, start - 3) : start]):
             continue
         if _SKIP_AFTER_RE.match(text[unit_end:]):
             continue
@@ -246,14 +261,18 @@ def _sentence_facts(report: Report, text: str, where: Where, display: str,
         cands = [m for m in matches if m.start >= window_start and m.end <= start]
         match = cands[-1] if cands else None
         # 三公经费财政拨款支出: the funding words qualify the metric before them
-        if (match and len(cands) > 1 and cands[-2].end == match.start
-                and match.label.startswith(_FUNDING_PREFIXES)):
+        if (
+            match
+            and len(cands) > 1
+            and cands[-2].end == match.start
+            and match.label.startswith(_FUNDING_PREFIXES)
+        ):
             match = cands[-2]
-        if match and "占" in text[window_start:match.start]:
+        if match and "占" in text[window_start : match.start]:
             match = None  # 占政府采购支出总额的0%: the named metric is the denominator
         metric = label = base = None
         qualifier: str | None = None
-        gap = text[match.end:start] if match else window
+        gap = text[match.end : start] if match else window
         change = bool(_INCREASE_RE.search(gap) or _DECREASE_RE.search(gap))
         if match is None and window == "":
             # 人员经费，1,321,478.92元: a metric alone at the end of the clause before
@@ -261,8 +280,11 @@ def _sentence_facts(report: Report, text: str, where: Where, display: str,
             if before:
                 match, gap = before[-1], ""
                 last_prev = None
-        if match is not None and match.metric in STOCK_METRICS and _ACQUIRE_RE.search(
-                text[max(0, match.start - 3):match.start]):
+        if (
+            match is not None
+            and match.metric in STOCK_METRICS
+            and _ACQUIRE_RE.search(text[max(0, match.start - 3) : match.start])
+        ):
             continue  # 拟购置固定资产总额 / 购置车辆: a purchase, not the stock
         if match is not None and any(p < match.start for p in scopes) and not _SCOPE_RE.search(match.metric):
             continue  # 政府性基金预算财政拨款…年末结转和结余0元: the figure of one fund, not the total
@@ -292,13 +314,27 @@ def _sentence_facts(report: Report, text: str, where: Where, display: str,
                     continue
                 base, label, metric = fb, fb, fb
                 qtext = ""
-                fb_kind = "percent" if fb.endswith("率") else "count" if fb.endswith(("人数", "人次")) else "money"
+                fb_kind = (
+                    "percent" if fb.endswith("率") else "count" if fb.endswith(("人数", "人次")) else "money"
+                )
                 if fb_kind != ukind:
                     continue
                 if ukind == "percent":
                     prev = _Prev(base, metric, label, unit, ukind, None, unit_end)
-                    facts.append(_make_fact(report, metric=metric, label=label, qualifier=None, value=value,
-                                            unit=unit, year=year, where=where, pos=start, display=display))
+                    facts.append(
+                        make_fact(
+                            report,
+                            metric=metric,
+                            label=label,
+                            qualifier=None,
+                            value=value,
+                            unit=unit,
+                            year=year,
+                            where=where,
+                            pos=start,
+                            display=display,
+                        )
+                    )
                     continue
         # unit against metric kind
         mkind = metric_kind(metric)
@@ -336,58 +372,39 @@ def _sentence_facts(report: Report, text: str, where: Where, display: str,
         else:
             continue
         prev = _Prev(base, metric, label, unit, ukind, qualifier, unit_end)
-        facts.append(_make_fact(report, metric=metric, label=label, qualifier=qualifier, value=value, unit=unit,
-                                year=year, where=where, pos=start, display=display))
+        facts.append(
+            make_fact(
+                report,
+                metric=metric,
+                label=label,
+                qualifier=qualifier,
+                value=value,
+                unit=unit,
+                year=year,
+                where=where,
+                pos=start,
+                display=display,
+            )
+        )
         stated.append((unit_end, facts[-1]))
-    facts += _level_with_last_year(report, text, where, display, stated)
-    nones = _stated_absent(text, matches)
+    facts += level_with_last_year(report, text, where, display, stated)
+    nones = stated_absent(text, matches)
     new_topic = next((m for m in reversed(items) if m.label), topic)
     return facts, nones, new_topic
-
-
-# 839万元，与2024年预算持平: no change against last year. 基本持平 (roughly level) states no number.
-_LEVEL_RE = re.compile(r"(?<!基本)与(?:上年|上一年|去年|(?:19|20)\d{2}年度?)(?:同期)?(?:预算|决算)?数?(?:相比)?持平")
-
-
-def _level_with_last_year(report: Report, text: str, where: Where, display: str,
-                          stated: list[tuple[int, Fact]]) -> list[Fact]:
-    """A change of 0 (比上年增减) for an amount right before "，与上年持平"."""
-    out: list[Fact] = []
-    for lv in _LEVEL_RE.finditer(text):
-        before = [(end, f) for end, f in stated if end <= lv.start() and f.value_yuan is not None
-                  and f.qualifier not in ("比上年增减", "比预算增减")]
-        if not before or not re.fullmatch(r"[，,\s]*", text[before[-1][0]:lv.start()]):
-            continue
-        f = before[-1][1]
-        out.append(_make_fact(report, metric=f.metric, label=f.label, qualifier="比上年增减", value=Decimal(0),
-                              unit=f.unit, year=f.year, where=where, pos=lv.start(), display=display))
-    return out
-
-
-def _stated_absent(text: str, matches: list[MetricMatch]) -> list[tuple[str, int, str]]:
-    """Metrics a sentence says the unit did not have: 无“三公”经费财政拨款支出 → (三公经费, pos)."""
-    out: list[tuple[str, int, str]] = []
-    for nm in _NONE_RE.finditer(text):
-        hit = next((m for m in matches if m.start == nm.end() and m.kind == "term"), None)
-        if hit is None or metric_kind(hit.metric) != "money" or _CONDITIONAL_RE.match(text, hit.end):
-            continue  # 无政府性基金预算财政拨款收入支出的，仍保留该表格式: an instruction, not a statement
-        out.append((hit.metric, hit.start, hit.label))
-        rest = text[hit.end:hit.end + 3]
-        for here, there in (("收入", "支出"), ("支出", "收入")):
-            sibling = hit.metric[: -len(here)] + there if hit.metric.endswith(here) else None
-            if sibling and sibling in METRICS and rest.startswith("和" + there):
-                out.append((sibling, hit.start, hit.label[: -len(here)] + there))
-    return out
 
 
 # For parse/mentions.py, which reads the same sentences and numbers.
 NUMBER_RE = _NUMBER_RE
 
 
-Sentence = tuple[str, list[int], list[int | None], str]  # match text, line and page of each character, display
+Sentence = tuple[
+    str, list[int], list[int | None], str
+]  # match text, line and page of each character, display
 
 
-def extract_narrative_facts(doc: Document, report: Report, sentences: list[Sentence] | None = None) -> list[Fact]:
+def extract_narrative_facts(
+    doc: Document, report: Report, sentences: list[Sentence] | None = None
+) -> list[Fact]:
     """Facts stated in sentences of ``doc`` (source="narrative"), in document order.
 
     Each fact carries the metric (canonical when the lexicon knows it, else the label as written), the
@@ -415,8 +432,19 @@ def extract_narrative_facts(doc: Document, report: Report, sentences: list[Sente
     zero_unit = units.most_common(1)[0][0] if units else "元"
     for metric, pos, label, where, display, text in absent:
         year = _year_before(text, pos, bracket_depths(text), report.year)
-        facts.append(_make_fact(report, metric=metric, label=label, qualifier=_default_qualifier(metric, report.kind),
-                                value=Decimal(0), unit=zero_unit, year=year, where=where, pos=pos,
-                                display=display))
+        facts.append(
+            make_fact(
+                report,
+                metric=metric,
+                label=label,
+                qualifier=_default_qualifier(metric, report.kind),
+                value=Decimal(0),
+                unit=zero_unit,
+                year=year,
+                where=where,
+                pos=pos,
+                display=display,
+            )
+        )
     facts.sort(key=lambda f: (f.line, f.snippet))
     return facts

@@ -36,8 +36,10 @@ def _overlaps(a: Cell, b: Cell) -> bool:
 
 
 def _numbers_only(ln: SourceLine) -> bool:
-    return bool(ln.cells) and all(_NUMBER_CELL.match(c.text.strip()) and not _CODE_CELL.match(c.text.strip())
-                                  or _is_decimal(c.text) for c in ln.cells or [])
+    return bool(ln.cells) and all(
+        _NUMBER_CELL.match(c.text.strip()) and not _CODE_CELL.match(c.text.strip()) or _is_decimal(c.text)
+        for c in ln.cells or []
+    )
 
 
 def _is_decimal(text: str) -> bool:
@@ -51,9 +53,15 @@ def merge_offset_cells(body: list[SourceLine]) -> list[SourceLine]:
     out: list[SourceLine] = []
     for ln in body:
         prev = out[-1] if out else None
-        if prev is not None and prev.cells and ln.cells and prev.page == ln.page and _numbers_only(ln) \
-                and any(_TEXT_CELL.search(c.text) or _CODE_CELL.match(c.text) for c in prev.cells) \
-                and not any(_overlaps(c, p) for c in ln.cells for p in prev.cells):
+        if (
+            prev is not None
+            and prev.cells
+            and ln.cells
+            and prev.page == ln.page
+            and _numbers_only(ln)
+            and any(_TEXT_CELL.search(c.text) or _CODE_CELL.match(c.text) for c in prev.cells)
+            and not any(_overlaps(c, p) for c in ln.cells for p in prev.cells)
+        ):
             cells = sorted([*prev.cells, *ln.cells], key=lambda c: c.x0)
             raw = "\t".join(c.text for c in cells)
             out[-1] = prev.model_copy(update={"cells": cells, "raw": raw, "text": raw})
@@ -69,16 +77,22 @@ def code_columns(body: list[SourceLine]) -> list[float]:
     for ln in body:
         cells = ln.cells or []
         for c, nxt in zip(cells, cells[1:], strict=False):
-            if _CODE_CELL.match(c.text.strip()) and _TEXT_CELL.search(nxt.text) and \
-                    not any(abs(c.x0 - x) <= CODE_X_TOLERANCE for x in xs):
+            if (
+                _CODE_CELL.match(c.text.strip())
+                and _TEXT_CELL.search(nxt.text)
+                and not any(abs(c.x0 - x) <= CODE_X_TOLERANCE for x in xs)
+            ):
                 xs.append(c.x0)
     return xs
 
 
 def codes_in(ln: SourceLine, columns: list[float]) -> set[str]:
     """The digit cells of a line that stand in a code column (codes, whatever follows them)."""
-    return {c.text.strip() for c in ln.cells or [] if _CODE_CELL.match(c.text.strip())
-            and any(abs(c.x0 - x) <= CODE_X_TOLERANCE for x in columns)}
+    return {
+        c.text.strip()
+        for c in ln.cells or []
+        if _CODE_CELL.match(c.text.strip()) and any(abs(c.x0 - x) <= CODE_X_TOLERANCE for x in columns)
+    }
 
 
 def columns_above(header: list[SourceLine], values: SourceLine) -> list[tuple[str, str]] | None:
@@ -88,7 +102,9 @@ def columns_above(header: list[SourceLine], values: SourceLine) -> list[tuple[st
     for cell in values.cells or []:
         if not _NUMBER_CELL.match(cell.text.strip()):
             return None
-        name = next((h.text.strip() for ln in reversed(header) for h in ln.cells or [] if _overlaps(h, cell)), None)
+        name = next(
+            (h.text.strip() for ln in reversed(header) for h in ln.cells or [] if _overlaps(h, cell)), None
+        )
         if name is None:
             return None
         out.append((name, cell.text.strip()))
@@ -105,8 +121,13 @@ def header_columns(header: list[SourceLine], columns: tuple[str, ...]) -> dict[i
             if sum(name in t for name in columns) > 1:
                 continue  # formats: two columns' names in one cell (glued by OCR, no ruling) anchor neither
             for j, name in enumerate(columns):
-                if j not in out and (t == name or j == 0 and t in ("合计", "总计")
-                                     or len(t) >= 4 and (name.endswith(t) or t.endswith(name))):
+                if j not in out and (
+                    t == name
+                    or j == 0
+                    and t in ("合计", "总计")
+                    or len(t) >= 4
+                    and (name.endswith(t) or t.endswith(name))
+                ):
                     out[j] = c
                     break
     return out

@@ -11,7 +11,7 @@ from itertools import chain
 
 from assistant.models import Document
 
-_QUOTE_CHARS = frozenset("“”\"‘’「」『』")
+_QUOTE_CHARS = frozenset('“”"‘’「」『』')
 
 
 _SENTENCE_END = frozenset("。!?！？")
@@ -170,8 +170,10 @@ def prose_sentences(para: str, lines: list[int], pages: list[int | None]) -> Ite
             kept.append(para[pos:end])
             spans.append((pos, end))
         if kept:
-            where = Where(list(chain.from_iterable(lines[a:b] for a, b in spans)),
-                           list(chain.from_iterable(pages[a:b] for a, b in spans)))
+            where = Where(
+                list(chain.from_iterable(lines[a:b] for a, b in spans)),
+                list(chain.from_iterable(pages[a:b] for a, b in spans)),
+            )
             yield "".join(kept), where, para[start:end].strip()
         start = end
 

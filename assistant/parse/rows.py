@@ -56,7 +56,7 @@ def _tokens(line: str) -> tuple[list[str], bool]:
     m = SPLIT_CODE_RE.match(line.strip())
     if m:
         code = "".join(g for g in m.groups() if g)
-        line = code + " " + line.strip()[m.end():].lstrip()
+        line = code + " " + line.strip()[m.end() :].lstrip()
     if "\t" in line:
         cells = [c.strip() for c in line.split("\t")]
         out: list[str] = []
@@ -75,7 +75,9 @@ def _tokens(line: str) -> tuple[list[str], bool]:
     return line.split(), False
 
 
-def split_segments(line: str, has_row_numbers: bool, codes: frozenset[str] | set[str] = frozenset()) -> list[Segment]:
+def split_segments(
+    line: str, has_row_numbers: bool, codes: frozenset[str] | set[str] = frozenset()
+) -> list[Segment]:
     """Parse one table line into segments. ``has_row_numbers``: the table has a 行次 column; ``codes``:
     tokens known to be classification codes from the layout (pdf_cells.codes_in)."""
     cells, tabbed = _tokens(line)
@@ -97,17 +99,26 @@ def split_segments(line: str, has_row_numbers: bool, codes: frozenset[str] | set
     for i, tok in enumerate(cells):
         # Tab cells: the next cell that holds something ("201 | | 一般公共服务支出": 类 code, an empty 款
         # cell, the label).
-        nxt = next((c for c in cells[i + 1:] if c), "") if tabbed else (cells[i + 1] if i + 1 < len(cells) else "")
+        nxt = (
+            next((c for c in cells[i + 1 :] if c), "")
+            if tabbed
+            else (cells[i + 1] if i + 1 < len(cells) else "")
+        )
         if tok == "":
             if state == "values":
                 pending_empty += 1
             continue
         num = to_decimal(tok)
-        is_code = bool(CODE_RE.match(tok)) and (tok in codes or nxt != "" and (
-            (to_decimal(nxt) is None and not DASH_RE.match(nxt))
-            # A code whose label wrapped onto the lines around it: "2080505 6.18 6.18".
-            or (len(tok) in (5, 7) or (len(tok) == 3 and i == 0)) and state in ("start", "values")
-        ))
+        is_code = bool(CODE_RE.match(tok)) and (
+            tok in codes
+            or nxt != ""
+            and (
+                (to_decimal(nxt) is None and not DASH_RE.match(nxt))
+                # A code whose label wrapped onto the lines around it: "2080505 6.18 6.18".
+                or (len(tok) in (5, 7) or (len(tok) == 3 and i == 0))
+                and state in ("start", "values")
+            )
+        )
         if is_code and (state != "label" or not cur.label or cur.code):
             if state == "values" or cur.label:
                 flush()
@@ -124,8 +135,15 @@ def split_segments(line: str, has_row_numbers: bool, codes: frozenset[str] | set
                 pending_empty = 0
                 last_rowno = int(num)
                 continue
-            if state == "values" and has_row_numbers and bare and not cur.values and last_rowno >= 0 \
-                    and num is not None and int(num) > last_rowno:
+            if (
+                state == "values"
+                and has_row_numbers
+                and bare
+                and not cur.values
+                and last_rowno >= 0
+                and num is not None
+                and int(num) > last_rowno
+            ):
                 # Right after a 行次 comes a bigger bare integer: the next side's 行次 (its label is empty).
                 flush()
                 last_rowno = int(num)

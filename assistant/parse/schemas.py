@@ -23,9 +23,15 @@ class TableSchema:
     row_metrics: tuple[tuple[str, str], ...] = ()  # (label, metric) where a row means more than its label
 
 
-def _s(name: str, pattern: str, *sides: tuple[str, ...], parts_sum: bool = False,
-       alt: tuple[str, ...] = (), total: str | None = None,
-       rows: tuple[tuple[str, str], ...] = ()) -> TableSchema:
+def _s(
+    name: str,
+    pattern: str,
+    *sides: tuple[str, ...],
+    parts_sum: bool = False,
+    alt: tuple[str, ...] = (),
+    total: str | None = None,
+    rows: tuple[tuple[str, str], ...] = (),
+) -> TableSchema:
     return TableSchema(name, re.compile(pattern), sides, parts_sum, alt, total, rows)
 
 
@@ -33,23 +39,48 @@ GPB_FUNDS = ("合计", "一般公共预算财政拨款", "政府性基金预算�
 
 SCHEMAS: tuple[TableSchema, ...] = (
     _s("三公经费表", r"三公.{0,12}(经费|费用).*表", ("预算数", "决算数"), total="三公经费"),
-    _s("财政拨款收支总表", r"财政拨款收(入)?支(出)?.{0,6}总表", ("{q}",), GPB_FUNDS, total="财政拨款收支总计",
-       # Its 本年收入合计/本年支出合计 count 财政拨款 only, not the department's whole income.
-       rows=(("本年收入合计", "财政拨款收入"), ("本年支出合计", "财政拨款支出"))),
+    _s(
+        "财政拨款收支总表",
+        r"财政拨款收(入)?支(出)?.{0,6}总表",
+        ("{q}",),
+        GPB_FUNDS,
+        total="财政拨款收支总计",
+        # Its 本年收入合计/本年支出合计 count 财政拨款 only, not the department's whole income.
+        rows=(("本年收入合计", "财政拨款收入"), ("本年支出合计", "财政拨款支出")),
+    ),
     _s("收支总表", r"(收入支出|收支).{0,6}总表", ("{q}",), ("{q}",), total="收支总计"),
-    _s("基本支出表", r"基本支出.{0,20}表", ("{q}",), ("{q}",), ("{q}",),
-       alt=("合计", "人员经费", "公用经费")),
+    _s(
+        "基本支出表", r"基本支出.{0,20}表", ("{q}",), ("{q}",), ("{q}",), alt=("合计", "人员经费", "公用经费")
+    ),
     _s("项目支出表", r"^(?!.*(绩效|指标)).*项目支出.{0,12}表$", ("合计",)),
     _s("政府性基金表", r"政府性基金.{0,20}表", ("合计", "基本支出", "项目支出"), parts_sum=True),
     _s("国有资本经营表", r"国有资本经营.{0,20}表", ("合计", "基本支出", "项目支出"), parts_sum=True),
-    _s("一般公共预算支出表", r"一般公共预算.{0,12}支出.{0,12}表",
-       ("合计", "基本支出", "项目支出"), parts_sum=True),
-    _s("收入表", r"收入.{0,4}(决算|预算)?表$",
-       ("本年收入合计", "财政拨款收入", "上级补助收入", "事业收入", "经营收入", "附属单位上缴收入", "其他收入"),
-       parts_sum=True),
-    _s("支出表", r"支出.{0,4}(决算|预算)?表$",
-       ("本年支出合计", "基本支出", "项目支出", "上缴上级支出", "经营支出", "对附属单位补助支出"),
-       parts_sum=True),
+    _s(
+        "一般公共预算支出表",
+        r"一般公共预算.{0,12}支出.{0,12}表",
+        ("合计", "基本支出", "项目支出"),
+        parts_sum=True,
+    ),
+    _s(
+        "收入表",
+        r"收入.{0,4}(决算|预算)?表$",
+        (
+            "本年收入合计",
+            "财政拨款收入",
+            "上级补助收入",
+            "事业收入",
+            "经营收入",
+            "附属单位上缴收入",
+            "其他收入",
+        ),
+        parts_sum=True,
+    ),
+    _s(
+        "支出表",
+        r"支出.{0,4}(决算|预算)?表$",
+        ("本年支出合计", "基本支出", "项目支出", "上缴上级支出", "经营支出", "对附属单位补助支出"),
+        parts_sum=True,
+    ),
 )
 
 # Words of a table title line; a title is short and names one of the schemas.

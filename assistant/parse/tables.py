@@ -46,7 +46,9 @@ def _is_narrative(text: str) -> bool:
     return len(t) > 45 and ("。" in t or "，" in t) and not _AMOUNT_THEN_SPACE.search(t)
 
 
-def find_tables(doc_name: str, lines: list[SourceLine], kind: str | None, exact_tabs: bool = True) -> list[Table]:
+def find_tables(
+    doc_name: str, lines: list[SourceLine], kind: str | None, exact_tabs: bool = True
+) -> list[Table]:
     """All standard tables of a document, with rows and columns assigned.
 
     ``exact_tabs``: tab-separated lines keep their empty cells (text exports, DOCX). PDF lines are
@@ -76,8 +78,15 @@ def find_tables(doc_name: str, lines: list[SourceLine], kind: str | None, exact_
     return tables
 
 
-def _parse_region(doc_name: str, lines: list[SourceLine], start: int, stop: int, schema: TableSchema,
-                  q: str, hints: dict[str, Decimal | None]) -> Table | None:
+def _parse_region(
+    doc_name: str,
+    lines: list[SourceLine],
+    start: int,
+    stop: int,
+    schema: TableSchema,
+    q: str,
+    hints: dict[str, Decimal | None],
+) -> Table | None:
     title_line = lines[start]
     unit: str | None = None
     table_no: str | None = None
@@ -101,8 +110,11 @@ def _parse_region(doc_name: str, lines: list[SourceLine], start: int, stop: int,
             if _is_data_line(text) and not HEADER_HINT_RE.search(text):
                 in_body = True
                 prev_line = header_lines[-1] if header_lines else None  # the line right before
-                if prev_line is not None and _SHORT_CJK.fullmatch(prev_line.text.strip()) \
-                        and not _HEADER_WORDS.search(prev_line.text):
+                if (
+                    prev_line is not None
+                    and _SHORT_CJK.fullmatch(prev_line.text.strip())
+                    and not _HEADER_WORDS.search(prev_line.text)
+                ):
                     # The start of a label wrapped around the first data row.
                     body.append(prev_line)
             else:
@@ -121,10 +133,17 @@ def _parse_region(doc_name: str, lines: list[SourceLine], start: int, stop: int,
         horizontal = _horizontal_rows(header_lines, body)
     if horizontal is not None:
         last = body[0].line
-        return Table(doc=doc_name, table_id=table_no or schema.name, schema_name=schema.name,
-                     title=_SPACES.sub("", title_line.text), unit=unit,
-                     columns=sorted({c for r in horizontal for c in r.columns}), rows=horizontal,
-                     line_start=title_line.line, line_end=last)
+        return Table(
+            doc=doc_name,
+            table_id=table_no or schema.name,
+            schema_name=schema.name,
+            title=_SPACES.sub("", title_line.text),
+            unit=unit,
+            columns=sorted({c for r in horizontal for c in r.columns}),
+            rows=horizontal,
+            line_start=title_line.line,
+            line_end=last,
+        )
     rows = _assemble_rows(body, has_row_numbers, code_columns(body) if positioned else [])
     if not rows and not header_text:
         return None
@@ -137,9 +156,18 @@ def _parse_region(doc_name: str, lines: list[SourceLine], start: int, stop: int,
             _place_by_header(rows, header_lines, one_side)
     table_rows, columns, failed = assign_columns(rows, columns_by_side, alt, schema.parts_sum_to_first, hints)
     last = body[-1].line if body else title_line.line
-    return Table(doc=doc_name, table_id=table_id, schema_name=schema.name, title=_SPACES.sub("", title_line.text), unit=unit,
-                 columns=columns, rows=table_rows, line_start=title_line.line, line_end=last,
-                 failed_checks=failed)
+    return Table(
+        doc=doc_name,
+        table_id=table_id,
+        schema_name=schema.name,
+        title=_SPACES.sub("", title_line.text),
+        unit=unit,
+        columns=columns,
+        rows=table_rows,
+        line_start=title_line.line,
+        line_end=last,
+        failed_checks=failed,
+    )
 
 
 def _horizontal_rows(header: list[SourceLine], body: list[SourceLine]) -> list[TableRow] | None:
@@ -154,10 +182,13 @@ def _horizontal_rows(header: list[SourceLine], body: list[SourceLine]) -> list[T
         return None
     values = [c.strip() for c in body[0].raw.split("\t")]
     nums = [to_decimal(v) if v else None for v in values]
-    if any(v and n is None for v, n in zip(values, nums, strict=True)) or not any(n is not None for n in nums):
+    if any(v and n is None for v, n in zip(values, nums, strict=True)) or not any(
+        n is not None for n in nums
+    ):
         return None
-    grid = [[c.strip() for c in ln.text.split("\t")] for ln in header
-            if not _DIGITS_AND_SPACES.fullmatch(ln.text)]  # drop the 栏次 line "1 2 3 …"
+    grid = [
+        [c.strip() for c in ln.text.split("\t")] for ln in header if not _DIGITS_AND_SPACES.fullmatch(ln.text)
+    ]  # drop the 栏次 line "1 2 3 …"
     if not grid:
         return None
     rows: list[TableRow] = []
@@ -174,13 +205,22 @@ def _horizontal_rows(header: list[SourceLine], body: list[SourceLine]) -> list[T
         if num is None or not name:
             continue
         qualifier = "预算数" if "预算" in group else "决算数" if "决算" in group else None
-        rows.append(TableRow(label=name, values=[num], columns=[qualifier or "金额"], line=body[0].line,
-                             page=body[0].page, snippet=body[0].raw.strip()))
+        rows.append(
+            TableRow(
+                label=name,
+                values=[num],
+                columns=[qualifier or "金额"],
+                line=body[0].line,
+                page=body[0].page,
+                snippet=body[0].raw.strip(),
+            )
+        )
     return rows or None
 
 
-def _place_by_header(rows: list[tuple[Segment, SourceLine, int]], header: list[SourceLine],
-                     columns: tuple[str, ...]) -> None:
+def _place_by_header(
+    rows: list[tuple[Segment, SourceLine, int]], header: list[SourceLine], columns: tuple[str, ...]
+) -> None:
     """PDF rows of a one-sided table: each number goes to the column whose header cell is above it, and
     the empty cells between are kept (so no placement has to be guessed; pdf_cells.place_by_header)."""
     anchors = header_columns(header, columns)
@@ -213,8 +253,17 @@ def _horizontal_rows_by_x(header: list[SourceLine], body: list[SourceLine], q: s
     named = columns_above(header, body[0])
     if named is None:
         return None
-    rows = [TableRow(label=name, values=[to_decimal(v)], columns=[q], line=body[0].line, page=body[0].page,
-                     snippet=body[0].raw.strip()) for name, v in named]
+    rows = [
+        TableRow(
+            label=name,
+            values=[to_decimal(v)],
+            columns=[q],
+            line=body[0].line,
+            page=body[0].page,
+            snippet=body[0].raw.strip(),
+        )
+        for name, v in named
+    ]
     return rows
 
 
@@ -222,8 +271,9 @@ def _is_data_line(text: str) -> bool:
     return bool(_AMOUNT_CELL.search(text)) or bool(_CODE_START.match(text))
 
 
-def _assemble_rows(body: list[SourceLine], has_row_numbers: bool,
-                   code_xs: list[float] | None = None) -> list[tuple[Segment, SourceLine, int]]:
+def _assemble_rows(
+    body: list[SourceLine], has_row_numbers: bool, code_xs: list[float] | None = None
+) -> list[tuple[Segment, SourceLine, int]]:
     """Segments of the body lines, each with its line and end line; wrapped labels rejoined.
 
     PDFs print a long label around its code and numbers: `机关事业单位基本养老保` / `2080505 6.18 6.18` /

@@ -86,8 +86,9 @@ class ChatApp:
             self._prompt_session = self._make_prompt_session(*self._prompt_args)
         return self._prompt_session
 
-    def _make_prompt_session(self, input: Input | None, output: Output | None, history: History | None,
-                             monochrome: bool) -> PromptSession[str]:
+    def _make_prompt_session(
+        self, input: Input | None, output: Output | None, history: History | None, monochrome: bool
+    ) -> PromptSession[str]:
         engine = self.engine
         # Refresh the toolbar only when the engine can report progress (a model loading behind the prompt).
         has_notes = hasattr(self.notes, "retrieval_loading") or hasattr(self.notes, "status_note")
@@ -221,7 +222,6 @@ class ChatApp:
         self.console.print()
         return answer
 
-
     def _note_waiting(self) -> None:
         if self.warmup is not None and self.warmup.retrieval_loading:
             self.renderer.note(WAIT_NOTE)
@@ -239,7 +239,9 @@ def history_for(settings: Settings) -> History:
     return FileHistory(str(path))
 
 
-def drive_chat(engine: Any, keystrokes: str, *, width: int = 100, warmup: RetrievalWarmup | None = None) -> str:
+def drive_chat(
+    engine: Any, keystrokes: str, *, width: int = 100, warmup: RetrievalWarmup | None = None
+) -> str:
     """Run a ChatApp on ``keystrokes`` (``"\\r"`` = Enter, ``"\\x03"`` = Ctrl-C, ``"\\x04"`` = Ctrl-D)
     and return what it printed, without colours. The session ends at the end of the keystrokes.
     """

@@ -200,7 +200,9 @@ def cmd_facts(app: ChatApp, arg: str) -> None:
     app.renderer.facts(facts)
 
 
-@COMMANDS.command(":audit", "审阅报告：勾稽关系、表与正文、部门名称、年份、目录（按 :use 过滤）", args="[部门|文件]")
+@COMMANDS.command(
+    ":audit", "审阅报告：勾稽关系、表与正文、部门名称、年份、目录（按 :use 过滤）", args="[部门|文件]"
+)
 def cmd_audit(app: ChatApp, arg: str) -> None:
     from pathlib import Path
 

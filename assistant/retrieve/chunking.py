@@ -14,7 +14,14 @@ from dataclasses import dataclass
 
 from assistant.models import Chunk, Document, Report, SourceLine
 
-__all__ = ["CHUNKER_VERSION", "chunk_document", "chunk_document_with_context", "display_line", "split_sentences", "heading_level"]
+__all__ = [
+    "CHUNKER_VERSION",
+    "chunk_document",
+    "chunk_document_with_context",
+    "display_line",
+    "split_sentences",
+    "heading_level",
+]
 
 # Bump when the chunking rules change: the index manifest stores it, a change forces a rebuild.
 CHUNKER_VERSION = 3
@@ -23,7 +30,9 @@ _BOOKMARK = re.compile(r"\[bookmark:\s*[^\]]*\]")
 _WS = re.compile(r"[ \t\u3000\u00a0]+")
 _NON_WS = re.compile(r"\s+")
 # Page numbers and separator rows: layout, not content.
-_ARTEFACT = re.compile(r"^(?:[-—–]\s*\d{1,3}\s*[-—–]|第\s*\d{1,3}\s*页(?:\s*[,，]?\s*共\s*\d{1,3}\s*页)?|[\s|:：\-—_=·]*)$")
+_ARTEFACT = re.compile(
+    r"^(?:[-—–]\s*\d{1,3}\s*[-—–]|第\s*\d{1,3}\s*页(?:\s*[,，]?\s*共\s*\d{1,3}\s*页)?|[\s|:：\-—_=·]*)$"
+)
 
 _CN_NUM = "一二三四五六七八九十"
 _HEADINGS: tuple[tuple[int, re.Pattern[str]], ...] = (
@@ -43,7 +52,9 @@ _PROSE_PUNCT = re.compile(r"[，。；！？：]")
 _SENTENCE_END = "。！？；"
 # A prose line ending with one of these closes its paragraph; otherwise the next line continues it.
 _PARA_END = "。！？；：:!?;"
-_LIST_START = re.compile(rf"^(?:[-•·]\s|[（(]?[{_CN_NUM}\d]{{1,3}}[）)]|[{_CN_NUM}]{{1,3}}、|\d{{1,2}}[、.．](?!\d))")
+_LIST_START = re.compile(
+    rf"^(?:[-•·]\s|[（(]?[{_CN_NUM}\d]{{1,3}}[）)]|[{_CN_NUM}]{{1,3}}、|\d{{1,2}}[、.．](?!\d))"
+)
 _CJK = re.compile(r"[\u3400-\u9fff]")
 # One non-digit glyph drawn four times in a row (a PDF bold artefact the normaliser left).
 _QUAD_GLYPH = re.compile(r"([^\d\s.\-—…_=·])\1{3,}")
@@ -270,7 +281,9 @@ _NOT_HEADER = re.compile(r"^(?:编制(?:部门|单位)|单位[:：]|金额单位
 Span = tuple[int, int, int, int | None, str]
 
 
-def chunk_document(doc: Document, report: Report, size: int, overlap: int, table_size: int | None = None) -> list[Chunk]:
+def chunk_document(
+    doc: Document, report: Report, size: int, overlap: int, table_size: int | None = None
+) -> list[Chunk]:
     """Chunks of ``doc`` (see ``chunk_document_with_context``), without their table context."""
     return [c for c, _, _ in chunk_document_with_context(doc, report, size, overlap, table_size)]
 

@@ -82,12 +82,18 @@ class ModelEncoder:
         from assistant.retrieve.model import DEFAULT_MODEL
 
         emb = self.settings.embedding
-        onnx = emb.runtime == "onnx" and emb.model == DEFAULT_MODEL and not self.settings.resolve(emb.model).is_dir()
+        onnx = (
+            emb.runtime == "onnx"
+            and emb.model == DEFAULT_MODEL
+            and not self.settings.resolve(emb.model).is_dir()
+        )
         if not onnx and emb.precision != "fp32":
             from assistant.retrieve.model import ModelError
 
-            raise ModelError(f'[embedding] precision = "{emb.precision}" needs runtime = "onnx" and the '
-                             f"default model {DEFAULT_MODEL!r}")
+            raise ModelError(
+                f'[embedding] precision = "{emb.precision}" needs runtime = "onnx" and the '
+                f"default model {DEFAULT_MODEL!r}"
+            )
         return onnx
 
     def model(self) -> Any:
@@ -101,7 +107,9 @@ class ModelEncoder:
                     if self._uses_onnx():
                         from assistant.retrieve.model import prepare_model
 
-                        enc = OnnxEncoder.for_model(prepare_model(self.settings), self.settings.embedding.precision)
+                        enc = OnnxEncoder.for_model(
+                            prepare_model(self.settings), self.settings.embedding.precision
+                        )
                         enc.warm()
                         self._model = enc
                     else:
@@ -170,7 +178,11 @@ class EmbeddingCache:
 
     def save(self, directory: Path) -> None:
         """Write the cache files into ``directory``."""
-        np.save(directory / CACHE_VECTORS, np.ascontiguousarray(self.vectors, dtype=np.float32), allow_pickle=False)
+        np.save(
+            directory / CACHE_VECTORS,
+            np.ascontiguousarray(self.vectors, dtype=np.float32),
+            allow_pickle=False,
+        )
         (directory / CACHE_KEYS).write_text(json.dumps(self.keys), encoding="utf-8")
 
     def fill(
@@ -260,7 +272,9 @@ class DenseIndex:
         return isinstance(self.index, faiss.IndexIVF | faiss.IndexHNSWFlat)
 
     @classmethod
-    def build(cls, vectors: np.ndarray, approximate_above: int, previous: DenseIndex | None = None) -> DenseIndex:
+    def build(
+        cls, vectors: np.ndarray, approximate_above: int, previous: DenseIndex | None = None
+    ) -> DenseIndex:
         """Exact IndexFlatIP up to ``approximate_above`` vectors, IVF (inner product) above.
 
         IVF rather than HNSW: on 2 cores HNSW (M=32, efConstruction=200) took 247 s to build over
@@ -311,7 +325,9 @@ class DenseIndex:
             index.hnsw.efSearch = HNSW_EF_SEARCH
         return cls(index)
 
-    def search(self, query: np.ndarray, k: int, allowed: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, query: np.ndarray, k: int, allowed: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` (ids, inner products) for one query vector, restricted to ``allowed`` ids if given."""
         import faiss
 

@@ -98,9 +98,7 @@ def is_relevant(coverage: float, dense: float | None) -> bool:
     return coverage >= MIN_COVERAGE or (dense is not None and dense >= MIN_DENSE)
 
 
-def reciprocal_rank_fusion(
-    rankings: Sequence[tuple[Sequence[int], float]], k: int
-) -> dict[int, float]:
+def reciprocal_rank_fusion(rankings: Sequence[tuple[Sequence[int], float]], k: int) -> dict[int, float]:
     """RRF over ``(ranked ids, weight)`` lists: Σ weight / (k + rank), rank starting at 1."""
     fused: dict[int, float] = {}
     for ranked, weight in rankings:

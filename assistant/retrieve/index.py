@@ -163,8 +163,10 @@ class RetrievalIndex:
         pos = {d: i for i, d in enumerate(self._doc_names)}
         self._chunk_doc = np.asarray([pos[d] for d in names], dtype=np.int32)
         first = {c.doc: c for c in reversed(list(self.chunks))}
-        self._doc_meta = [{"department": first[d].department, "year": first[d].year, "kind": first[d].kind}
-                          for d in self._doc_names]
+        self._doc_meta = [
+            {"department": first[d].department, "year": first[d].year, "kind": first[d].kind}
+            for d in self._doc_names
+        ]
         self._doc_start = np.zeros(len(self._doc_names) + 1, dtype=np.int64)
 
     # ------------------------------------------------------------------ build
@@ -182,8 +184,16 @@ class RetrievalIndex:
     ) -> BuildStats:
         """Build or update ``index_dir/retrieval`` for ``docs`` and ``cached``: see
         assistant/retrieve/index_build.py (build_retrieval_index)."""
-        return build_retrieval_index(index_dir, docs, settings, embed=embed, progress=progress, encoder=encoder,
-                                     cached=cached, load=load)
+        return build_retrieval_index(
+            index_dir,
+            docs,
+            settings,
+            embed=embed,
+            progress=progress,
+            encoder=encoder,
+            cached=cached,
+            load=load,
+        )
 
     # ------------------------------------------------------------------ open
 
@@ -199,12 +209,17 @@ class RetrievalIndex:
         try:
             chunk_lines = Lines(directory / CHUNKS)
         except (OSError, ValueError) as e:
-            raise IndexNotFound(f"retrieval index in {directory} is damaged ({e}): run `assistant index`") from e
+            raise IndexNotFound(
+                f"retrieval index in {directory} is damaged ({e}): run `assistant index`"
+            ) from e
         chunks = ChunkList(chunk_lines)
         lexical = LexicalIndex.load(directory / BM25_DIR) if len(chunks) else None
         lines = None
         if len(chunks):
-            lines = (LexicalIndex.load(directory / LINES_DIR), np.load(directory / LINE_OWNER, allow_pickle=False))
+            lines = (
+                LexicalIndex.load(directory / LINES_DIR),
+                np.load(directory / LINE_OWNER, allow_pickle=False),
+            )
         dense = None
         if manifest.get("embedded") and (directory / FAISS_FILE).exists():
             dense = DenseIndex.load(directory / FAISS_FILE)
@@ -376,7 +391,9 @@ class RetrievalIndex:
             for f in fused[:k]
         ]
 
-    def _filter_mask(self, departments: list[str] | None, year: int | None, kind: str | None) -> np.ndarray | None:
+    def _filter_mask(
+        self, departments: list[str] | None, year: int | None, kind: str | None
+    ) -> np.ndarray | None:
         """Boolean mask of chunks matching the filters (None when no filter is set), computed per
         report and broadcast to its chunks. A report lacking the filtered field does not match."""
         if not departments and year is None and kind is None:
@@ -468,4 +485,3 @@ class RetrievalIndex:
         picked = sorted(range(len(sentences)), key=lambda i: (-weights[i], i))[:limit]
         picked = [i for i in picked if weights[i] >= 0.8 * best]
         return [sentences[i] for i in sorted(picked)]
-

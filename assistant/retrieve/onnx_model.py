@@ -42,8 +42,15 @@ VOCAB_SORTED_IDS = "vocab_sorted_ids.npy"  # … and their ids
 # up to this many texts an encode call tokenises with FewTextsTokenizer (questions), more with the full one
 FEW_TEXTS = 4
 GRAPHS = {"fp32": "model.onnx", "int8": "model_int8.onnx"}
-EXPORT_FILES = (WORD_EMBEDDINGS, VOCAB_SPEC, VOCAB_PIECES, VOCAB_SCORES, VOCAB_SORTED, VOCAB_SORTED_IDS,
-                *GRAPHS.values())
+EXPORT_FILES = (
+    WORD_EMBEDDINGS,
+    VOCAB_SPEC,
+    VOCAB_PIECES,
+    VOCAB_SCORES,
+    VOCAB_SORTED,
+    VOCAB_SORTED_IDS,
+    *GRAPHS.values(),
+)
 PRECISIONS = tuple(GRAPHS)
 # fp32 ONNX must reproduce sentence-transformers (same weights, same arithmetic up to kernel order).
 MIN_COSINE_FP32 = 0.9999
@@ -78,9 +85,7 @@ def is_exported(model_dir: Path) -> bool:
         return False
     if not man.get("verification", {}).get("passed"):
         return False
-    return all((d / f).is_file() for f in EXPORT_FILES) and (
-        Path(model_dir) / "tokenizer.json"
-    ).is_file()
+    return all((d / f).is_file() for f in EXPORT_FILES) and (Path(model_dir) / "tokenizer.json").is_file()
 
 
 # --------------------------------------------------------------------------- run time
@@ -108,8 +113,11 @@ class FewTextsTokenizer:
         self._sorted_ids = np.load(d / VOCAB_SORTED_IDS, mmap_mode="r", allow_pickle=False)
         self._longest = int(self._spec["longest_piece"])
         self._unk = int(self._spec["model"]["unk_id"])
-        self._always = {self._unk, int(self._spec["lowest_score_id"]),
-                        *(int(t["id"]) for t in self._spec.get("added_tokens", []))}
+        self._always = {
+            self._unk,
+            int(self._spec["lowest_score_id"]),
+            *(int(t["id"]) for t in self._spec.get("added_tokens", [])),
+        }
         self._added = [t["content"] for t in self._spec.get("added_tokens", [])]
         self.max_length = max_length
         self._front = self._tokenizer(sorted(self._always))  # normaliser + pre-tokeniser
@@ -184,8 +192,9 @@ def _renumber(node: Any, new: dict[int, int]) -> Any:
 class OnnxEncoder:
     """Sentence embeddings (mean-pooled, L2-normalised, float32) from an export, loaded on first use."""
 
-    def __init__(self, export_dir: Path, tokenizer_json: Path, precision: str = "fp32",
-                 threads: int | None = None) -> None:
+    def __init__(
+        self, export_dir: Path, tokenizer_json: Path, precision: str = "fp32", threads: int | None = None
+    ) -> None:
         if precision not in GRAPHS:
             raise ValueError(f"precision must be one of {', '.join(GRAPHS)}, not {precision!r}")
         self.export_dir = Path(export_dir)
@@ -225,8 +234,9 @@ class OnnxEncoder:
             d = self.export_dir
             self._table = np.load(d / WORD_EMBEDDINGS, mmap_mode="r", allow_pickle=False)
             self._few = FewTextsTokenizer(d, self.max_length)
-            self._session = ort.InferenceSession(str(d / GRAPHS[self.precision]), opts,
-                                                 providers=["CPUExecutionProvider"])
+            self._session = ort.InferenceSession(
+                str(d / GRAPHS[self.precision]), opts, providers=["CPUExecutionProvider"]
+            )
 
     def _full_tokenizer(self) -> Any:
         """The whole tokenizer.json tokenizer, for many texts (passages): loaded on first need."""
@@ -331,21 +341,40 @@ def export(model_dir: Path, model: SentenceTransformer, verify_texts: Sequence[s
         # the converted weights are float16 on disk (model.WEIGHT_DTYPE): the fp16 table is exact
         np.save(tmp / WORD_EMBEDDINGS, table.to(torch.float16).numpy(), allow_pickle=False)
         export_vocabulary(model_dir / "tokenizer.json", tmp)
-        feats = model.tokenizer(["query: 示例", "passage: 较长的示例文本，带填充"], padding=True, return_tensors="pt")
+        feats = model.tokenizer(
+            ["query: 示例", "passage: 较长的示例文本，带填充"], padding=True, return_tensors="pt"
+        )
         sample = (table[feats["input_ids"]].float(), feats["attention_mask"])
-        axes = {"inputs_embeds": {0: "batch", 1: "tokens"}, "attention_mask": {0: "batch", 1: "tokens"},
-                "embedding": {0: "batch"}}
-        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()), torch.inference_mode(False):
+        axes = {
+            "inputs_embeds": {0: "batch", 1: "tokens"},
+            "attention_mask": {0: "batch", 1: "tokens"},
+            "embedding": {0: "batch"},
+        }
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(io.StringIO()),
+            torch.inference_mode(False),
+        ):
             warnings.simplefilter("ignore")  # the TorchScript exporter's deprecation and tracer notes
             torch.onnx.export(
-                _graph_module(model), sample, str(tmp / GRAPHS["fp32"]),
-                input_names=["inputs_embeds", "attention_mask"], output_names=["embedding"],
-                dynamic_axes=axes, opset_version=OPSET, dynamo=False, do_constant_folding=True,
+                _graph_module(model),
+                sample,
+                str(tmp / GRAPHS["fp32"]),
+                input_names=["inputs_embeds", "attention_mask"],
+                output_names=["embedding"],
+                dynamic_axes=axes,
+                opset_version=OPSET,
+                dynamo=False,
+                do_constant_folding=True,
             )
             logging.disable(logging.WARNING)  # its advice to pre-process is printed on the root logger
             try:
-                quantize_dynamic(str(tmp / GRAPHS["fp32"]), str(tmp / GRAPHS["int8"]),
-                                 op_types_to_quantize=["MatMul"], weight_type=QuantType.QInt8)
+                quantize_dynamic(
+                    str(tmp / GRAPHS["fp32"]),
+                    str(tmp / GRAPHS["int8"]),
+                    op_types_to_quantize=["MatMul"],
+                    weight_type=QuantType.QInt8,
+                )
             finally:
                 logging.disable(logging.NOTSET)
         prompts = dict(getattr(model, "prompts", None) or {})
@@ -377,7 +406,7 @@ def _verify(export_dir: Path, model: SentenceTransformer, texts: Sequence[str]) 
     from assistant.retrieve.model import encode_passages, encode_queries
 
     ref = np.concatenate([encode_queries(model, texts), encode_passages(model, texts)])
-    prompts = (getattr(model, "prompts", None) or {})
+    prompts = getattr(model, "prompts", None) or {}
     qp, pp = prompts.get("query", "query: "), prompts.get("passage", "passage: ")
     found: dict[str, Any] = {}
     for precision, threshold in (("fp32", MIN_COSINE_FP32), ("int8", MIN_COSINE_INT8)):
@@ -385,8 +414,10 @@ def _verify(export_dir: Path, model: SentenceTransformer, texts: Sequence[str]) 
         got = np.concatenate([enc.encode(texts, qp), enc.encode(texts, pp)])
         worst = float((got * ref).sum(1).min())
         if not worst >= threshold:  # also catches NaN
-            raise ValueError(f"ONNX {precision} export disagrees with sentence-transformers "
-                             f"(lowest cosine {worst:.6f} < {threshold})")
+            raise ValueError(
+                f"ONNX {precision} export disagrees with sentence-transformers "
+                f"(lowest cosine {worst:.6f} < {threshold})"
+            )
         found[f"min_cosine_{precision}"] = round(worst, 6)
     found.update(texts=len(texts), passed=True)
     return found

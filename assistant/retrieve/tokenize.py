@@ -25,22 +25,86 @@ from pathlib import Path
 from typing import Any
 
 __all__ = [
-    "tokenize", "fold", "configure", "domain_terms", "stopwords", "tokenizer_signature", "expand_query",
+    "tokenize",
+    "fold",
+    "configure",
+    "domain_terms",
+    "stopwords",
+    "tokenizer_signature",
+    "expand_query",
 ]
 
 # Domain words that must stay whole (jieba's dictionary splits most of them); the lexicon's metric
 # terms are added to these when assistant.parse.lexicon is available.
 EXTRA_TERMS: tuple[str, ...] = (
-    "三公经费", "因公出国", "因公出国(境)费", "因公出国费", "公务用车", "公务用车购置",
-    "公务用车运行维护费", "公务用车购置及运行维护费", "公务接待费", "国内公务接待", "外事接待",
-    "机关运行经费", "城乡医疗救助", "医疗救助", "城乡居民", "基本医疗保险", "医疗保障", "医保局",
-    "医疗保障局", "财政拨款", "财政拨款收入", "一般公共预算", "政府性基金", "国有资本经营预算",
-    "基本支出", "项目支出", "人员经费", "公用经费", "年初结转和结余", "年末结转和结余", "结转结余",
-    "政府采购", "国有资产", "绩效目标", "绩效自评", "名词解释", "部门决算", "部门预算", "决算数",
-    "预算数", "社会保障和就业支出", "卫生健康支出", "住房保障支出", "一般公共服务支出", "住房公积金",
-    "行政运行", "事业运行", "社会工作部", "社工部", "人民信访", "人民建议征集", "党建引领",
-    "基层治理", "津贴补贴", "基本工资", "绩效工资", "差旅费", "邮电费", "办公费", "印刷费", "会议费",
-    "培训费", "委托业务费", "物业管理费", "职业年金", "养老保险", "彩票公益金", "执行率",
+    "三公经费",
+    "因公出国",
+    "因公出国(境)费",
+    "因公出国费",
+    "公务用车",
+    "公务用车购置",
+    "公务用车运行维护费",
+    "公务用车购置及运行维护费",
+    "公务接待费",
+    "国内公务接待",
+    "外事接待",
+    "机关运行经费",
+    "城乡医疗救助",
+    "医疗救助",
+    "城乡居民",
+    "基本医疗保险",
+    "医疗保障",
+    "医保局",
+    "医疗保障局",
+    "财政拨款",
+    "财政拨款收入",
+    "一般公共预算",
+    "政府性基金",
+    "国有资本经营预算",
+    "基本支出",
+    "项目支出",
+    "人员经费",
+    "公用经费",
+    "年初结转和结余",
+    "年末结转和结余",
+    "结转结余",
+    "政府采购",
+    "国有资产",
+    "绩效目标",
+    "绩效自评",
+    "名词解释",
+    "部门决算",
+    "部门预算",
+    "决算数",
+    "预算数",
+    "社会保障和就业支出",
+    "卫生健康支出",
+    "住房保障支出",
+    "一般公共服务支出",
+    "住房公积金",
+    "行政运行",
+    "事业运行",
+    "社会工作部",
+    "社工部",
+    "人民信访",
+    "人民建议征集",
+    "党建引领",
+    "基层治理",
+    "津贴补贴",
+    "基本工资",
+    "绩效工资",
+    "差旅费",
+    "邮电费",
+    "办公费",
+    "印刷费",
+    "会议费",
+    "培训费",
+    "委托业务费",
+    "物业管理费",
+    "职业年金",
+    "养老保险",
+    "彩票公益金",
+    "执行率",
 )
 # Bump when the token rules change: the index manifest stores it, a change forces a rebuild.
 TOKENIZER_VERSION = 3
@@ -186,8 +250,13 @@ def _python_jieba() -> Any:
 def _add_domain_terms(tk: Any) -> Any:
     for term in domain_terms():
         # a high frequency makes the whole word win over its parts in the segmentation path
-        tk.add_word(term, freq=max(tk.suggest_freq(term) if isinstance(tk, RustJieba)
-                                   else tk.suggest_freq(term, tune=False), 100000))
+        tk.add_word(
+            term,
+            freq=max(
+                tk.suggest_freq(term) if isinstance(tk, RustJieba) else tk.suggest_freq(term, tune=False),
+                100000,
+            ),
+        )
     return tk
 
 
@@ -252,12 +321,7 @@ def _term_set() -> frozenset[str]:
 def _inner_terms(tok: str, terms: frozenset[str]) -> list[str]:
     """Domain terms of 4+ characters strictly inside ``tok``, in order of position."""
     n = len(tok)
-    return [
-        tok[i:j]
-        for i in range(n)
-        for j in range(i + 4, n + 1)
-        if (j - i) < n and tok[i:j] in terms
-    ]
+    return [tok[i:j] for i in range(n) for j in range(i + 4, n + 1) if (j - i) < n and tok[i:j] in terms]
 
 
 @lru_cache(maxsize=1)

@@ -73,7 +73,9 @@ class BuildResult:
 class _Previous:
     """What a build takes from the previous store."""
 
-    reports: dict[str, tuple[str, str, int, str]] = field(default_factory=dict)  # doc -> (sha256, json, n_tables, warnings)
+    reports: dict[str, tuple[str, str, int, str]] = field(
+        default_factory=dict
+    )  # doc -> (sha256, json, n_tables, warnings)
     sources: dict[str, list] = field(default_factory=dict)  # path -> source_stamp + [sha256]
 
 
@@ -85,7 +87,9 @@ def _previous(index_dir: Path) -> _Previous:
     except StoreError:
         return _Previous()
     with contextlib.closing(con):
-        meta = dict(con.execute("SELECT key, value FROM meta WHERE key IN ('parser_version', 'source_stamps')"))
+        meta = dict(
+            con.execute("SELECT key, value FROM meta WHERE key IN ('parser_version', 'source_stamps')")
+        )
         try:
             sources = json.loads(meta.get("source_stamps", "{}"))
         except ValueError:
@@ -94,8 +98,10 @@ def _previous(index_dir: Path) -> _Previous:
             sources = {}
         if meta.get("parser_version") != parser_version():
             return _Previous(sources=sources)
-        reports = {r[0]: (r[1], r[2], r[3], r[4]) for r in con.execute(
-            "SELECT doc, sha256, json, n_tables, warnings FROM reports")}
+        reports = {
+            r[0]: (r[1], r[2], r[3], r[4])
+            for r in con.execute("SELECT doc, sha256, json, n_tables, warnings FROM reports")
+        }
         return _Previous(reports, sources)
 
 
@@ -103,8 +109,13 @@ def _previous(index_dir: Path) -> _Previous:
 _DELETED_RETRIEVAL = f".{RETRIEVAL_SUBDIR}.del-"
 
 
-def build_index(settings: Settings, embed: bool = True, log: Log = quiet, retrieval: bool = True,
-                progress: Progress | None = None) -> BuildResult:
+def build_index(
+    settings: Settings,
+    embed: bool = True,
+    log: Log = quiet,
+    retrieval: bool = True,
+    progress: Progress | None = None,
+) -> BuildResult:
     """Build or update the index under settings.index_dir; returns what was done.
 
     Everything is built in ``index/.build-<pid>/`` first (facts.sqlite, retrieval/); then
@@ -140,9 +151,14 @@ def _cleanup(index_dir: Path) -> None:
     if olds and not final.exists():
         os.replace(olds[0], final)  # killed between the two renames of a retrieval swap: put it back
         olds = olds[1:]
-    for p in [*olds, *index_dir.glob(".build-*"), *index_dir.glob(f".{DB_NAME}.tmp-*"),
-              *index_dir.glob(".*.json.tmp-*"), *index_dir.glob(f".{RETRIEVAL_SUBDIR}.tmp-*"),
-              *index_dir.glob(f"{_DELETED_RETRIEVAL}*")]:
+    for p in [
+        *olds,
+        *index_dir.glob(".build-*"),
+        *index_dir.glob(f".{DB_NAME}.tmp-*"),
+        *index_dir.glob(".*.json.tmp-*"),
+        *index_dir.glob(f".{RETRIEVAL_SUBDIR}.tmp-*"),
+        *index_dir.glob(f"{_DELETED_RETRIEVAL}*"),
+    ]:
         if p.is_dir() and not p.is_symlink():
             shutil.rmtree(p, ignore_errors=True)
         else:
@@ -186,8 +202,15 @@ class _Reuse:
     doc: str
 
 
-def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retrieval: bool,
-           log: Log, progress: Progress) -> BuildResult:
+def _build(
+    settings: Settings,
+    index_dir: Path,
+    staging: Path,
+    embed: bool,
+    retrieval: bool,
+    log: Log,
+    progress: Progress,
+) -> BuildResult:
     result = BuildResult()
     phase = _Phases(result.timings)
     version = parser_version()
@@ -245,8 +268,12 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retr
             "parser_version": version,
             "reports": manifest_reports,
             "duplicates": result.duplicates,
-            "facts": {"file": DB_NAME, "sha256": facts_sha, "size": facts_tmp.stat().st_size,
-                      "stamp": file_stamp(facts_tmp)},
+            "facts": {
+                "file": DB_NAME,
+                "sha256": facts_sha,
+                "size": facts_tmp.stat().st_size,
+                "stamp": file_stamp(facts_tmp),
+            },
             "retrieval_stamps": tree_stamps(staged_retrieval) if has_retrieval else None,
             "retrieval": retrieval_checksums(staged_retrieval, index_dir) if has_retrieval else None,
             "built": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -267,8 +294,12 @@ def _build(settings: Settings, index_dir: Path, staging: Path, embed: bool, retr
     return result
 
 
-def _write_store(ctx: _BuildContext, facts_tmp: Path, pending: list[_Reuse | Path], stamps: dict[str, list],
-                 ) -> tuple[list[tuple[Document, Report]], list[tuple[Path, Report]], dict[str, str]]:
+def _write_store(
+    ctx: _BuildContext,
+    facts_tmp: Path,
+    pending: list[_Reuse | Path],
+    stamps: dict[str, list],
+) -> tuple[list[tuple[Document, Report]], list[tuple[Path, Report]], dict[str, str]]:
     """Write the new store to ``facts_tmp``: reports copied from the previous store or parsed (in
     file order); returns the parsed (Document, Report) pairs (Documents only with ``retrieval``),
     the reused (path, Report) pairs (only with ``retrieval``) and doc -> sha256 for the manifest."""
@@ -324,15 +355,29 @@ def _write_store(ctx: _BuildContext, facts_tmp: Path, pending: list[_Reuse | Pat
                     continue
                 report = outcome.report
                 with phase("store write"):
-                    write_report_rows(con, report, outcome.rows, outcome.n_tables, outcome.warnings,
-                                      result.duplicates.get(report.doc, []), outcome.mentions)
+                    write_report_rows(
+                        con,
+                        report,
+                        outcome.rows,
+                        outcome.n_tables,
+                        outcome.warnings,
+                        result.duplicates.get(report.doc, []),
+                        outcome.mentions,
+                    )
                 if outcome.doc is not None:
                     loaded.append((outcome.doc, report))
                 result.indexed.append(path.name)
                 manifest_reports[report.doc] = report.sha256
                 result.n_facts += len(outcome.rows)
-                _log_report(log, report.doc, report.model_dump(include={"department", "year", "kind"}),
-                              outcome.n_tables, len(outcome.rows), outcome.warnings, reused=False)
+                _log_report(
+                    log,
+                    report.doc,
+                    report.model_dump(include={"department", "year", "kind"}),
+                    outcome.n_tables,
+                    len(outcome.rows),
+                    outcome.warnings,
+                    reused=False,
+                )
         finally:
             parsed.close()  # stops the workers early when the build failed
         with phase("store write"):
@@ -355,13 +400,16 @@ def _write_store(ctx: _BuildContext, facts_tmp: Path, pending: list[_Reuse | Pat
     return loaded, reused, manifest_reports
 
 
-def _log_report(log: Log, doc: str, meta: dict, n_tables: int, n_facts: int, warnings: list[str],
-                  reused: bool) -> None:
+def _log_report(
+    log: Log, doc: str, meta: dict, n_tables: int, n_facts: int, warnings: list[str], reused: bool
+) -> None:
     """One line per report; ``meta`` holds its department, year and kind."""
     kind = meta.get("kind") or "?"
     state = "unchanged" if reused else "parsed"
-    log(f"{doc}: {meta.get('department') or '（部门未识别）'} {meta.get('year') or '?'} {kind} — "
-        f"{n_tables} tables, {n_facts} facts ({state})")
+    log(
+        f"{doc}: {meta.get('department') or '（部门未识别）'} {meta.get('year') or '?'} {kind} — "
+        f"{n_tables} tables, {n_facts} facts ({state})"
+    )
     for w in warnings[:5]:
         log(f"  warning: {w}")
 

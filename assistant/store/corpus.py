@@ -97,7 +97,12 @@ def source_sha(path: Path, known: dict[str, list]) -> tuple[str, list | None]:
     st = os.stat(path)
     stamp = source_stamp(st)
     rec = known.get(str(path))
-    if isinstance(rec, list) and len(rec) == len(stamp) + 1 and rec[:-1] == stamp and isinstance(rec[-1], str):
+    if (
+        isinstance(rec, list)
+        and len(rec) == len(stamp) + 1
+        and rec[:-1] == stamp
+        and isinstance(rec[-1], str)
+    ):
         return rec[-1], rec
     now = time.time_ns()
     sha = sha256_file(path)

@@ -51,7 +51,9 @@ def open_store(index_dir: Path, verify: bool = True) -> sqlite3.Connection:
         except StoreError:
             # A build that committed while we were checking (and may already have released its
             # lock) leaves a new manifest: check again against it.
-            if (build_running(index_dir) or _manifest_stamp(index_dir) != seen) and time.monotonic() < deadline:
+            if (
+                build_running(index_dir) or _manifest_stamp(index_dir) != seen
+            ) and time.monotonic() < deadline:
                 time.sleep(0.1)
                 continue
             raise
@@ -86,7 +88,9 @@ def _open_checked(index_dir: Path, path: Path, verify: bool) -> sqlite3.Connecti
         con.execute("SELECT count(*) FROM reports").fetchone()
     except sqlite3.DatabaseError as e:
         con.close()
-        raise StoreError(f"{path}: not a valid index ({e}); delete {index_dir} and run `assistant index`") from None
+        raise StoreError(
+            f"{path}: not a valid index ({e}); delete {index_dir} and run `assistant index`"
+        ) from None
     try:
         after = os.stat(path)
     except OSError:
@@ -96,13 +100,16 @@ def _open_checked(index_dir: Path, path: Path, verify: bool) -> sqlite3.Connecti
         return None
     if not version or version[0] != FORMAT_VERSION:
         con.close()
-        raise StoreError(f"{path}: index format {version[0] if version else '?'} ≠ {FORMAT_VERSION}; "
-                         "run `assistant index` to rebuild")
+        raise StoreError(
+            f"{path}: index format {version[0] if version else '?'} ≠ {FORMAT_VERSION}; "
+            "run `assistant index` to rebuild"
+        )
     return con
 
 
-def load_reports(con: sqlite3.Connection, *, departments: list[str] | None = None,
-                 docs: list[str] | None = None) -> list[Report]:
+def load_reports(
+    con: sqlite3.Connection, *, departments: list[str] | None = None, docs: list[str] | None = None
+) -> list[Report]:
     """Reports in file-name order: all, or those of ``departments`` / with file names ``docs``."""
     where: list[str] = []
     args: list[object] = []
@@ -112,10 +119,16 @@ def load_reports(con: sqlite3.Connection, *, departments: list[str] | None = Non
     if docs is not None:
         where.append(f"doc IN ({','.join('?' * len(docs))})")
         args += docs
-    sql = "SELECT json, duplicates FROM reports" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY doc"
+    sql = (
+        "SELECT json, duplicates FROM reports"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY doc"
+    )
     # copies: the byte-identical files indexed once under this report's name
-    return [Report.model_validate_json(r[0]).model_copy(update={"copies": json.loads(r[1])})
-            for r in con.execute(sql, args)]
+    return [
+        Report.model_validate_json(r[0]).model_copy(update={"copies": json.loads(r[1])})
+        for r in con.execute(sql, args)
+    ]
 
 
 def copies_of(con: sqlite3.Connection, docs: Iterable[str]) -> dict[str, list[str]]:
@@ -123,16 +136,26 @@ def copies_of(con: sqlite3.Connection, docs: Iterable[str]) -> dict[str, list[st
     ordered = sorted(set(docs))
     out: dict[str, list[str]] = {}
     for i in range(0, len(ordered), 900):  # stay under SQLite's bound-parameter limit
-        part = ordered[i:i + 900]
-        for doc, dups in con.execute(f"SELECT doc, duplicates FROM reports WHERE doc IN ({','.join('?' * len(part))})"
-                                     " AND duplicates != '[]'", part):
+        part = ordered[i : i + 900]
+        for doc, dups in con.execute(
+            f"SELECT doc, duplicates FROM reports WHERE doc IN ({','.join('?' * len(part))})"
+            " AND duplicates != '[]'",
+            part,
+        ):
             out[doc] = json.loads(dups)
     return out
 
 
-def query_facts(con: sqlite3.Connection, *, doc: str | None = None, metric: str | None = None,
-                year: int | None = None, docs: list[str] | None = None, like: bool = False,
-                qualifier: str | None = None) -> list[Fact]:
+def query_facts(
+    con: sqlite3.Connection,
+    *,
+    doc: str | None = None,
+    metric: str | None = None,
+    year: int | None = None,
+    docs: list[str] | None = None,
+    like: bool = False,
+    qualifier: str | None = None,
+) -> list[Fact]:
     """Facts filtered by document, metric (exact, or substring of metric/label with ``like``), year and
     qualifier (column)."""
     where: list[str] = []
@@ -163,7 +186,9 @@ def query_facts(con: sqlite3.Connection, *, doc: str | None = None, metric: str 
     return [row_to_fact(r) for r in con.execute(sql, args)]
 
 
-def query_mentions(con: sqlite3.Connection, docs: list[str], units: Iterable[str] | None = None) -> list[Mention]:
+def query_mentions(
+    con: sqlite3.Connection, docs: list[str], units: Iterable[str] | None = None
+) -> list[Mention]:
     """The numeric mentions of reports ``docs`` (parse/mentions.py), optionally only those written with
     one of ``units``; in (doc, line) order.
 
@@ -185,8 +210,9 @@ def query_mentions(con: sqlite3.Connection, docs: list[str], units: Iterable[str
         where += f" AND unit IN ({', '.join('?' * len(units))})"
         args.extend(units)
     out = []
-    for row in con.execute(f"SELECT {', '.join(MENTION_COLUMNS)} FROM mentions WHERE {where} ORDER BY doc, line, id",
-                           args):
+    for row in con.execute(
+        f"SELECT {', '.join(MENTION_COLUMNS)} FROM mentions WHERE {where} ORDER BY doc, line, id", args
+    ):
         d = dict(zip(MENTION_COLUMNS, row, strict=True))
         d["value"] = Decimal(str(d["value"]))
         out.append(Mention.model_validate(d))

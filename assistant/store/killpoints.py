@@ -9,8 +9,15 @@ KILL_ENV = "ASSISTANT_TEST_KILL_AT"
 
 
 # Named points of a build where the fault tests kill it (SIGKILL) through ASSISTANT_TEST_KILL_AT.
-KILL_STAGES = ("after_parse", "after_retrieval_build", "before_retrieval_swap", "after_retrieval_swap",
-               "before_facts_swap", "after_facts_swap", "after_manifest")
+KILL_STAGES = (
+    "after_parse",
+    "after_retrieval_build",
+    "before_retrieval_swap",
+    "after_retrieval_swap",
+    "before_facts_swap",
+    "after_facts_swap",
+    "after_manifest",
+)
 
 
 def kill_point(stage: str) -> None:

@@ -25,7 +25,9 @@ def build_lock(index_dir: Path) -> Iterator[None]:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
-            raise StoreError(f"another `assistant index` is updating {index_dir}; wait for it to finish") from None
+            raise StoreError(
+                f"another `assistant index` is updating {index_dir}; wait for it to finish"
+            ) from None
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         key = str(index_dir.resolve())

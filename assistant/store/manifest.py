@@ -66,7 +66,11 @@ def tree_stamps(directory: Path) -> dict[str, list[int]]:
     """relative path -> file_stamp of every regular file under ``directory``."""
     if not directory.is_dir():
         return {}
-    return {p.relative_to(directory).as_posix(): file_stamp(p) for p in sorted(directory.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(directory).as_posix(): file_stamp(p)
+        for p in sorted(directory.rglob("*"))
+        if p.is_file()
+    }
 
 
 def _manifests(index_dir: Path) -> list[dict[str, Any]]:
@@ -107,17 +111,23 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as e:
-        raise StoreError(f"{path}: unreadable index manifest ({type(e).__name__}); "
-                         "run `assistant index` to rebuild") from None
-    if not isinstance(data, dict) or data.get("manifest_format") != MANIFEST_FORMAT \
-            or not isinstance(data.get("facts"), dict):
+        raise StoreError(
+            f"{path}: unreadable index manifest ({type(e).__name__}); run `assistant index` to rebuild"
+        ) from None
+    if (
+        not isinstance(data, dict)
+        or data.get("manifest_format") != MANIFEST_FORMAT
+        or not isinstance(data.get("facts"), dict)
+    ):
         raise StoreError(f"{path}: not an index manifest of this version; run `assistant index` to rebuild")
     return data
 
 
 def _damaged(index_dir: Path, what: str) -> StoreError:
-    return StoreError(f"{index_dir}: {what} — the index is damaged or was changed by hand; "
-                      "run `assistant index` to rebuild it")
+    return StoreError(
+        f"{index_dir}: {what} — the index is damaged or was changed by hand; "
+        "run `assistant index` to rebuild it"
+    )
 
 
 def verify_index(index_dir: Path, facts_sha: str | None = None) -> dict[str, Any] | None:
@@ -148,7 +158,9 @@ def verify_index(index_dir: Path, facts_sha: str | None = None) -> dict[str, Any
         if not any(m.get("retrieval") == got for m in candidates if m.get("retrieval") is not None):
             if any(m.get("retrieval") is not None for m in candidates):
                 bad = sorted(set(got) ^ set(committed.get("retrieval") or {})) or sorted(
-                    k for k, v in got.items() if (committed.get("retrieval") or {}).get(k) != v)
-                raise _damaged(index_dir, f"{RETRIEVAL_SUBDIR}/{bad[0] if bad else ''} does not match the index "
-                                          "manifest")
+                    k for k, v in got.items() if (committed.get("retrieval") or {}).get(k) != v
+                )
+                raise _damaged(
+                    index_dir, f"{RETRIEVAL_SUBDIR}/{bad[0] if bad else ''} does not match the index manifest"
+                )
     return facts_ok[0]

@@ -60,11 +60,14 @@ def _parse_for_store(path: Path, keep_doc: bool) -> ParsedFile | str:
         mentions = mention_rows(parsed.mentions)
     except Exception as e:  # noqa: BLE001 — as in parse_file: one bad report must not stop the build
         return f"could not be parsed ({type(e).__name__}: {e})"
-    return ParsedFile(doc if keep_doc else None, parsed.report, rows, len(parsed.tables), list(parsed.warnings),
-                   mentions)
+    return ParsedFile(
+        doc if keep_doc else None, parsed.report, rows, len(parsed.tables), list(parsed.warnings), mentions
+    )
 
 
-def parse_all(pending: list, keep_docs: bool = True) -> Generator[tuple[int, Path, ParsedFile | str], None, None]:
+def parse_all(
+    pending: list, keep_docs: bool = True
+) -> Generator[tuple[int, Path, ParsedFile | str], None, None]:
     """(slot, path, outcome) for every Path in ``pending``, in order; on all cores when there are many."""
     todo = [(i, p) for i, p in enumerate(pending) if isinstance(p, Path)]
     work = functools.partial(_parse_for_store, keep_doc=keep_docs)
@@ -82,7 +85,9 @@ def parse_all(pending: list, keep_docs: bool = True) -> Generator[tuple[int, Pat
     chunksize = max(1, min(4, len(todo) // (workers * 4)))
     pool = ProcessPoolExecutor(max_workers=workers)
     try:
-        for (i, p), outcome in zip(todo, pool.map(work, [p for _, p in todo], chunksize=chunksize), strict=True):
+        for (i, p), outcome in zip(
+            todo, pool.map(work, [p for _, p in todo], chunksize=chunksize), strict=True
+        ):
             yield i, p, outcome
     finally:
         pool.shutdown(wait=True, cancel_futures=True)

@@ -48,9 +48,15 @@ def _retrieval_up_to_date(staged: Path, settings: Settings, reports: dict[str, s
     )
 
 
-def build_retrieval(settings: Settings, staging: Path, loaded: list[tuple[Document, Report]],
-                     reused: list[tuple[Path, Report]], embed: bool, log: Log,
-                     progress: Progress) -> bool:
+def build_retrieval(
+    settings: Settings,
+    staging: Path,
+    loaded: list[tuple[Document, Report]],
+    reused: list[tuple[Path, Report]],
+    embed: bool,
+    log: Log,
+    progress: Progress,
+) -> bool:
     """Build the retrieval index into ``staging/retrieval``; True when it differs from the current one.
 
     Unchanged reports are not loaded: the retrieval index carries their chunks, BM25 term counts
@@ -83,10 +89,19 @@ def build_retrieval(settings: Settings, staging: Path, loaded: list[tuple[Docume
             return None
 
     try:
-        stats = RetrievalIndex.build(staging, list(loaded), settings, embed=embed, progress=progress,
-                                     cached=[r for _, r in reused], load=load)
+        stats = RetrievalIndex.build(
+            staging,
+            list(loaded),
+            settings,
+            embed=embed,
+            progress=progress,
+            cached=[r for _, r in reused],
+            load=load,
+        )
     except Exception as e:  # noqa: BLE001 — e.g. the embedding model is missing
-        raise StoreError(f"retrieval index could not be built ({type(e).__name__}: {e}); the previous index is "
-                         "unchanged (use `assistant index --no-embed` for facts and BM25 only)") from e
+        raise StoreError(
+            f"retrieval index could not be built ({type(e).__name__}: {e}); the previous index is "
+            "unchanged (use `assistant index --no-embed` for facts and BM25 only)"
+        ) from e
     log(f"retrieval: {stats}")
     return not stats.up_to_date

@@ -12,7 +12,9 @@ from pathlib import Path
 from assistant.models import Fact, Mention, Report
 from assistant.store.errors import StoreError
 
-FORMAT_VERSION = "4"  # 2: the labels table; 3: the mentions table; 4: short-form keys (terms dkey/tkey), Report.scope
+FORMAT_VERSION = (
+    "4"  # 2: the labels table; 3: the mentions table; 4: short-form keys (terms dkey/tkey), Report.scope
+)
 
 
 SCHEMA_TABLES = """
@@ -45,14 +47,49 @@ SCHEMA = SCHEMA_TABLES + SCHEMA_INDEXES
 MENTION_COLUMNS = ("doc", "line", "page", "value", "unit", "phrase", "snippet", "bound")
 
 
-FACT_COLUMNS = ("doc", "department", "year", "kind", "metric", "label", "code", "qualifier", "value", "unit",
-                "value_yuan", "source", "table_id", "line", "line_end", "page", "snippet", "flags")
+FACT_COLUMNS = (
+    "doc",
+    "department",
+    "year",
+    "kind",
+    "metric",
+    "label",
+    "code",
+    "qualifier",
+    "value",
+    "unit",
+    "value_yuan",
+    "source",
+    "table_id",
+    "line",
+    "line_end",
+    "page",
+    "snippet",
+    "flags",
+)
 
 
 def _fact_row(f: Fact) -> tuple[object, ...]:
-    return (f.doc, f.department, f.year, f.kind, f.metric, f.label, f.code, f.qualifier, str(f.value), f.unit,
-            None if f.value_yuan is None else str(f.value_yuan), f.source, f.table_id, f.line, f.line_end,
-            f.page, f.snippet, json.dumps(f.flags, ensure_ascii=False))
+    return (
+        f.doc,
+        f.department,
+        f.year,
+        f.kind,
+        f.metric,
+        f.label,
+        f.code,
+        f.qualifier,
+        str(f.value),
+        f.unit,
+        None if f.value_yuan is None else str(f.value_yuan),
+        f.source,
+        f.table_id,
+        f.line,
+        f.line_end,
+        f.page,
+        f.snippet,
+        json.dumps(f.flags, ensure_ascii=False),
+    )
 
 
 def row_to_fact(row: sqlite3.Row | tuple[object, ...]) -> Fact:
@@ -101,8 +138,10 @@ def drop_reports(con: sqlite3.Connection, docs: Iterable[str]) -> None:
         return
     marks = ", ".join("?" * len(docs))
     pairs = con.execute(f"SELECT DISTINCT metric, label FROM facts WHERE doc IN ({marks})", docs).fetchall()
-    departments = {json.loads(r[0]).get("department") for r in con.execute(
-        f"SELECT json FROM reports WHERE doc IN ({marks})", docs)} - {None, ""}
+    departments = {
+        json.loads(r[0]).get("department")
+        for r in con.execute(f"SELECT json FROM reports WHERE doc IN ({marks})", docs)
+    } - {None, ""}
     con.executemany("DELETE FROM facts WHERE doc = ?", [(d,) for d in docs])
     con.executemany("DELETE FROM mentions WHERE doc = ?", [(d,) for d in docs])
     con.executemany("DELETE FROM reports WHERE doc = ?", [(d,) for d in docs])
@@ -110,23 +149,30 @@ def drop_reports(con: sqlite3.Connection, docs: Iterable[str]) -> None:
         con.execute("DELETE FROM labels")
         con.execute("INSERT INTO labels SELECT DISTINCT metric, label FROM facts ORDER BY metric, label")
     else:  # a label stays while a fact has it (facts_by_metric finds one quickly)
-        gone = [p for p in pairs
-                if con.execute("SELECT 1 FROM facts WHERE metric = ? AND label = ? LIMIT 1", p).fetchone() is None]
+        gone = [
+            p
+            for p in pairs
+            if con.execute("SELECT 1 FROM facts WHERE metric = ? AND label = ? LIMIT 1", p).fetchone() is None
+        ]
         con.executemany("DELETE FROM labels WHERE metric = ? AND label = ?", gone)
     if departments:  # the aliases of these departments, from the reports that are left
         con.executemany("DELETE FROM aliases WHERE department = ?", [(d,) for d in sorted(departments)])
         for (report_json,) in con.execute("SELECT json FROM reports ORDER BY doc").fetchall():
             meta = json.loads(report_json)
             if meta.get("department") in departments:
-                con.executemany("INSERT OR IGNORE INTO aliases VALUES (?, ?)",
-                                [(a, meta["department"]) for a in sorted({meta["department"], *meta.get("aliases", [])})])
+                con.executemany(
+                    "INSERT OR IGNORE INTO aliases VALUES (?, ?)",
+                    [(a, meta["department"]) for a in sorted({meta["department"], *meta.get("aliases", [])})],
+                )
 
 
 def set_duplicates(con: sqlite3.Connection, duplicates: dict[str, list[str]]) -> None:
     """Record the duplicates of every report in the store (doc -> file names; absent = none)."""
     docs = [r[0] for r in con.execute("SELECT doc FROM reports")]
-    con.executemany("UPDATE reports SET duplicates = ? WHERE doc = ?",
-                    [(json.dumps(duplicates.get(d, []), ensure_ascii=False), d) for d in docs])
+    con.executemany(
+        "UPDATE reports SET duplicates = ? WHERE doc = ?",
+        [(json.dumps(duplicates.get(d, []), ensure_ascii=False), d) for d in docs],
+    )
 
 
 def set_meta(con: sqlite3.Connection, key: str, value: str) -> None:
@@ -143,7 +189,9 @@ def create_indexes(con: sqlite3.Connection) -> None:
 _INSERT_FACT = f"INSERT INTO facts ({', '.join(FACT_COLUMNS)}) VALUES ({', '.join('?' * len(FACT_COLUMNS))})"
 
 
-_INSERT_MENTION = f"INSERT INTO mentions ({', '.join(MENTION_COLUMNS)}) VALUES ({', '.join('?' * len(MENTION_COLUMNS))})"
+_INSERT_MENTION = (
+    f"INSERT INTO mentions ({', '.join(MENTION_COLUMNS)}) VALUES ({', '.join('?' * len(MENTION_COLUMNS))})"
+)
 
 
 _METRIC, _LABEL = FACT_COLUMNS.index("metric"), FACT_COLUMNS.index("label")
@@ -162,27 +210,52 @@ def mention_rows(mentions: Iterable[Mention]) -> list[tuple[object, ...]]:
     return [(m.doc, m.line, m.page, str(m.value), m.unit, m.phrase, m.snippet, m.bound) for m in mentions]
 
 
-def write_report(con: sqlite3.Connection, report: Report, facts: Iterable[Fact], n_tables: int,
-                 warnings: list[str], duplicates: list[str], mentions: Iterable[Mention] = ()) -> None:
+def write_report(
+    con: sqlite3.Connection,
+    report: Report,
+    facts: Iterable[Fact],
+    n_tables: int,
+    warnings: list[str],
+    duplicates: list[str],
+    mentions: Iterable[Mention] = (),
+) -> None:
     """Store one report with its aliases, facts and numeric mentions."""
     write_report_rows(con, report, fact_rows(facts), n_tables, warnings, duplicates, mention_rows(mentions))
 
 
-def write_report_rows(con: sqlite3.Connection, report: Report, rows: list[tuple[object, ...]], n_tables: int,
-                      warnings: list[str], duplicates: list[str],
-                      mentions: list[tuple[object, ...]] | None = None) -> None:
+def write_report_rows(
+    con: sqlite3.Connection,
+    report: Report,
+    rows: list[tuple[object, ...]],
+    n_tables: int,
+    warnings: list[str],
+    duplicates: list[str],
+    mentions: list[tuple[object, ...]] | None = None,
+) -> None:
     """write_report with the facts (and mentions) already as rows (see fact_rows, mention_rows)."""
-    con.execute("INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?)",
-                (report.doc, report.sha256, report.model_dump_json(exclude={"copies"}), n_tables,
-                 json.dumps(warnings, ensure_ascii=False), json.dumps(duplicates, ensure_ascii=False)))
+    con.execute(
+        "INSERT INTO reports VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            report.doc,
+            report.sha256,
+            report.model_dump_json(exclude={"copies"}),
+            n_tables,
+            json.dumps(warnings, ensure_ascii=False),
+            json.dumps(duplicates, ensure_ascii=False),
+        ),
+    )
     if report.department:
-        con.executemany("INSERT OR IGNORE INTO aliases VALUES (?, ?)",
-                        [(alias, report.department) for alias in sorted({report.department, *report.aliases})])
+        con.executemany(
+            "INSERT OR IGNORE INTO aliases VALUES (?, ?)",
+            [(alias, report.department) for alias in sorted({report.department, *report.aliases})],
+        )
     con.executemany(_INSERT_FACT, rows)
     if mentions:
         con.executemany(_INSERT_MENTION, mentions)
     # The names a question can use, kept apart so an engine need not scan every fact at start-up.
-    con.executemany("INSERT OR IGNORE INTO labels VALUES (?, ?)", sorted({(r[_METRIC], r[_LABEL]) for r in rows}))
+    con.executemany(
+        "INSERT OR IGNORE INTO labels VALUES (?, ?)", sorted({(r[_METRIC], r[_LABEL]) for r in rows})
+    )
 
 
 def copy_report(con: sqlite3.Connection, schema: str, doc: str, duplicates: list[str]) -> int:
@@ -196,16 +269,30 @@ def copy_report(con: sqlite3.Connection, schema: str, doc: str, duplicates: list
     row = con.execute(f"SELECT json FROM {schema}.reports WHERE doc = ?", (doc,)).fetchone()
     if row is None:
         raise StoreError(f"report {doc} is not in the previous store")
-    con.execute(f"INSERT INTO reports SELECT doc, sha256, json, n_tables, warnings, ? FROM {schema}.reports "
-                "WHERE doc = ?", (json.dumps(duplicates, ensure_ascii=False), doc))
+    con.execute(
+        f"INSERT INTO reports SELECT doc, sha256, json, n_tables, warnings, ? FROM {schema}.reports "
+        "WHERE doc = ?",
+        (json.dumps(duplicates, ensure_ascii=False), doc),
+    )
     meta = json.loads(row[0])
     if meta.get("department"):
-        con.executemany("INSERT OR IGNORE INTO aliases VALUES (?, ?)",
-                        [(a, meta["department"]) for a in sorted({meta["department"], *meta.get("aliases", [])})])
-    n = con.execute(f"INSERT INTO facts ({', '.join(FACT_COLUMNS)}) SELECT {', '.join(FACT_COLUMNS)} "
-                    f"FROM {schema}.facts WHERE doc = ? ORDER BY id", (doc,)).rowcount
-    con.execute(f"INSERT OR IGNORE INTO labels SELECT DISTINCT metric, label FROM {schema}.facts WHERE doc = ? "
-                "ORDER BY metric, label", (doc,))
-    con.execute(f"INSERT INTO mentions ({', '.join(MENTION_COLUMNS)}) SELECT {', '.join(MENTION_COLUMNS)} "
-                f"FROM {schema}.mentions WHERE doc = ? ORDER BY id", (doc,))
+        con.executemany(
+            "INSERT OR IGNORE INTO aliases VALUES (?, ?)",
+            [(a, meta["department"]) for a in sorted({meta["department"], *meta.get("aliases", [])})],
+        )
+    n = con.execute(
+        f"INSERT INTO facts ({', '.join(FACT_COLUMNS)}) SELECT {', '.join(FACT_COLUMNS)} "
+        f"FROM {schema}.facts WHERE doc = ? ORDER BY id",
+        (doc,),
+    ).rowcount
+    con.execute(
+        f"INSERT OR IGNORE INTO labels SELECT DISTINCT metric, label FROM {schema}.facts WHERE doc = ? "
+        "ORDER BY metric, label",
+        (doc,),
+    )
+    con.execute(
+        f"INSERT INTO mentions ({', '.join(MENTION_COLUMNS)}) SELECT {', '.join(MENTION_COLUMNS)} "
+        f"FROM {schema}.mentions WHERE doc = ? ORDER BY id",
+        (doc,),
+    )
     return n

@@ -42,8 +42,9 @@ def substrings(text: str, max_len: int = MAX_TERM) -> set[str]:
     return {text[i:j] for i in range(n) for j in range(i + 2, min(n, i + max_len) + 1)}
 
 
-def fold_vocabulary(aliases: dict[str, list[str]], labels: Iterable[tuple[str, str]]
-                    ) -> tuple[dict[str, list[str]], dict[str, str]]:
+def fold_vocabulary(
+    aliases: dict[str, list[str]], labels: Iterable[tuple[str, str]]
+) -> tuple[dict[str, list[str]], dict[str, str]]:
     """(folded alias → departments, folded term → metric) from raw aliases and (metric, label) pairs.
 
     Lexicon terms win over row labels; among labels the first (metric, label) in sorted order wins,
@@ -93,8 +94,12 @@ def term_end_index(terms: Iterable[str]) -> dict[str, list[str]]:
 class Vocabulary:
     """The whole vocabulary in memory (tests, and stores without a ``terms`` table)."""
 
-    def __init__(self, folded_aliases: dict[str, list[str]], term_index: dict[str, str],
-                 aliases: dict[str, list[str]] | None = None) -> None:
+    def __init__(
+        self,
+        folded_aliases: dict[str, list[str]],
+        term_index: dict[str, str],
+        aliases: dict[str, list[str]] | None = None,
+    ) -> None:
         self.folded_aliases = folded_aliases
         self.term_index = term_index
         self.aliases = aliases if aliases is not None else folded_aliases
@@ -152,10 +157,12 @@ class StoreVocabulary:
         rows: list[tuple[str, str]] = []
         ranked = "" if max_rank is None else f" AND rank <= {int(max_rank)}"
         for i in range(0, len(ordered), 900):  # stay under SQLite's bound-parameter limit
-            part = ordered[i:i + 900]
+            part = ordered[i : i + 900]
             rows += self.con.execute(
                 f"SELECT term, target FROM terms WHERE kind = ? AND term IN ({','.join('?' * len(part))}){ranked} "
-                "ORDER BY term, rank", (kind, *part)).fetchall()
+                "ORDER BY term, rank",
+                (kind, *part),
+            ).fetchall()
         return rows
 
     def aliases_in(self, text: str) -> dict[str, list[str]]:
@@ -185,17 +192,27 @@ class StoreVocabulary:
 
     def terms_containing(self, core: str) -> list[tuple[str, str]]:
         """(term, metric) of every term that contains ``core``."""
-        return list(self.con.execute(
-            "SELECT term, target FROM terms WHERE kind = 'term' AND instr(term, ?) > 0 ORDER BY term", (core,)))
+        return list(
+            self.con.execute(
+                "SELECT term, target FROM terms WHERE kind = 'term' AND instr(term, ?) > 0 ORDER BY term",
+                (core,),
+            )
+        )
 
     def department_names(self) -> list[str]:
         """Every alias and department name, sorted (for completion)."""
-        return [r[0] for r in self.con.execute(
-            "SELECT alias FROM aliases UNION SELECT department FROM aliases ORDER BY 1")]
+        return [
+            r[0]
+            for r in self.con.execute(
+                "SELECT alias FROM aliases UNION SELECT department FROM aliases ORDER BY 1"
+            )
+        ]
 
     def metric_names(self) -> list[str]:
         """Every metric a term names, sorted."""
-        return [r[0] for r in self.con.execute("SELECT DISTINCT target FROM terms WHERE kind = 'term' ORDER BY 1")]
+        return [
+            r[0] for r in self.con.execute("SELECT DISTINCT target FROM terms WHERE kind = 'term' ORDER BY 1")
+        ]
 
 
 def write_vocabulary(con: sqlite3.Connection) -> None:
@@ -204,14 +221,20 @@ def write_vocabulary(con: sqlite3.Connection) -> None:
     folded, terms = fold_vocabulary(_stored_aliases(con), con.execute("SELECT metric, label FROM labels"))
     con.executescript(_TERMS_SCHEMA)
     con.execute("DELETE FROM terms")
-    con.executemany("INSERT INTO terms VALUES (?, 'alias', ?, ?)",
-                    ((a, d, i) for a, depts in folded.items() for i, d in enumerate(depts)))
+    con.executemany(
+        "INSERT INTO terms VALUES (?, 'alias', ?, ?)",
+        ((a, d, i) for a, depts in folded.items() for i, d in enumerate(depts)),
+    )
     con.executemany("INSERT INTO terms VALUES (?, 'term', ?, 0)", terms.items())
     departments = {d for depts in folded.values() for d in depts}
-    con.executemany("INSERT INTO terms VALUES (?, 'dkey', ?, ?)",
-                    ((k, d, i) for k, depts in department_index(departments).items() for i, d in enumerate(depts)))
-    con.executemany("INSERT INTO terms VALUES (?, 'tkey', ?, ?)",
-                    ((k, t, i) for k, ts in term_end_index(terms).items() for i, t in enumerate(ts)))
+    con.executemany(
+        "INSERT INTO terms VALUES (?, 'dkey', ?, ?)",
+        ((k, d, i) for k, depts in department_index(departments).items() for i, d in enumerate(depts)),
+    )
+    con.executemany(
+        "INSERT INTO terms VALUES (?, 'tkey', ?, ?)",
+        ((k, t, i) for k, ts in term_end_index(terms).items() for i, t in enumerate(ts)),
+    )
 
 
 def open_vocabulary(con: sqlite3.Connection) -> Vocabulary | StoreVocabulary:
