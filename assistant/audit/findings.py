@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from assistant.models import Record
+from assistant.models import Record, SourceLine
 
 Severity = Literal["error", "warning", "info"]
 SEVERITY_RANK: dict[str, int] = {"info": 0, "warning": 1, "error": 2}
@@ -33,3 +33,17 @@ class Finding(Record):
     message: str
     values: list[FindingValue] = Field(default_factory=list)
     snippet: str = ""
+
+    @classmethod
+    def on_line(cls, rule: str, severity: Severity, doc: str, ln: SourceLine, message: str) -> Finding:
+        """A finding about one line of the report, quoting it (the report's own text, as printed)."""
+        return cls(
+            rule=rule,
+            severity=severity,
+            doc=doc,
+            page=ln.page,
+            line=ln.line,
+            message=message,
+            values=[],
+            snippet=ln.raw.strip(),
+        )

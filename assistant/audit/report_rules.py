@@ -41,15 +41,12 @@ def check_department_name(ctx: AuditContext) -> Iterator[Finding]:
     for ln in ctx.doc.lines:
         m = _PLACEHOLDER_RE.search(ln.text)
         if m is not None:
-            yield Finding(
-                rule="report.department",
-                severity="error",
-                doc=ctx.report.doc,
-                page=ln.page,
-                line=ln.line,
-                message=f"部门名称处是占位符「{m.group(0)}」" + (f"，应为「{dept}」" if dept else ""),
-                values=[],
-                snippet=ln.raw.strip(),
+            yield Finding.on_line(
+                "report.department",
+                "error",
+                ctx.report.doc,
+                ln,
+                f"部门名称处是占位符「{m.group(0)}」" + (f"，应为「{dept}」" if dept else ""),
             )
             continue
         if not dept or not places:
@@ -57,15 +54,8 @@ def check_department_name(ctx: AuditContext) -> Iterator[Finding]:
         for t in _TITLE_NAME_RE.finditer(ln.text):
             name = _LEAD_WORDS.sub("", t.group("name"))
             if name[-_BODY_CHARS:] == dept[-_BODY_CHARS:] and not any(p in name for p in places):
-                yield Finding(
-                    rule="report.department",
-                    severity="error",
-                    doc=ctx.report.doc,
-                    page=ln.page,
-                    line=ln.line,
-                    message=f"「{name}」不是本报告的部门「{dept}」",
-                    values=[],
-                    snippet=ln.raw.strip(),
+                yield Finding.on_line(
+                    "report.department", "error", ctx.report.doc, ln, f"「{name}」不是本报告的部门「{dept}」"
                 )
                 break
 
@@ -174,13 +164,10 @@ def check_contents(ctx: AuditContext) -> Iterator[Finding]:
         title = _SPACE_RE.sub("", m.group("title"))
         if any(title in text for n, text in squeezed.items() if n != ln.line and not _TOC_RE.match(text)):
             continue  # named again outside the contents (a note that the table is empty or not published)
-        yield Finding(
-            rule="report.contents",
-            severity="error",
-            doc=ctx.report.doc,
-            page=ln.page,
-            line=ln.line,
-            message=f"目录列出「{m.group('title')}」，报告中没有这张表",
-            values=[],
-            snippet=ln.raw.strip(),
+        yield Finding.on_line(
+            "report.contents",
+            "error",
+            ctx.report.doc,
+            ln,
+            f"目录列出「{m.group('title')}」，报告中没有这张表",
         )

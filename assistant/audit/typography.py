@@ -22,16 +22,7 @@ def check_typography(ctx: AuditContext) -> Iterator[Finding]:
         if "\t" in ln.text:
             continue
         for m in _DOUBLED_RE.finditer(ln.text):
-            yield Finding(
-                rule="typography",
-                severity="info",
-                doc=ctx.report.doc,
-                page=ln.page,
-                line=ln.line,
-                message=f"重复标点「{m.group(0)}」",
-                values=[],
-                snippet=ln.raw.strip(),
-            )
+            yield Finding.on_line("typography", "info", ctx.report.doc, ln, f"重复标点「{m.group(0)}」")
     for para in ctx.paragraphs:
         if "。" not in para.text:
             continue  # headings and cells of indicator tables, not prose
