@@ -29,6 +29,7 @@ from decimal import Decimal
 from functools import lru_cache
 
 from assistant.models import Fact, Report, SourceLine, Table, TableRow
+from assistant.parse.generic_indicators import indicator_regions
 from assistant.parse.generic_layout import (
     CJK_RE,
     MARKER_RE,
@@ -266,6 +267,9 @@ def generic_tables(
     regions = table_regions(items)
     taken = {r.first.line for reg in regions for r in reg.rows}
     regions += space_regions(lines, skip | taken)
+    # Wrapped 绩效指标 rows: only on lines no other layout took (a table is read one way).
+    taken |= {n for reg in regions for r in reg.rows for n in range(r.first.line, r.last + 1)}
+    regions += indicator_regions(lines, skip | taken)
     regions.sort(key=lambda reg: reg.title_line)
     tables: list[Table] = []
     facts: list[Fact] = []

@@ -93,7 +93,7 @@ def _value_match(cell: str) -> re.Match[str] | None:
     return _VALUE_CELL_RE.match(cell.strip())
 
 
-def _with_values(row: Row) -> Row:
+def with_values(row: Row) -> Row:
     row.values = []
     for i, c in enumerate(row.cells):
         c = c.strip()
@@ -129,7 +129,7 @@ def _space_row(ln: SourceLine) -> Row | None:
     if not cells or not label or not CJK_RE.search(label):
         return None
     label = label.replace(" ", "") if CJK_RE.search(label) else label
-    return _with_values(Row([label, *cells], ln, ln.line, spaced=True))
+    return with_values(Row([label, *cells], ln, ln.line, spaced=True))
 
 
 def _blank(ln: SourceLine) -> bool:
@@ -169,7 +169,7 @@ def grid(lines: list[SourceLine], skip: set[int]) -> list[Row | SourceLine]:
             continue
         raw = ln.text
         if "\t" in raw.strip("\t ") or (raw.startswith("\t") and raw.count("\t") > 1):
-            out.append(_with_values(Row([c.strip() for c in raw.split("\t")], ln, ln.line)))
+            out.append(with_values(Row([c.strip() for c in raw.split("\t")], ln, ln.line)))
             i += 1
             continue
         if raw.startswith("\t"):
@@ -189,7 +189,7 @@ def grid(lines: list[SourceLine], skip: set[int]) -> list[Row | SourceLine]:
                     cells[-1] += t.strip()
                 last = lines[i]
                 i += 1
-            out.append(_with_values(Row(cells, ln, last.line)))
+            out.append(with_values(Row(cells, ln, last.line)))
             continue
         out.append(ln)
         i += 1
