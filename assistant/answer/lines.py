@@ -264,8 +264,13 @@ def clear_winner(hits: list[LineHit], min_score: float = 0.75) -> LineHit | None
     if not hits or hits[0].score < min_score:
         return None
     best = hits[0]
-    figures = ({v for v, _ in best.numbers}, set(best.bare))
-    rival = next((h for h in hits[1:] if ({v for v, _ in h.numbers}, set(h.bare)) != figures), None)
+
+    def figures(h: LineHit) -> tuple[set[str], set[str]]:
+        # Lines that state the same figures with units agree, whatever bare numbers (a 文号's year, a
+        # 行次) one of them carries besides: a table row and the line it came from are no rivals.
+        return ({v for v, _ in h.numbers}, set() if h.numbers and best.numbers else set(h.bare))
+
+    rival = next((h for h in hits[1:] if figures(h) != figures(best)), None)
     if rival is not None and rival.score + rival.context / 4 > best.score + best.context / 4 - 0.1:
         return None
     return best

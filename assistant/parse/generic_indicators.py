@@ -17,6 +17,7 @@ import re
 
 from assistant.models import SourceLine
 from assistant.parse.generic_layout import UNIT_ALT, Region, Row, with_values
+from assistant.parse.rows import clean_label
 
 __all__ = ["indicator_regions"]
 
@@ -103,7 +104,9 @@ def indicator_regions(lines: list[SourceLine], skip: set[int]) -> list[Region]:
             continue
         head = Row(["一级指标", "二级指标", "三级指标", "指标值"], ln, ln.line)
         lead = [Row(["项目名称", project], ln, ln.line)] if project else []
-        out.append(Region(title, title_ln.line, [*lead, head, *rows], None))
+        # The title without its list number (``11、门诊特殊疾病鉴定项目绩效目标表``): questions name the project.
+        name = clean_label(title).lstrip(".、．")
+        out.append(Region(name, title_ln.line, [*lead, head, *rows], None))
         project = None
     return out
 
