@@ -101,6 +101,9 @@ class Table(Record):
     line_start: int
     line_end: int
     failed_checks: list[str] = Field(default_factory=list)
+    # Its cells are only some of the numbers on its lines (绩效指标 rows read for their 指标值 alone):
+    # the other numbers there stay numeric mentions.
+    partial: bool = False
 
 
 class Fact(Record):

@@ -203,8 +203,11 @@ def test_000_wrapped_indicator_label_read_from_the_lines_above(parsed):
     phrase = "城乡特困供养人员、孤儿参加城乡居民医疗保险缴费资助"
     # the 指标值 (= 280 元) and the 实际完成值 printed bare after the unit
     assert got == [(869, "元", "=", phrase), (869, "元", None, phrase)]
+    # 召开医保工作会议或培训 >= 2 次 3: the 指标值 is a fact of the 绩效指标表, the 实际完成值 a mention
     got = [(m.value, m.unit, m.bound) for m in parsed[DOC000].mentions if m.line == 1085]
-    assert got == [(Decimal("2"), "次", "≥"), (Decimal("3"), "次", None)]  # 召开医保工作会议或培训 >= 2 次 3
+    assert got == [(Decimal("3"), "次", None)]
+    got = [(f.value, f.unit, f.flags) for f in parsed[DOC000].facts if f.line == 1085]
+    assert got == [(Decimal("2"), "次", ["≥"])]
 
 
 def test_002_indicator_amounts_with_a_bare_wan(parsed):
@@ -213,8 +216,9 @@ def test_002_indicator_amounts_with_a_bare_wan(parsed):
     assert {
         (527, Decimal("1.2"), "万", None),
         (237, Decimal("40"), "万", "≥"),
-        (1236, Decimal("370000"), "人", "≥"),
     } <= got
+    # ≥370000人 stands in a 绩效目标表 read row by row: a fact, no longer a mention
+    assert (1236, Decimal("370000"), "人", "≥") not in got
 
 
 def _doc(lines: list[str]) -> Document:
@@ -418,3 +422,78 @@ def test_a_row_every_project_table_has_is_named_with_its_table(parsed):
         "抽调专家",
     ]  # one row only
     assert {f.metric for f in parsed[DOC001].facts if f.label == "年度资金总额"} == {"年度资金总额"}
+
+
+def _indicator(facts: list[Fact], table: str, label: str) -> list[tuple[Decimal, str, list[str]]]:
+    return [
+        (f.value, f.unit, f.flags)
+        for f in facts
+        if f.table_id and f.table_id.startswith(table) and f.label.startswith(label)
+    ]
+
+
+def test_000_indicator_rows_wrapped_over_lines(parsed):
+    """项目支出绩效指标表 of PDF text: 一级/二级 words on a line, the 三级指标 wrapped below, the 指标值 line."""
+    facts = parsed[DOC000].facts
+    table = "项目支出绩效指标表：城乡医疗救助财政补助资金"
+    got = _indicator(
+        facts, table, "产出指标/数量指标/资助除建档立卡人员外的城乡特殊困难人员参加基本医疗保险人数"
+    )
+    assert got == [(Decimal("3500"), "人次", ["≥"])]  # four lines of label, then >= 3500 人次 3849
+    assert _indicator(facts, table, "产出指标/时效指标/救助发放及时率") == [(Decimal("100"), "%", [])]
+    assert _indicator(facts, table, "满意度指标/服务对象满意度指标/救助对象满意度") == [
+        (Decimal("85"), "%", ["≥"])
+    ]
+    # = 有效改善: no number, no fact
+    assert not _indicator(facts, table, "效益指标/社会效益指标/生活状况改善")
+    table2 = "项目支出绩效指标表(2)：中央财政医疗保障服务能力提升补助资金"
+    assert _indicator(facts, table2, "产出指标/数量指标/召开医保工作会议或培训") == [
+        (Decimal("2"), "次", ["≥"])
+    ]
+
+
+def test_002_indicator_cells_end_at_a_trailing_space(parsed):
+    """绩效目标表 of 002: a cell's last line ends in a space, its wrapped lines do not; the 描述 column
+    after the 三级指标 is not part of the label."""
+    facts = parsed[DOC002].facts
+    table = "城乡居民医疗保险缴费(普通)绩效目标表"
+    assert _indicator(facts, table, "产出指标/数量指标/参保缴费人数") == [(Decimal("40"), "万人", ["≤"])]
+    assert _indicator(facts, "基金监管专项资金绩效目标表", "产出指标/数量指标/对定点医药机构监督检查") == [
+        (Decimal("720"), "次", ["≤"])
+    ]
+    assert _indicator(facts, "门诊特殊疾病鉴定项目绩效目标表", "产出指标/成本指标/专家评审费") == [
+        (Decimal("0.6"), "万元", [])
+    ]
+    # =12 个月: 个月 is no unit we know, so no number is stated for it
+    assert not _indicator(facts, "城乡居民医疗保险缴费(普通)绩效目标表", "产出指标/时效指标/补助完成时间")
+
+
+def test_indicator_rows_in_other_wording():
+    """The same layout with other words: a 一级 word alone, wrapped labels, values with and without a
+    comparison; prose after the table gives nothing."""
+    doc = _doc(
+        [
+            "图书馆免费开放项目绩效目标表",
+            "一级指标 二级指标 三级指标 绩效指标描述 指标值 指标值确定依据 ",
+            "产出指标 ",
+            "数量指标 年度接待读",
+            "者人次 ",
+            "全年到馆读者 ",
+            "≥12 万人次 根据上年数据",
+            "质量指标 图书外借率 外借率 ≥ 60 % 行业标准",
+            "时效指标 开放时长 每周开放 =56 小时 规定",
+            "效益指标 ",
+            "社会效益指标 阅读氛围 改善 显著 ",
+            "满意度指标 服务对象满意度指标 ",
+            "读者满意度 读者评价 >= 90 % 调查",
+            "备注：以上指标为预计数。",
+            "全年到馆读者 ≥12 万人次，较上年增长。",
+        ]
+    )
+    tables, facts = generic_tables(REPORT, doc.lines, [])
+    assert [t.table_id for t in tables] == ["图书馆免费开放项目绩效目标表"]
+    assert [(f.label, f.value, f.unit, f.flags) for f in facts] == [
+        ("产出指标/数量指标/年度接待读者人次", Decimal("12"), "万人次", ["≥"]),
+        ("产出指标/质量指标/图书外借率", Decimal("60"), "%", ["≥"]),
+        ("满意度指标/服务对象满意度指标/读者满意度", Decimal("90"), "%", ["≥"]),
+    ]

@@ -151,7 +151,7 @@ def parse_document(doc: Document) -> ParsedReport:
     generic, generic_facts = generic_tables(report, doc.lines, tables, exact_tabs=doc.filetype != "pdf")
     facts.extend(generic_facts)
     flag_ocr(doc, facts)
-    table_lines = {n for t in tables + generic for n in range(t.line_start, t.line_end + 1)}
+    table_lines = {n for t in tables + generic if not t.partial for n in range(t.line_start, t.line_end + 1)}
     mentions = extract_mentions(doc, facts, table_lines, sentences)
     tables = tables + generic
     warnings = list(doc.warnings) + list(report.warnings)

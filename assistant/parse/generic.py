@@ -154,6 +154,7 @@ def _table_from_region(doc: str, region: Region, table_id: str) -> tuple[Table, 
         rows=rows,
         line_start=region.title_line,
         line_end=max(r.line_end or r.line for r in rows),
+        partial=region.partial,
     )
     return table, cells
 

@@ -106,7 +106,7 @@ def indicator_regions(lines: list[SourceLine], skip: set[int]) -> list[Region]:
         lead = [Row(["项目名称", project], ln, ln.line)] if project else []
         # The title without its list number (``11、门诊特殊疾病鉴定项目绩效目标表``): questions name the project.
         name = clean_label(title).lstrip(".、．")
-        out.append(Region(name, title_ln.line, [*lead, head, *rows], None))
+        out.append(Region(name, title_ln.line, [*lead, head, *rows], None, partial=True))
         project = None
     return out
 

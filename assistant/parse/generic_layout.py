@@ -243,6 +243,7 @@ class Region:
     rows: list[Row]
     unit: str | None
     as_of: int | None = None  # 截止时间：2020年12月31日 under the title: the year the figures are of
+    partial: bool = False  # only some numbers of its lines become cells (Table.partial)
 
 
 def table_regions(items: list[Row | SourceLine]) -> list[Region]:

@@ -168,26 +168,26 @@ def _line_mentions(doc: Document, held: set[tuple[int, Decimal]], skip: set[int]
         for start, end, value, unit in _numbers(text):
             window_start = max(_clause_start(text, start), prev_end)
             prev_end = end
-            if (ln.line, value) in held:
-                continue
             before = text[window_start:start]
             phrase = _phrase(before)
             if not _CJK_RE.search(phrase) and window_start == 0 and above:
                 phrase = _phrase("".join(above))
             if not _CJK_RE.search(phrase):
                 continue
-            out.append(
-                Mention(
-                    doc=doc.doc,
-                    line=ln.line,
-                    page=ln.page,
-                    value=value,
-                    unit=unit,
-                    phrase=phrase,
-                    snippet=ln.raw.strip(),
-                    bound=_bound(before),
+            # A number a fact holds is no mention, but the bare 实际完成值 after it still is one.
+            if (ln.line, value) not in held:
+                out.append(
+                    Mention(
+                        doc=doc.doc,
+                        line=ln.line,
+                        page=ln.page,
+                        value=value,
+                        unit=unit,
+                        phrase=phrase,
+                        snippet=ln.raw.strip(),
+                        bound=_bound(before),
+                    )
                 )
-            )
             # 绩效指标 rows print 指标值, 度量单位, then the 实际完成值 bare: ``>= 2 次 3``.
             m = _ECHO_RE.match(text, end)
             if (
