@@ -75,3 +75,10 @@ def test_a_figure_asked_stays_a_figure(engine) -> None:
 )
 def test_asked_form(text: str, form: bool) -> None:
     assert (asked_form(text) is not None) is form
+
+
+def test_a_negation_about_something_else_is_no_absence(engine) -> None:
+    # 仁和 has 机关运行经费 (25.33万元); a 未支付完 about another fund's sentence must not answer 没有.
+    a = _answer(engine, "仁和区医保局有没有机关运行经费？")
+    assert not any("未支付完" in c.snippet for c in a.citations)
+    assert any("机关运行经费" in c.snippet for c in a.citations)

@@ -165,6 +165,10 @@ def _passages(
     return hits[:2], True
 
 
+# A sentence answers 有没有 X only when it says X is absent: the asked words follow the negation
+# (无政府性基金预算收支, 没有发生…); a 未 elsewhere (…专项经费未支付完) says nothing of X.
+ABSENCE = re.compile(r"[无未]|没有|不存在")
+ABSENCE_WINDOW = 12  # characters after the negation that must name the topic
 # The form a question asks in → the marker a sentence answering it carries (issue #12). A reason
 # question wants 主要原因/原因是…; a question whether something exists wants the sentence saying it is
 # absent (reports state only absences: 本单位无政府性基金预算收支); a question what money is used
@@ -177,7 +181,7 @@ ASKED_FORMS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
     ),
     (
         re.compile(r"有没有|有无|是否有|是否存在|是否发生|存不存在"),
-        re.compile(r"[无未]|没有|不存在|为零|为0"),
+        ABSENCE,
     ),
     (
         re.compile(r"用在哪|用于哪|用于什么|用在什么|用途|用来做什么|花在哪|花在什么|用到哪"),
@@ -228,7 +232,10 @@ def _form_sentences(index: Any, text: str, topic: str, hits: list, docs: list[st
             if prev is not None:
                 ls, page, sentence = prev[0], prev[3], prev[4] + sentence
             folded = _fold(sentence)
-            shared = sum(p in folded for p in pairs)
+            about = folded
+            if marker is ABSENCE:
+                about = "|".join(folded[m.end() : m.end() + ABSENCE_WINDOW] for m in ABSENCE.finditer(folded))
+            shared = sum(p in about for p in pairs)
             if shared < MIN_TOPIC_PAIRS:
                 continue
             key = (-shared, len(folded), ls)  # most of the topic; then the tighter sentence, the earlier
