@@ -18,7 +18,7 @@ from assistant.answer import resolve
 from assistant.answer.catalog import ReportCatalog
 from assistant.answer.coverage import unknown_department
 from assistant.answer.operate import OPERATIONS, Context
-from assistant.answer.passages import PassageSource, retrieval_answer, supporting_passage
+from assistant.answer.passages import PassageSource, asked_form, retrieval_answer, supporting_passage
 from assistant.answer.scope import cited_docs, list_copies
 from assistant.answer.select import DERIVED, FactSelector
 from assistant.answer.session import Session
@@ -30,6 +30,9 @@ from assistant.store.vocabulary import fold, open_vocabulary
 
 # A question that asks for a number (多少, 几, 是多少 …), not for a list or an explanation.
 NUMERIC_ASK = re.compile(r"多少|几[个次项人名件台辆批]|百分之|比例|比重|占比|[率%％]")
+HOW_MUCH = re.compile(
+    r"多少|几[个次项人名件台辆批]|百分之|比例|比重|占比"
+)  # asks a figure, whatever the form
 SUM_ASK = re.compile(r"一共|合计|总共|加起来|之和|总和|加上")
 # The words of an average (平均每辆值, 人均, 均价): with these alone left unexplained, the value per unit is asked.
 AVERAGE_WORDS = re.compile(r"平均每?[个台辆人件项次户家]?|人均|均价|单价|每[个台辆人件项户家]|[值价]")
@@ -125,7 +128,8 @@ class Engine:
         if other is not None and not self._mentions(q.departments, other):
             # Never the conversation's department either: the question named another one.
             return say.not_found(q.model_copy(update={"departments": []}), say.unknown_department(other))
-        if q.operation == "text":
+        if q.operation == "text" or (asked_form(q.text) and not HOW_MUCH.search(q.text)):
+            # 有没有/用在哪里 name a metric but ask for a passage (无…收支, 主要用于…), never its figure.
             return retrieval_answer(self.passages, q)
         if q.residue and q.departments:
             listed = self._table_list(q)

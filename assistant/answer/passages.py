@@ -88,6 +88,12 @@ def retrieval_answer(source: PassageSource, q: Query) -> Answer:
             else []
         )
         found, exact = _passages(index, q.text, term, departments, year, docs)
+        if not term:
+            # 为什么 / 有没有 / 用在哪里: the sentence of that form about the asked words, if one names them.
+            topic = q.text
+            for alias in sorted(source.vocab.aliases_in(fold(q.text)), key=len, reverse=True):
+                topic = topic.replace(alias, " ")  # the department's name is no part of the topic
+            found = _form_sentences(index, q.text, topic, found, docs) or found
         if found and exact:
             hits = found
             break
@@ -157,6 +163,90 @@ def _passages(
                 hits = _section_openings(index, docs, section) + hits
             break
     return hits[:2], True
+
+
+# A sentence answers 有没有 X only when it says X is absent: the asked words follow the negation
+# (无政府性基金预算收支, 没有发生…); a 未 elsewhere (…专项经费未支付完) says nothing of X.
+ABSENCE = re.compile(r"[无未]|没有|不存在")
+ABSENCE_WINDOW = 12  # characters after the negation that must name the topic
+# The form a question asks in → the marker a sentence answering it carries (issue #12). A reason
+# question wants 主要原因/原因是…; a question whether something exists wants the sentence saying it is
+# absent (reports state only absences: 本单位无政府性基金预算收支); a question what money is used
+# for wants 主要用于….
+ASKED_FORMS: tuple[tuple[re.Pattern[str], re.Pattern[str]], ...] = (
+    # Not a bare 原因: a heading (…增减变化原因) names the reasons without giving one.
+    (
+        re.compile(r"为什么|为何|什么原因|原因"),
+        re.compile(r"原因[是为:：]|原因[^。；，]{0,6}(?:是|为)|由于|因为"),
+    ),
+    (
+        re.compile(r"有没有|有无|是否有|是否存在|是否发生|存不存在"),
+        ABSENCE,
+    ),
+    (
+        re.compile(r"用在哪|用于哪|用于什么|用在什么|用途|用来做什么|花在哪|花在什么|用到哪"),
+        re.compile(r"用于"),
+    ),
+)
+# Words of the question that are its form or filler, not the topic a sentence must name.
+_FORM_WORDS = re.compile(
+    r"为什么|为何|什么原因|原因|有没有|有无|是否|存不存在|存在|发生|主要|用在|用于|用途|用来|用到|花在|"
+    r"哪里|哪些|什么|方面|做|的|了|呢|吗|[0-9０-９.%％年度]|[？?，,。！!\s]"
+)
+_CJK = r"\u3400-\u9fff\u3000-\u303f\uff00-\uffef"
+_CJK_GAP = re.compile(rf"(?<=[{_CJK}])\s+|\s+(?=[{_CJK}])")
+# A sentence must share this many character pairs with the question's topic to answer it.
+MIN_TOPIC_PAIRS = 2
+
+
+def asked_form(text: str) -> re.Pattern[str] | None:
+    """The marker of the sentence a 为什么 / 有没有 / 用在哪里 question asks for, or None."""
+    return next((marker for asked, marker in ASKED_FORMS if asked.search(text)), None)
+
+
+def _form_sentences(index: Any, text: str, topic: str, hits: list, docs: list[str]) -> list:
+    """For a question of an asked form: the sentence (with the one before it in its paragraph, which
+    names the figure a reason or use follows) carrying the form's marker and sharing the most
+    character pairs with the question's topic, one per report, as hits citing its lines; [] when
+    none names the topic."""
+    from assistant.retrieve.index import Hit
+
+    marker = asked_form(text)
+    if marker is None or not hasattr(index, "spans"):
+        return []
+    topic = _fold(_FORM_WORDS.sub(" ", topic))
+    pairs = {topic[i : i + 2] for i in range(len(topic) - 1)} - {""}
+    pairs = {p for p in pairs if " " not in p}
+    rank = {h.chunk.doc: n for n, h in enumerate(hits)}
+    chunk_ids = [ci for d in docs for ci in index.chunks_of(d)] if docs else []
+    if not chunk_ids:
+        chunk_ids = [ci for d in dict.fromkeys(h.chunk.doc for h in hits) for ci in index.chunks_of(d)]
+    best: dict[str, tuple[tuple[int, int, int], Hit]] = {}
+    for ci in chunk_ids:
+        chunk = index.chunks[ci]
+        spans = index.spans(ci)
+        for j, (ls, le, para, page, sentence) in enumerate(spans):
+            if not marker.search(sentence):
+                continue
+            prev = spans[j - 1] if j and spans[j - 1][2] == para else None
+            if prev is not None:
+                ls, page, sentence = prev[0], prev[3], prev[4] + sentence
+            folded = _fold(sentence)
+            about = folded
+            if marker is ABSENCE:
+                about = "|".join(folded[m.end() : m.end() + ABSENCE_WINDOW] for m in ABSENCE.finditer(folded))
+            shared = sum(p in about for p in pairs)
+            if shared < MIN_TOPIC_PAIRS:
+                continue
+            key = (-shared, len(folded), ls)  # most of the topic; then the tighter sentence, the earlier
+            shown = _CJK_GAP.sub("", sentence)  # a PDF's text layer spaces CJK from digits: 于 2024 年
+            cited = chunk.model_copy(
+                update={"line_start": ls, "line_end": le, "page": page or chunk.page, "text": shown}
+            )
+            if chunk.doc not in best or key < best[chunk.doc][0]:
+                best[chunk.doc] = (key, Hit(chunk=cited, score=float(shared), bm25_score=0.0))
+    ordered = sorted(best.values(), key=lambda kh: (kh[0][0], rank.get(kh[1].chunk.doc, len(rank))))
+    return [h for _, h in ordered[:2]]
 
 
 def _section_openings(index: Any, docs: list[str], section: re.Pattern[str]) -> list:
