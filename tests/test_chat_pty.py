@@ -54,7 +54,9 @@ def test_chat_in_a_terminal(built_config: Path, tmp_path: Path) -> None:
         time.sleep(1.0)  # let the prompt come back before Ctrl-D
         _read_until(master, b"\x00", 1.0)
         os.write(master, b"\x04")
-        assert proc.wait(timeout=20) == 0
+        # Exit waits for the background retrieval warm-up to leave onnxruntime (3.6 s quiet; >20 s seen
+        # with other sessions loading both cores): the bound is for a hang, not for speed.
+        assert proc.wait(timeout=60) == 0
     finally:
         if proc.poll() is None:
             proc.kill()
