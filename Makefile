@@ -28,7 +28,7 @@ test: lint
 	$(VENV)/bin/python -m pytest -q
 	$(VENV)/bin/assistant index
 	$(VENV)/bin/assistant eval tests/qa/dev.jsonl --min-accuracy 0.95
-	$(VENV)/bin/assistant eval tests/qa/dev2.jsonl --min-accuracy 0.80
+	$(VENV)/bin/assistant eval tests/qa/dev2.jsonl --min-accuracy 0.95
 
 bench: $(STAMP)
 	$(VENV)/bin/python -m bench
