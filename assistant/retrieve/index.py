@@ -37,7 +37,7 @@ import json
 import logging
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -46,8 +46,7 @@ import numpy as np
 from pydantic import BaseModel, Field
 
 from assistant.config import Settings
-from assistant.models import Chunk, Document, Report
-from assistant.reporting import Progress
+from assistant.models import Chunk
 from assistant.retrieve.chunking import split_sentences
 from assistant.retrieve.dense import DenseIndex, Encoder, ModelEncoder
 from assistant.retrieve.fusion import DEFINITION_WEIGHT, defines, definition_term, fuse
@@ -171,29 +170,9 @@ class RetrievalIndex:
 
     # ------------------------------------------------------------------ build
 
-    @staticmethod
-    def build(
-        index_dir: Path,
-        docs: list[tuple[Document, Report]],
-        settings: Settings,
-        embed: bool = True,
-        progress: Progress | None = None,
-        encoder: Encoder | None = None,
-        cached: Sequence[Report] = (),
-        load: Callable[[Report], Document | None] | None = None,
-    ) -> BuildStats:
-        """Build or update ``index_dir/retrieval`` for ``docs`` and ``cached``: see
-        assistant/retrieve/index_build.py (build_retrieval_index)."""
-        return build_retrieval_index(
-            index_dir,
-            docs,
-            settings,
-            embed=embed,
-            progress=progress,
-            encoder=encoder,
-            cached=cached,
-            load=load,
-        )
+    # Build or update ``index_dir/retrieval`` (assistant/retrieve/index_build.py): the same function,
+    # not a wrapper repeating its signature.
+    build = staticmethod(build_retrieval_index)
 
     # ------------------------------------------------------------------ open
 
