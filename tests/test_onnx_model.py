@@ -151,15 +151,41 @@ def test_int8_graph_is_close_and_keeps_the_ranking(settings: Settings, st_model)
 
 
 def test_model_encoder_uses_onnx_and_names_the_precision(settings: Settings) -> None:
-    enc = ModelEncoder(settings)
-    assert isinstance(enc.model(), O.OnnxEncoder) and enc.name == settings.embedding.model
-    int8 = settings.model_copy(
-        update={"embedding": settings.embedding.model_copy(update={"precision": "int8"})}
-    )
-    assert model_identity(int8) == f"{settings.embedding.model}+int8"
-    torch_int8 = int8.model_copy(update={"embedding": int8.embedding.model_copy(update={"runtime": "torch"})})
-    with pytest.raises(M.ModelError, match="precision"):
-        ModelEncoder(torch_int8).model()
+    def with_(base: Settings, **update: str) -> Settings:
+        return base.model_copy(update={"embedding": base.embedding.model_copy(update=update)})
+
+    fp32 = with_(settings, precision="fp32", query_precision="fp32")
+    enc = ModelEncoder(fp32)
+    assert isinstance(enc.model("query"), O.OnnxEncoder) and enc.name == settings.embedding.model
+    assert enc.model("query") is enc.model("passage")  # one graph for both
+    int8 = with_(settings, precision="int8", query_precision="fp32")
+    enc = ModelEncoder(int8)
+    # passages through int8, questions through fp32; the index is named after its passages' vectors
+    assert (enc.model("passage").precision, enc.model("query").precision) == ("int8", "fp32")
+    assert model_identity(int8) == enc.name == f"{settings.embedding.model}+int8-export{O.EXPORT_VERSION}"
+    assert model_identity(with_(int8, query_precision="int8")) == enc.name  # questions are not stored
+    for bad, key in (
+        (with_(int8, runtime="torch"), "precision"),
+        (with_(fp32, runtime="torch", query_precision="int8"), "query_precision"),
+    ):
+        with pytest.raises(M.ModelError, match=f"{key} = "):
+            ModelEncoder(bad).model()
+
+
+def test_export_fuses_attention_and_quantises_per_channel(settings: Settings) -> None:
+    """The exported graphs use onnxruntime's fused kernels (no SDPA Where/IsNaN pattern left) and the
+    int8 copy quantises the fused Attention's projections with one scale per output channel."""
+    import onnx
+
+    d = O.onnx_dir(M.prepared_dir(settings))
+    fp32 = onnx.load(str(d / O.GRAPHS["fp32"]), load_external_data=False)
+    ops = [n.op_type for n in fp32.graph.node]
+    assert ops.count("Attention") == 12 and "IsNaN" not in ops and ops.count("SkipLayerNormalization") == 24
+    int8 = onnx.load(str(d / O.GRAPHS["int8"]), load_external_data=False)
+    assert [n.op_type for n in int8.graph.node].count("QAttention") == 12
+    scales = {i.name: i for i in int8.graph.initializer if i.name.endswith("_scale")}
+    weight_scales = [s for s in scales.values() if len(s.dims) == 1 and s.dims[0] > 1]
+    assert len(weight_scales) >= 48  # per-channel: a vector of scales per quantised weight
 
 
 def test_onnx_encoding_imports_no_torch(settings: Settings) -> None:
@@ -188,3 +214,37 @@ def test_stale_export_is_not_exported(settings: Settings, tmp_path: Path) -> Non
     (fake / O.ONNX_SUBDIR / O.MANIFEST).write_text(json.dumps(man), encoding="utf-8")
     assert not O.is_exported(fake)
     assert not O.is_exported(tmp_path / "missing")
+
+
+def test_changing_the_passage_precision_re_embeds_the_index(tmp_path: Path) -> None:
+    """An index embedded with int8 passages is not "up to date" for fp32 ones (nor back): its vectors
+    are other numbers. Questions' precision is not stored, so changing it alone rebuilds nothing."""
+    from assistant.config import load_settings
+    from assistant.store.build import build_index
+    from tests.conftest import write_config
+    from tests.test_index_integrity import SMALL_REPORT
+
+    (tmp_path / "corpus").mkdir()
+    (tmp_path / "corpus" / "report.txt").write_text(SMALL_REPORT * 3, encoding="utf-8")
+    cfg = write_config(tmp_path, [tmp_path / "corpus"], tmp_path / "index")
+    base = cfg.read_text(encoding="utf-8")
+
+    def build(precision: str, query_precision: str = "fp32") -> tuple[list[str], dict]:
+        cfg.write_text(
+            base + f'[embedding]\nprecision = "{precision}"\nquery_precision = "{query_precision}"\n',
+            encoding="utf-8",
+        )
+        lines: list[str] = []
+        build_index(load_settings(cfg), embed=True, log=lambda m, *a: lines.append(str(m)))
+        man = json.loads((tmp_path / "index" / "retrieval" / "manifest.json").read_text(encoding="utf-8"))
+        return lines, man
+
+    settings = load_settings(cfg)
+    _, man = build("int8")
+    assert man["model"] == model_identity(
+        settings.model_copy(update={"embedding": settings.embedding.model_copy(update={"precision": "int8"})})
+    )
+    lines, man = build("fp32")
+    assert "retrieval: up to date" not in lines and man["model"] == settings.embedding.model
+    lines, _ = build("fp32", query_precision="int8")
+    assert "retrieval: up to date" in lines

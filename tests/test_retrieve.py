@@ -475,7 +475,7 @@ def test_real_supporting_passage_without_loading_the_model(real_index) -> None: 
     assert cite.line_start <= 414 <= cite.line_end
     opened = engine._retrieval
     assert opened is not None and opened.has_dense
-    assert opened._encoder._model is None  # the embedding model was not loaded
+    assert not opened._encoder._models  # no embedding model was loaded
 
 
 def test_build_is_deterministic(small_corpus, tmp_path) -> None:  # noqa: ANN001

@@ -18,12 +18,12 @@ import shutil
 import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
 from assistant.config import Settings
-from assistant.retrieve.onnx_model import OnnxEncoder
+from assistant.retrieve.onnx_model import EXPORT_VERSION, OnnxEncoder
 
 __all__ = ["Encoder", "ModelEncoder", "model_identity", "EmbeddingCache", "DenseIndex", "text_key"]
 
@@ -60,21 +60,28 @@ class Encoder(Protocol):
 
 
 def model_identity(settings: Settings) -> str:
-    """The name an index records for its vectors: the model, plus the precision when it is not fp32
-    (the ONNX fp32 graph and sentence-transformers give the same vectors, cosine >= 0.9999, and share
-    a name; int8 vectors live in their own space and must not be mixed with them)."""
+    """The name an index records for its vectors: the model, plus the passages' precision when it is
+    not fp32 (the ONNX fp32 graph and sentence-transformers give the same vectors, cosine >= 0.9999,
+    and share a name; int8 vectors are other numbers and must not be mixed with them). Questions are
+    not stored, so their precision is not part of it. The int8 numbers depend on how the export
+    quantised (per-tensor before export version 3, per-channel since), so its version is named too."""
     emb = settings.embedding
-    return emb.model if emb.precision == "fp32" else f"{emb.model}+{emb.precision}"
+    return emb.model if emb.precision == "fp32" else f"{emb.model}+{emb.precision}-export{EXPORT_VERSION}"
+
+
+Kind = Literal["query", "passage"]
 
 
 class ModelEncoder:
     """The configured model, loaded on first use: through its ONNX export (onnxruntime, no torch) when
-    it is the prepared default and ``[embedding] runtime = "onnx"``, else through sentence-transformers."""
+    it is the prepared default and ``[embedding] runtime = "onnx"``, else through sentence-transformers.
+    Passages go through the ``precision`` graph, questions through the ``query_precision`` one; each
+    is loaded when first needed (answering loads only the question graph)."""
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.name = model_identity(settings)
-        self._model: Any = None
+        self._models: dict[str, Any] = {}
         self._lock = threading.Lock()
         self.load_seconds: float | None = None
 
@@ -88,40 +95,46 @@ class ModelEncoder:
             and not self.settings.resolve(emb.model).is_dir()
         )
         if not onnx and emb.precision != "fp32":
-            from assistant.retrieve.model import ModelError
+            key, value = "precision", emb.precision
+        elif not onnx and emb.query_precision != "fp32":
+            key, value = "query_precision", emb.query_precision
+        else:
+            return onnx
+        from assistant.retrieve.model import ModelError
 
-            raise ModelError(
-                f'[embedding] precision = "{emb.precision}" needs runtime = "onnx" and the '
-                f"default model {DEFAULT_MODEL!r}"
-            )
-        return onnx
+        raise ModelError(
+            f'[embedding] {key} = "{value}" needs runtime = "onnx" and the default model {DEFAULT_MODEL!r}'
+        )
 
-    def model(self) -> Any:
-        """The loaded model: an OnnxEncoder or a SentenceTransformer (the first call loads it)."""
-        if self._model is None:
+    def model(self, kind: Kind = "query") -> Any:
+        """The loaded model for questions or passages: an OnnxEncoder or a SentenceTransformer (the
+        first call loads it)."""
+        emb = self.settings.embedding
+        onnx = self._uses_onnx()
+        precision = (emb.query_precision if kind == "query" else emb.precision) if onnx else "torch"
+        if precision not in self._models:
             with self._lock:
-                if self._model is None:
+                if precision not in self._models:
                     import time
 
                     t0 = time.perf_counter()
-                    if self._uses_onnx():
+                    if onnx:
                         from assistant.retrieve.model import prepare_model
 
-                        enc = OnnxEncoder.for_model(
-                            prepare_model(self.settings), self.settings.embedding.precision
-                        )
+                        enc = OnnxEncoder.for_model(prepare_model(self.settings), precision)
                         enc.warm()
-                        self._model = enc
+                        self._models[precision] = enc
                     else:
                         from assistant.retrieve.model import load_model
 
-                        self._model = load_model(self.settings)
-                    self.load_seconds = time.perf_counter() - t0
-        return self._model
+                        self._models[precision] = load_model(self.settings)
+                    if self.load_seconds is None:
+                        self.load_seconds = time.perf_counter() - t0
+        return self._models[precision]
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         """Query embeddings (with the model's query prompt)."""
-        model = self.model()
+        model = self.model("query")
         if isinstance(model, OnnxEncoder):
             return model.encode(texts, model.prompts.get("query", "query: "))
         from assistant.retrieve.model import encode_queries
@@ -130,7 +143,7 @@ class ModelEncoder:
 
     def encode_passages(self, texts: list[str]) -> np.ndarray:
         """Passage embeddings, in batches of settings.embedding.batch_size."""
-        model, batch = self.model(), self.settings.embedding.batch_size
+        model, batch = self.model("passage"), self.settings.embedding.batch_size
         if isinstance(model, OnnxEncoder):
             return model.encode(texts, model.prompts.get("passage", "passage: "), batch)
         from assistant.retrieve.model import encode_passages

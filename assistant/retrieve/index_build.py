@@ -21,7 +21,14 @@ from assistant.config import Settings
 from assistant.models import Chunk, Document, Report
 from assistant.reporting import NO_PROGRESS, Progress
 from assistant.retrieve.chunking import chunk_document_with_context
-from assistant.retrieve.dense import DenseIndex, EmbeddingCache, Encoder, ModelEncoder, text_key
+from assistant.retrieve.dense import (
+    DenseIndex,
+    EmbeddingCache,
+    Encoder,
+    ModelEncoder,
+    model_identity,
+    text_key,
+)
 from assistant.retrieve.index_files import (
     BM25_DIR,
     CHUNKS,
@@ -230,7 +237,7 @@ def build_retrieval_index(
     index_dir = Path(index_dir)
     final = index_dir / SUBDIR
     bar = progress if progress is not None else NO_PROGRESS
-    model_name = encoder.name if encoder is not None else settings.embedding.model
+    model_name = encoder.name if encoder is not None else model_identity(settings)
     old = read_index_manifest(final) or {}
 
     documents = {d.doc: d for d, _ in docs}

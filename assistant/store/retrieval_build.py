@@ -33,6 +33,7 @@ def retrieval_checksums(staged: Path, index_dir: Path) -> dict[str, str]:
 def _retrieval_up_to_date(staged: Path, settings: Settings, reports: dict[str, str], embed: bool) -> bool:
     """True when the staged copy of the previous retrieval index already covers exactly these reports
     (so the unchanged documents need not be loaded again: a PDF takes seconds)."""
+    from assistant.retrieve.dense import model_identity
     from assistant.retrieve.index import FORMAT_VERSION as RETRIEVAL_FORMAT
     from assistant.retrieve.tokenize import tokenizer_signature
 
@@ -43,7 +44,7 @@ def _retrieval_up_to_date(staged: Path, settings: Settings, reports: dict[str, s
         old.get("format") == RETRIEVAL_FORMAT
         and old.get("chunking") == {"size": settings.chunking.size, "overlap": settings.chunking.overlap}
         and old.get("tokenizer") == tokenizer_signature()
-        and (not embed or (bool(old.get("embedded")) and old.get("model") == settings.embedding.model))
+        and (not embed or (bool(old.get("embedded")) and old.get("model") == model_identity(settings)))
         and {k: (v or {}).get("sha256") for k, v in old["docs"].items()} == reports
     )
 
