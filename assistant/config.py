@@ -53,6 +53,9 @@ class EmbeddingSettings(Section):
     precision: Literal["fp32", "int8"] = "int8"
     # ONNX graph of the questions (one text at a time, so exactness costs nothing)
     query_precision: Literal["fp32", "int8"] = "fp32"
+    # the vector of a table chunk: from its "full" text or from its "labels" (title, header and row
+    # labels without the number cells); bench/RESULTS.md has the comparison
+    table_text: Literal["full", "labels"] = "full"
 
 
 class ReplSettings(Section):

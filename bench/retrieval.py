@@ -117,14 +117,14 @@ def main(argv: list[str] | None = None) -> int:
         help="compare torch fp32 / ONNX fp32 / ONNX int8: passages/s and recall@5 (each embeds the corpus)",
     )
     ap.add_argument(
-        "--table-vectors",
+        "--table-text",
         action="store_true",
-        help="recall@5 with and without vectors for table chunks (one embedding of the corpus)",
+        help="table chunks' vectors from their full text / their labels / none: recall@5, texts to embed",
     )
     args = ap.parse_args(argv)
     settings = load_settings(args.config)
-    if args.table_vectors:
-        return compare_table_vectors(settings, Path(args.corpus), [Path(q) for q in args.qa.split(",")])
+    if args.table_text:
+        return compare_table_text(settings, Path(args.corpus), [Path(q) for q in args.qa.split(",")])
     if args.encoders:
         return compare_encoders(settings, Path(args.corpus), [Path(q) for q in args.qa.split(",")])
 
@@ -324,41 +324,63 @@ def compare_encoders(settings, corpus: Path, qas: list[Path]) -> int:  # noqa: A
     return 0
 
 
-def compare_table_vectors(settings, corpus: Path, qas: list[Path]) -> int:  # noqa: ANN001
-    """Recall@5 with every chunk embedded vs table chunks (a table context: rows the facts answer)
-    left without a vector (zero: never a dense candidate), on one index built with the configured
-    encoder; prints the share of chunks and characters that would not be embedded."""
-    import json as _json
+def distinct_dense_texts(corpus: Path, table_text: str) -> tuple[int, int]:
+    """(chunks, distinct texts to embed) of the .txt reports in ``corpus`` under a table text rule."""
+    from assistant.config import Settings
+    from assistant.retrieve.chunking import chunk_document_with_context
+    from assistant.retrieve.index_build import dense_text
 
+    s = Settings()
+    total, seen = 0, set[str]()
+    for p in sorted(corpus.glob("*.txt")):
+        d = load_document(p)
+        pairs = chunk_document_with_context(d, detect_metadata(d), s.chunking.size, s.chunking.overlap)
+        total += len(pairs)
+        seen.update(dense_text(c, x, table_text) for c, x, _ in pairs)
+    return total, len(seen)
+
+
+def compare_table_text(settings, corpus: Path, qas: list[Path], sample: int = 60) -> int:  # noqa: ANN001
+    """What a table chunk's vector is computed from: its full text, its labels (no number cells:
+    `[embedding] table_text`), or no vector at all. Prints recall@5 on the corpus
+    (one index per rule, the configured encoder) and the distinct texts to embed per report, on the
+    corpus and on ``sample`` synthetic reports (bench/synth.py)."""
     import numpy as np
 
     from assistant.retrieve.dense import DenseIndex
     from assistant.retrieve.index_files import CONTEXTS
+    from bench.synth import generate
 
     docs = load_corpus(corpus)
     by_name = {d.doc: (d, r) for d, r in docs}
-    enc = ModelEncoder(settings)
-    with tempfile.TemporaryDirectory(prefix="bench-tables-") as tmp:
-        RetrievalIndex.build(Path(tmp), docs, settings, embed=True, encoder=enc)
-        index = RetrievalIndex.open(Path(tmp), settings, encoder=enc)
-        contexts = [
-            _json.loads(line)
-            for line in (Path(tmp) / "retrieval" / CONTEXTS).read_text(encoding="utf-8").splitlines()
-        ]
-        table = np.asarray([bool(c) for c in contexts])
-        chars = np.asarray([len(c.text) for c in index.chunks])
-        print(
-            f"chunks {len(table)}, in tables {int(table.sum())} ({table.mean():.1%}); "
-            f"characters in table chunks {chars[table].sum() / chars.sum():.1%}"
-        )
-        assert index.dense is not None
-        full = index.dense
-        vectors = full.index.reconstruct_n(0, full.size)
-        vectors[table] = 0.0
-        print("| vectors | QA file | R@5 dense | R@5 dense+dept | R@5 hybrid | R@5 hybrid+dept |")
-        print("|---|---|---|---|---|---|")
-        for label, dense in (("every chunk", full), ("no table chunks", DenseIndex.build(vectors, 10**9))):
-            index.dense = dense
+    with tempfile.TemporaryDirectory(prefix="bench-synth-") as tmp:
+        generate(Path(tmp), sample)
+        counts = {rule: distinct_dense_texts(Path(tmp), rule) for rule in ("full", "labels")}
+    print("| table text | synthetic reports | chunks | distinct texts | texts per report |")
+    print("|---|---|---|---|---|")
+    for rule, (chunks, distinct) in counts.items():
+        print(f"| {rule} | {sample} | {chunks} | {distinct} | {distinct / sample:.1f} |")
+    print()
+    print(
+        "| table text | embedded (corpus) | QA file | R@5 dense | R@5 dense+dept | R@5 hybrid | R@5 hybrid+dept |"
+    )
+    print("|---|---|---|---|---|---|---|")
+    for rule in ("full", "labels", "none"):
+        emb = settings.embedding.model_copy(update={"table_text": "full" if rule == "none" else rule})
+        s = settings.model_copy(update={"embedding": emb})
+        enc = ModelEncoder(s)
+        with tempfile.TemporaryDirectory(prefix="bench-tables-") as tmp:
+            stats = RetrievalIndex.build(Path(tmp), docs, s, embed=True, encoder=enc)
+            index = RetrievalIndex.open(Path(tmp), s, encoder=enc)
+            embedded = stats.chunks_embedded
+            if rule == "none":  # table chunks keep no vector (zero: never a dense candidate)
+                rows = (Path(tmp) / "retrieval" / CONTEXTS).read_text(encoding="utf-8").splitlines()
+                table = np.asarray([bool(json.loads(r)) for r in rows])
+                assert index.dense is not None
+                vectors = index.dense.index.reconstruct_n(0, index.dense.size)
+                vectors[table] = 0.0
+                index.dense = DenseIndex.build(vectors, 10**9)
+                embedded = int((~table).sum())
             for qa in qas:
                 items = [i for i in load_items(qa) if i["doc"] in by_name]
                 spans = {i["id"]: evidence_lines(by_name[i["doc"]][0], i["evidence"]) for i in items}
@@ -367,7 +389,10 @@ def compare_table_vectors(settings, corpus: Path, qas: list[Path]) -> int:  # no
                     for mode in ("dense", "hybrid")
                     for f in (False, True)
                 ]
-                print(f"| {label} | {qa.name} | " + " | ".join(f"{r:.3f}" for r in rec) + " |", flush=True)
+                print(
+                    f"| {rule} | {embedded} | {qa.name} | " + " | ".join(f"{r:.3f}" for r in rec) + " |",
+                    flush=True,
+                )
     return 0
 
 
