@@ -121,10 +121,13 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="table chunks' vectors from their full text / their labels / none: recall@5, texts to embed",
     )
+    ap.add_argument("--sample", type=int, default=60, help="synthetic reports counted by --table-text")
     args = ap.parse_args(argv)
     settings = load_settings(args.config)
     if args.table_text:
-        return compare_table_text(settings, Path(args.corpus), [Path(q) for q in args.qa.split(",")])
+        return compare_table_text(
+            settings, Path(args.corpus), [Path(q) for q in args.qa.split(",")], args.sample
+        )
     if args.encoders:
         return compare_encoders(settings, Path(args.corpus), [Path(q) for q in args.qa.split(",")])
 
