@@ -53,9 +53,10 @@ class EmbeddingSettings(Section):
     precision: Literal["fp32", "int8"] = "int8"
     # ONNX graph of the questions (one text at a time, so exactness costs nothing)
     query_precision: Literal["fp32", "int8"] = "fp32"
-    # the vector of a table chunk: from its "full" text or from its "labels" (title, header and row
-    # labels without the number cells); bench/RESULTS.md has the comparison
-    table_text: Literal["full", "labels"] = "full"
+    # the vector of a table chunk: from its table's "title" (section, title, column header: one text
+    # per table; its rows are facts and BM25 lines), its "labels" (no number cells) or its "full"
+    # text; bench/RESULTS.md has the comparison
+    table_text: Literal["title", "labels", "full"] = "title"
 
 
 class ReplSettings(Section):

@@ -358,7 +358,7 @@ def compare_table_text(settings, corpus: Path, qas: list[Path], sample: int = 60
     by_name = {d.doc: (d, r) for d, r in docs}
     with tempfile.TemporaryDirectory(prefix="bench-synth-") as tmp:
         generate(Path(tmp), sample)
-        counts = {rule: distinct_dense_texts(Path(tmp), rule) for rule in ("full", "labels")}
+        counts = {rule: distinct_dense_texts(Path(tmp), rule) for rule in ("full", "labels", "title")}
     print("| table text | synthetic reports | chunks | distinct texts | texts per report |")
     print("|---|---|---|---|---|")
     for rule, (chunks, distinct) in counts.items():
@@ -368,7 +368,7 @@ def compare_table_text(settings, corpus: Path, qas: list[Path], sample: int = 60
         "| table text | embedded (corpus) | QA file | R@5 dense | R@5 dense+dept | R@5 hybrid | R@5 hybrid+dept |"
     )
     print("|---|---|---|---|---|---|---|")
-    for rule in ("full", "labels", "none"):
+    for rule in ("full", "labels", "title", "none"):
         emb = settings.embedding.model_copy(update={"table_text": "full" if rule == "none" else rule})
         s = settings.model_copy(update={"embedding": emb})
         enc = ModelEncoder(s)

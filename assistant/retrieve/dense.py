@@ -62,13 +62,12 @@ class Encoder(Protocol):
 def model_identity(settings: Settings) -> str:
     """The name an index records for its vectors: the model, plus the passages' precision when it is
     not fp32 (the ONNX fp32 graph and sentence-transformers give the same vectors, cosine >= 0.9999,
-    and share a name; int8 vectors are other numbers and must not be mixed with them), plus the table
-    text rule when it is not the default (the vectors of table chunks are of other texts). Questions
-    are not stored, so their precision is not part of it. The int8 numbers depend on how the export
-    quantised (per-tensor before export version 3, per-channel since), so its version is named too."""
+    and share a name; int8 vectors are other numbers and must not be mixed with them). Questions are
+    not stored, so their precision is not part of it. The int8 numbers depend on how the export
+    quantised (per-tensor before export version 3, per-channel since), so its version is named too.
+    (Which text a vector is of is not part of it: the cache is keyed by the text.)"""
     emb = settings.embedding
-    name = emb.model if emb.precision == "fp32" else f"{emb.model}+{emb.precision}-export{EXPORT_VERSION}"
-    return name if emb.table_text == "full" else f"{name}+tables-{emb.table_text}"
+    return emb.model if emb.precision == "fp32" else f"{emb.model}+{emb.precision}-export{EXPORT_VERSION}"
 
 
 Kind = Literal["query", "passage"]

@@ -84,15 +84,21 @@ _NUMBER_CELL = re.compile(r"(?<!\S)[-−+]?\d[\d,，]*(?:\.\d+)?%?(?!\S)")
 _SPACES = re.compile(r"[ \t]{2,}")
 
 
-def dense_text(chunk: Chunk, context: str, table_text: str = "full") -> str:
-    """The text a chunk's vector is computed from: its indexed text (embed_text), or for a table chunk
-    (one with a table context) with ``table_text = "labels"`` the same without its number cells (the
-    numbers are answered by the facts and matched by BM25). bench/RESULTS.md ("Embed less"): labels
-    give 9 % fewer tokens and better dense-only recall, but lose a question of hybrid recall on each
-    dev set, so "full" is the default."""
+def dense_text(chunk: Chunk, context: str, table_text: str = "title") -> str:
+    """The text a chunk's vector is computed from. Prose: its indexed text (embed_text). A table chunk
+    (one with a table context), by ``[embedding] table_text``: "title" — its section path and table
+    context (title + column header) only, the same for every chunk of the table, so a table is
+    embedded once; its rows are answered by the facts and found by BM25 (chunk and line level).
+    "labels" — its text without the number cells. "full" — its indexed text.
+    bench/RESULTS.md ("Embed less"): "title" embeds 44 % fewer texts per synthetic report and the
+    answers to dev, dev2 and the held-back set are the same as with "full"; chunk recall@5 of table
+    evidence is lower (the row is found by the line index instead)."""
     text = embed_text(chunk, context)
     if not context or table_text == "full":
         return text
+    if table_text == "title":
+        return "\n".join(p for p in (chunk.section, context) if p)
+    # "labels"
     lines = (_SPACES.sub(" ", _NUMBER_CELL.sub("", line)).strip() for line in text.split("\n"))
     return "\n".join(line for line in lines if line)
 
@@ -279,6 +285,10 @@ def build_retrieval_index(
         reasons.append(f"chunking {old.get('chunking')} → {chunking}")
     if old and old.get("format") == FORMAT_VERSION and old.get("tokenizer") != signature:
         reasons.append("tokenizer or chunker rules changed")
+    table_text = settings.embedding.table_text
+    if old and old.get("table_text", "full") != table_text:  # indexes before the rule were "full"
+        # the rows hold the keys of the texts embedded, which this rule makes
+        reasons.append(f"table text {old.get('table_text', 'full')} → {table_text}")
     reuse_rows = bool(old) and not reasons  # per-report rows (chunks, tokens) still valid
     keep_cache = bool(old) and old.get("format") == FORMAT_VERSION
     if old.get("model") and old.get("model") != model_name:
@@ -391,6 +401,7 @@ def build_retrieval_index(
         manifest = {
             "format": FORMAT_VERSION,
             "model": model_name if (stats.embedded or cache_kept) else None,
+            "table_text": table_text,
             "dim": dim if (stats.embedded or cache_kept) else None,
             "embedded": stats.embedded,
             "chunking": chunking,

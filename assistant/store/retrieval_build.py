@@ -45,6 +45,7 @@ def _retrieval_up_to_date(staged: Path, settings: Settings, reports: dict[str, s
         and old.get("chunking") == {"size": settings.chunking.size, "overlap": settings.chunking.overlap}
         and old.get("tokenizer") == tokenizer_signature()
         and (not embed or (bool(old.get("embedded")) and old.get("model") == model_identity(settings)))
+        and old.get("table_text", "full") == settings.embedding.table_text
         and {k: (v or {}).get("sha256") for k, v in old["docs"].items()} == reports
     )
 
