@@ -1,8 +1,13 @@
-"""What a cold `assistant ask` does ahead of need: the query encoder loads in the background once a
-search is certain, and only then (bench/cold_start.py measures the gain; no timed tests here)."""
+"""What a cold `assistant ask` does ahead of need and what it no longer does: the query encoder loads in
+the background once a search is certain, and only then; a question is cut on the dictionary words it
+holds, not on all of jieba's, with the same tokens (bench/cold_start.py measures the gains; no timed
+tests here)."""
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -12,8 +17,10 @@ import pytest
 from assistant.config import Settings
 from assistant.ingest.loaders import load_document
 from assistant.ingest.metadata import detect_metadata
+from assistant.retrieve import jieba_few as J
 from assistant.retrieve import model as M
 from assistant.retrieve import onnx_model as O
+from assistant.retrieve import tokenize as T
 from assistant.retrieve.dense import ModelEncoder, model_identity
 from assistant.retrieve.index import RetrievalIndex
 
@@ -84,3 +91,61 @@ def test_an_index_of_another_model_loads_nothing(embedded: tuple[Path, Settings]
     _join_loader()
     idx = RetrievalIndex.open(index_dir, other, prefetch=True)
     assert idx.dense is None and not any(t.name == "encoder-load" for t in threading.enumerate())
+
+
+@pytest.fixture(scope="module")
+def corpus_lines() -> list[str]:
+    """Every line of the corpus (as parsed and as written), every chunk and every gold question, folded."""
+    from assistant.retrieve.chunking import chunk_document
+
+    texts: list[str] = []
+    for p in sorted((REPO / "corpus").iterdir()):
+        doc = load_document(p)
+        texts += [t for ln in doc.lines for t in (ln.text, ln.raw)]
+        texts += [c.text for c in chunk_document(doc, detect_metadata(doc), 400, 60)]
+    for name in ("dev.jsonl", "dev2.jsonl", "heldback.jsonl"):
+        rows = (REPO / "tests/qa" / name).read_text(encoding="utf-8").splitlines()
+        texts += [json.loads(r)["question"] for r in rows if r.strip()]
+    return list(dict.fromkeys(T.fold(t) for t in texts if t.strip()))
+
+
+def test_few_texts_jieba_cuts_every_corpus_line_as_the_full_dictionary(
+    corpus_lines: list[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(J, "FEW_CHARS", 10**9)  # never the full dictionary: every cut on the few words
+    full = T._add_domain_terms(T.RustJieba())
+    few: J.FewTextsJieba | None = None
+    assert len(corpus_lines) > 3500
+    differ = []
+    for i, text in enumerate(corpus_lines):
+        if i % 1000 == 0:  # a fresh one now and then: each starts from the domain terms alone
+            few = J.few_texts_jieba(tmp_path)
+            assert few is not None
+            T._add_domain_terms(few)
+        assert few is not None
+        if few.cut_for_search(text) != full.cut_for_search(text):
+            differ.append(text)
+    assert differ == []
+    assert few is not None and few._full is None and len(few._present) < 100_000
+    assert [t for t, _ in few._added] == list(T.domain_terms())  # kept for the switch to the full one
+
+
+def test_a_cold_question_builds_no_full_dictionary() -> None:
+    code = (
+        "import sys; from assistant.retrieve.tokenize import tokenize, _get_tokenizer\n"
+        "toks = tokenize('普陀区政府办的主要职责是什么？')\n"
+        "print(type(_get_tokenizer()).__name__, 'rjieba' in sys.modules, '职责' in toks)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["FewTextsJieba", "False", "True"], out.stderr
+
+
+def test_after_many_characters_the_full_dictionary_takes_over(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(J, "FEW_CHARS", 30)
+    few = J.few_texts_jieba(T._default_cache_dir())
+    assert few is not None
+    T._add_domain_terms(few)
+    full = T._add_domain_terms(T.RustJieba())
+    texts = ["2021年三公经费支出总额0.54万元", "其中公务接待费0.54万元，比上年减少0.04万元", "机关运行经费"]
+    assert [few.cut_for_search(t) for t in texts] == [full.cut_for_search(t) for t in texts]
+    assert few._full is not None  # switched on the second text
