@@ -5,6 +5,7 @@ tests here)."""
 
 from __future__ import annotations
 
+import io
 import json
 import subprocess
 import sys
@@ -149,3 +150,28 @@ def test_after_many_characters_the_full_dictionary_takes_over(monkeypatch: pytes
     texts = ["2021年三公经费支出总额0.54万元", "其中公务接待费0.54万元，比上年减少0.04万元", "机关运行经费"]
     assert [few.cut_for_search(t) for t in texts] == [full.cut_for_search(t) for t in texts]
     assert few._full is not None  # switched on the second text
+
+
+def test_ask_as_a_command_ends_at_once_with_all_its_output(
+    built_config: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.interfaces.cli import main
+
+    text_q, other = "普陀区政府办的主要职责是什么？", "峨山县卫健局2021年三公经费多少"
+    many = "\n".join([text_q, other] * 40)  # ~75 KB of answers: more than a pipe holds
+    for args, stdin, status in (([text_q], None, 0), ([other], None, 1), (["-"], many, 1)):
+        cmd = ["--config", str(built_config), "ask", *args]
+        run = subprocess.run(
+            [sys.executable, "-m", "assistant.interfaces.cli", *cmd],
+            cwd=REPO,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if stdin is not None:
+            monkeypatch.setattr(sys, "stdin", io.StringIO(stdin))
+        assert main(cmd) == status  # in-process: returns, never ends the process
+        assert run.returncode == status
+        assert run.stdout == capsys.readouterr().out and len(run.stdout) > 20
+    assert len(run.stdout.encode()) > 65536
