@@ -92,7 +92,7 @@ if sys.argv[2] == "text":
     mark("retrieval index opened")
     from assistant.retrieve.tokenize import tokenize
     tokenize("预热")
-    mark("rjieba dictionary + domain terms")
+    mark("jieba tokenizer + domain terms")
     index._encoder.model()
     mark("ONNX encoder loaded (onnxruntime session)")
     index._encoder.encode_queries(["预热"])

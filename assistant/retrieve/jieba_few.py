@@ -21,6 +21,7 @@ import importlib.machinery
 import importlib.util
 import json
 import os
+import sys
 import threading
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,8 @@ def few_texts_jieba(cache_dir: Path) -> FewTextsJieba | None:
 def _empty_rjieba() -> Any:  # noqa: ANN401
     """An empty jieba-rs, from rjieba's extension module loaded alone: ``import rjieba`` would run
     its package ``__init__``, which builds the full dictionary."""
+    if "rjieba" in sys.modules:  # imported already (the full dictionary is built): its own class
+        return sys.modules["rjieba"].Jieba.empty()
     spec = importlib.util.find_spec("rjieba")
     if spec is None or not spec.submodule_search_locations:
         raise ImportError("rjieba is not installed")

@@ -17,7 +17,7 @@ import logging
 import os
 import shutil
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -165,8 +165,9 @@ class FewTextsTokenizer:
         return [order[i] for i in self._tokenizer(order).encode(text).ids]
 
 
-def _optimized_session(ort: Any, graph: Path, opts: Any) -> Any:
-    """An onnxruntime session of ``graph`` whose graph is optimised once per machine.
+def _optimized_session(ort: Any, graph: Path, options: Callable[[], Any]) -> Any:
+    """An onnxruntime session of ``graph`` (``options()``: fresh SessionOptions) whose graph is
+    optimised once per machine.
 
     A cold text question paid ~0.25 s of CPU and ~250 MB for the session: parsing the 86 MB graph,
     optimising it, copying its weights. The first session saves its optimised graph with the
@@ -175,13 +176,14 @@ def _optimized_session(ort: Any, graph: Path, opts: Any) -> Any:
     onnxruntime version and the graph's size and mtime (a new export or runtime makes a new one),
     written under a temporary name and renamed into place, so a reader never sees half of it.
     Optimised at the extended level, not "all": for this model (transformer ops only) the same
-    graph, without the layout changes "all" may make for one CPU. An unwritable directory means no
-    cache.
+    graph, without the layout changes "all" may make for one CPU. A directory that cannot be
+    written means a session as before, without the cache.
     """
     st = graph.stat()
     cached = graph.with_name(f"{graph.stem}.optimized-{ort.__version__}-{st.st_size}-{st.st_mtime_ns}")
     providers = ["CPUExecutionProvider"]
     if (cached / OPTIMIZED_GRAPH).is_file():
+        opts = options()
         opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_DISABLE_ALL
         try:
             return ort.InferenceSession(str(cached / OPTIMIZED_GRAPH), opts, providers=providers)
@@ -189,6 +191,7 @@ def _optimized_session(ort: Any, graph: Path, opts: Any) -> Any:
             log.warning("cannot load %s: optimising %s again", cached, graph.name)
             shutil.rmtree(cached, ignore_errors=True)
     tmp = graph.with_name(f".{cached.name}.{os.getpid()}.tmp")
+    opts = options()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
     opts.optimized_model_filepath = str(tmp / OPTIMIZED_GRAPH)  # .onnx: saved as ONNX, not ORT format
     opts.add_session_config_entry(
@@ -198,15 +201,13 @@ def _optimized_session(ort: Any, graph: Path, opts: Any) -> Any:
     try:
         tmp.mkdir()
         session = ort.InferenceSession(str(graph), opts, providers=providers)
-        tmp.rename(cached)  # fails when another process put its copy there first: keep that one
-    except OSError:
+    except Exception:  # noqa: BLE001 - unwritable or full (a bad graph fails again just below)
         shutil.rmtree(tmp, ignore_errors=True)
-        if not (cached / OPTIMIZED_GRAPH).is_file():  # unwritable: a session without the cache
-            fresh = ort.SessionOptions()
-            fresh.log_severity_level = opts.log_severity_level
-            fresh.intra_op_num_threads = opts.intra_op_num_threads
-            fresh.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            return ort.InferenceSession(str(graph), fresh, providers=providers)
+        return ort.InferenceSession(str(graph), options(), providers=providers)
+    try:
+        tmp.rename(cached)
+    except OSError:  # another process put its copy there first: keep that one
+        shutil.rmtree(tmp, ignore_errors=True)
         return session
     for old in graph.parent.glob(f"{graph.stem}.optimized-*"):
         if old != cached:  # an earlier runtime's or export's
@@ -277,17 +278,20 @@ class OnnxEncoder:
             os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")  # avoid fork warnings in the REPL
             import onnxruntime as ort
 
-            opts = ort.SessionOptions()
-            opts.log_severity_level = 3
-            # no spin-waiting between kernels: on a shared 2-core machine it burns the other jobs' CPU
-            # (measured: 10-20% more CPU time per passage, no faster)
-            opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-            if self.threads:
-                opts.intra_op_num_threads = self.threads
+            def options() -> Any:  # noqa: ANN401
+                opts = ort.SessionOptions()
+                opts.log_severity_level = 3
+                # no spin-waiting between kernels: on a shared 2-core machine it burns the other jobs'
+                # CPU (measured: 10-20% more CPU time per passage, no faster)
+                opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+                if self.threads:
+                    opts.intra_op_num_threads = self.threads
+                return opts
+
             d = self.export_dir
             self._table = np.load(d / WORD_EMBEDDINGS, mmap_mode="r", allow_pickle=False)
             self._few = FewTextsTokenizer(d, self.max_length)
-            self._session = _optimized_session(ort, d / GRAPHS[self.precision], opts)
+            self._session = _optimized_session(ort, d / GRAPHS[self.precision], options)
 
     def _full_tokenizer(self) -> Any:
         """The whole tokenizer.json tokenizer, for many texts (passages): loaded on first need."""
