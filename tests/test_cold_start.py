@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -175,3 +176,17 @@ def test_ask_as_a_command_ends_at_once_with_all_its_output(
         assert run.returncode == status
         assert run.stdout == capsys.readouterr().out and len(run.stdout) > 20
     assert len(run.stdout.encode()) > 65536
+
+
+def test_ask_keeps_openblas_to_one_thread_unless_told(
+    built_config: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from assistant.interfaces.cli import main
+
+    question = "普陀区政府办的主要职责是什么？"
+    monkeypatch.delenv("OPENBLAS_NUM_THREADS", raising=False)
+    assert main(["--config", str(built_config), "ask", question]) == 0
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")  # the user's own setting stays
+    assert main(["--config", str(built_config), "ask", question]) == 0
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "2"
