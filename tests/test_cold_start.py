@@ -190,3 +190,24 @@ def test_ask_keeps_openblas_to_one_thread_unless_told(
     monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")  # the user's own setting stays
     assert main(["--config", str(built_config), "ask", question]) == 0
     assert os.environ["OPENBLAS_NUM_THREADS"] == "2"
+
+
+def test_stale_temporary_cache_files_are_removed(tmp_path: Path) -> None:
+    from assistant.atomic_files import remove_stale
+
+    old_dir, old_file, fresh, other = (
+        tmp_path / ".model.optimized-1-2-3.77.tmp",
+        tmp_path / ".dict-1-2.words.npy.77.tmp.npy",
+        tmp_path / ".model.optimized-1-2-3.78.tmp",
+        tmp_path / "model.onnx",
+    )
+    old_dir.mkdir()
+    (old_dir / "model.onnx").write_bytes(b"half")
+    fresh.mkdir()
+    for p in (old_file, other):
+        p.write_bytes(b"x")
+    for p in (old_dir, old_file, other):
+        os.utime(p, (0, 0))  # written long ago
+    remove_stale(tmp_path, ".model.optimized-*.tmp")
+    remove_stale(tmp_path, ".dict-*.tmp*")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [fresh.name, other.name]

@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from assistant.atomic_files import remove_stale
 from assistant.retrieve.tokenize import RustJieba
 
 __all__ = ["FewTextsJieba", "few_texts_jieba"]
@@ -96,6 +97,7 @@ def _dictionary(cache_dir: Path) -> tuple[np.ndarray, np.ndarray, int]:
         tmp = meta_path.with_name(f".{meta_path.name}.{pid}.tmp")
         tmp.write_text(json.dumps({"total": sum(freq.values()), "words": len(words)}), encoding="utf-8")
         os.replace(tmp, meta_path)  # last: the arrays are complete once it exists
+        remove_stale(Path(cache_dir), ".dict-*.tmp*")  # of processes ended while writing
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     words_a = np.load(words_path, mmap_mode="r", allow_pickle=False)
     freqs_a = np.load(freqs_path, mmap_mode="r", allow_pickle=False)

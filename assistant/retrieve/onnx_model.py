@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from assistant.atomic_files import remove_stale
+
 if TYPE_CHECKING:  # only for type hints: importing it pulls in torch
     from sentence_transformers import SentenceTransformer
 
@@ -212,6 +214,7 @@ def _optimized_session(ort: Any, graph: Path, options: Callable[[], Any]) -> Any
     for old in graph.parent.glob(f"{graph.stem}.optimized-*"):
         if old != cached:  # an earlier runtime's or export's
             shutil.rmtree(old, ignore_errors=True)
+    remove_stale(graph.parent, f".{graph.stem}.optimized-*.tmp")  # of processes ended while saving
     return session
 
 
