@@ -1,6 +1,7 @@
 """Cold-start latency and peak memory of `assistant ask` (new process, index already built).
 
     python bench/cold_start.py [N]
+    python bench/cold_start.py --against DIR [N]   (this checkout against another one, alternately)
 
 Prints, for N runs each, the median wall time, the median CPU time (user + system of the child, from
 ``wait4``: what survives a loaded machine) and the largest peak RSS of a bare `python -c pass`, of
@@ -71,7 +72,8 @@ FLOORS = (
 # question, argv[2]: "text" to load the retrieval side phase by phase first). Prints JSON rows
 # [phase, wall s, CPU s, peak RSS MB so far].
 PHASES = r"""
-import json, resource, sys, time
+import json, os, resource, sys, time
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as `assistant ask` does (cli._cmd_ask)
 W, P = time.perf_counter, time.process_time
 rows, t, c = [], W(), P()
 def mark(name):
@@ -180,6 +182,32 @@ def measure(n: int, env: dict[str, str]) -> None:
     )
 
 
+def compare(other: Path, n: int) -> None:
+    """Cold asks of this checkout and of ``other`` (a folder holding another version's ``assistant``
+    package, e.g. ``git archive main assistant | tar -x -C /tmp/main``), run alternately on this
+    checkout's config and index so that both see the same load: medians of ``n`` runs each."""
+    env = dict(os.environ)
+    config = str(ROOT / "config.toml")
+    for label, q in (("numeric", QUESTION), ("text", TEXT_QUESTION)):
+        cmd = [sys.executable, "-m", "assistant.interfaces.cli", "--config", config, "ask", q]
+        rows: dict[Path, list[tuple[float, float, float]]] = {ROOT: [], other: []}
+        for _ in range(n):
+            for where in (other, ROOT):
+                t = time.perf_counter()
+                proc = subprocess.Popen(
+                    cmd, cwd=where, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+                )
+                _, _, usage = os.wait4(proc.pid, 0)
+                proc.returncode = 0
+                rows[where].append(
+                    (time.perf_counter() - t, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024)
+                )
+        for where, name in ((other, str(other)), (ROOT, "this checkout")):
+            wall = statistics.median(r[0] for r in rows[where])
+            cpu = statistics.median(r[1] for r in rows[where])
+            print(_line(f"{label} ask, {name}", wall, cpu, max(r[2] for r in rows[where])))
+
+
 def main(n: int = 7) -> None:
     """Measure and print the figures, in the environment as it is and with a bytecode cache."""
     print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (before)")
@@ -204,4 +232,9 @@ def main(n: int = 7) -> None:
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 7)
+    if len(sys.argv) > 2 and sys.argv[1] == "--against":  # python bench/cold_start.py --against DIR [N]
+        print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (before)")
+        compare(Path(sys.argv[2]).resolve(), int(sys.argv[3]) if len(sys.argv) > 3 else 7)
+        print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} (after)")
+    else:
+        main(int(sys.argv[1]) if len(sys.argv) > 1 else 7)
