@@ -180,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"note: {DEFAULT_CONFIG} not found; using the default settings", file=sys.stderr)
         settings = load_settings(args.config)
         status = args.func(args, settings)
-        if argv is None and args.command == "ask":
+        # not under a profiler or coverage: they report when the interpreter ends
+        if argv is None and args.command == "ask" and sys.getprofile() is None and sys.gettrace() is None:
             _leave(status)
         return status
     except KeyboardInterrupt:
