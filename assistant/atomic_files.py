@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -71,6 +72,21 @@ def remove_dir(final: Path) -> None:
     gone = final.with_name(f".{final.name}.del-{os.getpid()}")
     os.replace(final, gone)
     shutil.rmtree(gone, ignore_errors=True)
+
+
+def remove_stale(directory: Path, pattern: str, older_than: float = 600.0) -> None:
+    """Delete what matches ``pattern`` in ``directory`` and was last written more than ``older_than``
+    seconds ago: the temporary files and folders of cache writers that died before their rename."""
+    for p in Path(directory).glob(pattern):
+        try:
+            if time.time() - p.lstat().st_mtime <= older_than:
+                continue  # perhaps still being written
+            if p.is_dir() and not p.is_symlink():
+                shutil.rmtree(p)
+            else:
+                p.unlink()
+        except OSError:
+            pass  # gone already
 
 
 def link_or_copy(src: str, dst: str) -> None:

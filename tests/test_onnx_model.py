@@ -248,3 +248,39 @@ def test_changing_the_passage_precision_re_embeds_the_index(tmp_path: Path) -> N
     assert "retrieval: up to date" not in lines and man["model"] == settings.embedding.model
     lines, _ = build("fp32", query_precision="int8")
     assert "retrieval: up to date" in lines
+
+
+def test_optimised_graph_is_saved_once_and_gives_the_same_vectors(settings: Settings, tmp_path: Path) -> None:
+    import onnxruntime as ort
+
+    src = M.prepared_dir(settings)
+    export = tmp_path / "m" / O.ONNX_SUBDIR
+    export.mkdir(parents=True)
+    for f in (*O.EXPORT_FILES, O.MANIFEST):
+        (export / f).symlink_to(O.onnx_dir(src) / f)
+    texts = _questions(8)
+    plain = O.OnnxEncoder(export, src / "tokenizer.json")
+    plain._load()
+    # the session as it was made before the cache: the original graph, optimised at load
+    opts = ort.SessionOptions()
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    plain._session = ort.InferenceSession(
+        str(export / "model.onnx"), opts, providers=["CPUExecutionProvider"]
+    )
+    reference = plain.encode(texts, "query: ")
+    assert plain.encode(texts[:3] * 2, "passage: ").shape == (6, 384)
+
+    cached = sorted(export.glob("model.optimized-*"))  # saved by the first load
+    assert len(cached) == 1
+    assert sorted(p.name for p in cached[0].iterdir()) == [O.OPTIMIZED_GRAPH, O.OPTIMIZED_WEIGHTS]
+    stamp = (cached[0] / O.OPTIMIZED_GRAPH).stat().st_mtime_ns
+    for _ in range(2):  # loaded from the saved graph: not written again, the same bits
+        again = O.OnnxEncoder(export, src / "tokenizer.json")
+        assert np.array_equal(again.encode(texts, "query: "), reference)
+        assert (cached[0] / O.OPTIMIZED_GRAPH).stat().st_mtime_ns == stamp
+    assert np.array_equal(again.encode(texts[:3] * 2, "passage: "), plain.encode(texts[:3] * 2, "passage: "))
+    # a damaged saved graph is made again
+    (cached[0] / O.OPTIMIZED_GRAPH).write_bytes(b"not a graph")
+    mended = O.OnnxEncoder(export, src / "tokenizer.json")
+    assert np.array_equal(mended.encode(texts, "query: "), reference)
+    assert (cached[0] / O.OPTIMIZED_GRAPH).stat().st_size > 1000

@@ -46,14 +46,17 @@ log = logging.getLogger(__name__)
 _OPEN_LOCK = threading.Lock()
 
 
-def _index(source: PassageSource):  # noqa: ANN202
-    """The retrieval index, opened once per source (one per engine) (the embedding model loads on first use)."""
+def _index(source: PassageSource, prefetch: bool = False):  # noqa: ANN202
+    """The retrieval index, opened once per source (one per engine); the embedding model loads on
+    first use, or with ``prefetch`` (a search follows) in the background from the open on."""
     with _OPEN_LOCK:
         if source._retrieval is None:
             from assistant.retrieve.index import IndexNotFound, RetrievalIndex
 
             try:
-                source._retrieval = RetrievalIndex.open(source.settings.index_dir, source.settings)
+                source._retrieval = RetrievalIndex.open(
+                    source.settings.index_dir, source.settings, prefetch=prefetch
+                )
             except IndexNotFound as e:
                 log.warning("note: %s", e)  # shown on stderr while no logging is configured
                 source._retrieval = False
@@ -64,7 +67,7 @@ def retrieval_answer(source: PassageSource, q: Query) -> Answer:
     """The best passage(s) for a non-numeric question, cited by file and line span; or not_found."""
     from assistant.retrieve.fusion import definition_term  # numpy: only on the passage path
 
-    index = _index(source)
+    index = _index(source, prefetch=True)
     if index is None:
         return Answer(question=q.text, kind="not_found", text="检索索引不可用：请先运行 `assistant index`。")
     term = definition_term(q.text)

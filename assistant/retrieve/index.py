@@ -102,6 +102,14 @@ class Hit(BaseModel):
     highlights: list[str] = Field(default_factory=list)  # best-matching sentence(s) of chunk.text
 
 
+def _load_quietly(encoder: ModelEncoder) -> None:
+    """Load the encoder's model; a failure is left for the search, which reports it (BM25 only)."""
+    try:
+        encoder.model()
+    except Exception:  # noqa: BLE001 - the search's own load raises it again and handles it
+        log.debug("background load of the embedding model failed", exc_info=True)
+
+
 def _top(cand: np.ndarray, scores: np.ndarray, k: int) -> np.ndarray:
     """The first ``k`` of ``cand`` ordered by score (descending), then index: a partition picks the
     few above the k-th score, only those are sorted (a full sort of 300k candidates costs ~30 ms)."""
@@ -177,14 +185,34 @@ class RetrievalIndex:
     # ------------------------------------------------------------------ open
 
     @classmethod
-    def open(cls, index_dir: Path, settings: Settings, encoder: Encoder | None = None) -> RetrievalIndex:
-        """Open ``index_dir/retrieval``; the model is not loaded until a search needs it."""
+    def open(
+        cls, index_dir: Path, settings: Settings, encoder: Encoder | None = None, *, prefetch: bool = False
+    ) -> RetrievalIndex:
+        """Open ``index_dir/retrieval``; the model is not loaded until a search needs it, or, with
+        ``prefetch`` (a search is coming), loaded from now on in a background thread."""
         directory = Path(index_dir) / SUBDIR
         manifest = read_index_manifest(directory)
         if manifest is None:
             raise IndexNotFound(f"no retrieval index in {directory}: run `assistant index`")
         if manifest.get("format") != FORMAT_VERSION:
             raise IndexNotFound(f"retrieval index in {directory} has an old format: run `assistant index`")
+        embedded = bool(manifest.get("embedded")) and (directory / FAISS_FILE).exists()
+        if embedded:
+            if encoder is None:
+                encoder = ModelEncoder(settings)
+            if manifest.get("model") != encoder.name:
+                log.warning(
+                    "retrieval index was embedded with %s but the model is %s: BM25 only until `assistant index`",
+                    manifest.get("model"),
+                    encoder.name,
+                )
+                embedded = False
+            elif prefetch and isinstance(encoder, ModelEncoder):
+                # speed (cold text question): onnxruntime builds its session without the GIL, so the
+                # load overlaps the rest of the open, rjieba's dictionary and the lexical search
+                threading.Thread(
+                    target=_load_quietly, args=(encoder,), name="encoder-load", daemon=True
+                ).start()
         try:
             chunk_lines = Lines(directory / CHUNKS)
         except (OSError, ValueError) as e:
@@ -199,18 +227,7 @@ class RetrievalIndex:
                 LexicalIndex.load(directory / LINES_DIR),
                 np.load(directory / LINE_OWNER, allow_pickle=False),
             )
-        dense = None
-        if manifest.get("embedded") and (directory / FAISS_FILE).exists():
-            dense = DenseIndex.load(directory / FAISS_FILE)
-            if encoder is None:
-                encoder = ModelEncoder(settings)
-            if manifest.get("model") != encoder.name:
-                log.warning(
-                    "retrieval index was embedded with %s but the model is %s: BM25 only until `assistant index`",
-                    manifest.get("model"),
-                    encoder.name,
-                )
-                dense = None
+        dense = DenseIndex.load(directory / FAISS_FILE) if embedded else None
         spans = None
         try:
             spans = Lines(directory / SPANS)
