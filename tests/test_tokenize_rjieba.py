@@ -52,3 +52,53 @@ def test_runs_of_digits_are_cut_as_jieba_cuts_them() -> None:
 
 def test_the_process_segmenter_is_rjieba() -> None:
     assert isinstance(T._get_tokenizer(), T.RustJieba)
+
+
+def _whole_text_tokens(tk: object, text: str) -> list[str]:
+    """The tokens of ``text`` segmented in one call (what tokenize gave before it cut texts into pieces)."""
+    folded = T.fold(text)
+    if not folded.strip():
+        return []
+    return [x for tok in tk.cut_for_search(folded, HMM=True) for x in T._kept(tok)]  # type: ignore[attr-defined]
+
+
+def test_tokens_by_piece_equal_the_whole_text_segmented_on_every_corpus_text(corpus_texts: list[str]) -> None:
+    # tokenize segments each piece between punctuation / whitespace once and concatenates: the same
+    # tokens as segmenting the whole text, with rjieba and with jieba (the fallback)
+    rust = T._get_tokenizer()
+    ref = T._add_domain_terms(T._python_jieba())
+    assert [t for t in corpus_texts if T.tokenize(t) != _whole_text_tokens(rust, t)] == []
+    by_piece = [
+        [x for p in T._BOUNDARY.split(T.fold(t)) if p for tok in ref.cut_for_search(p) for x in T._kept(tok)]
+        for t in corpus_texts
+    ]
+    assert [
+        t for t, toks in zip(corpus_texts, by_piece, strict=True) if toks != _whole_text_tokens(ref, t)
+    ] == []
+
+
+def test_a_chunk_reuses_the_segmentation_of_its_lines() -> None:
+    # the pieces of a two-line text are those of its lines: nothing new is segmented for it
+    T._piece_tokens.cache_clear()
+    T.tokenize("一、部门主要职能：负责全县医疗保障工作。")
+    T.tokenize("二、2021年三公经费支出（决算数）5,406.00元")
+    before = T._piece_tokens.cache_info()
+    T.tokenize("一、部门主要职能：负责全县医疗保障工作。\n二、2021年三公经费支出（决算数）5,406.00元")
+    after = T._piece_tokens.cache_info()
+    assert after.misses == before.misses and after.hits > before.hits
+
+
+def test_fold_drops_bookmarks_then_quotes_as_before(corpus_texts: list[str]) -> None:
+    import re
+    import unicodedata
+
+    quotes = str.maketrans("", "", "“”‘’\"'「」『』")
+
+    def before(text: str) -> str:  # fold as it was written with str.translate
+        text = re.sub(r"\[bookmark:[^\]]*\]", "", text).translate(quotes)
+        text = T._THOUSANDS.sub("", unicodedata.normalize("NFKC", text).lower())
+        return T._SPACE_BETWEEN_CJK.sub("", text)
+
+    samples = [*corpus_texts, "[bookmark: _Toc1]“三公”经费", "[bookmark:a'b]‘x’"]
+    assert [t for t in samples if T.fold(t) != before(t)] == []
+    assert T.fold("[bookmark: _Toc1]“三公”经费") == "三公经费"

@@ -56,20 +56,28 @@ class TermCounts:
     @classmethod
     def from_tokens(cls, token_lists: Sequence[Sequence[str]]) -> TermCounts:
         """Counts of ``token_lists`` (one list per passage)."""
-        vocab = sorted({t for toks in token_lists for t in toks})
-        index = {t: i for i, t in enumerate(vocab)}
-        n, width = len(token_lists), max(len(vocab), 1)
+        n = len(token_lists)
         lengths = np.fromiter((len(toks) for toks in token_lists), dtype=np.int64, count=n)
-        flat = np.fromiter(
-            (index[t] for toks in token_lists for t in toks), dtype=np.int64, count=int(lengths.sum())
+        # one pass over the tokens: ids in order of first occurrence, then renumbered in sorted order
+        first: dict[str, int] = {}
+        ids = np.fromiter(
+            (first.setdefault(t, len(first)) for toks in token_lists for t in toks),
+            dtype=np.int32,
+            count=int(lengths.sum()),
         )
-        # (passage, token) pairs counted with one sort instead of a dict per passage
-        pairs, counts = np.unique(
-            np.repeat(np.arange(n, dtype=np.int64), lengths) * width + flat, return_counts=True
+        vocab = sorted(first)
+        rank = np.empty(len(vocab), dtype=np.int32)
+        rank[np.fromiter((first[t] for t in vocab), dtype=np.int64, count=len(vocab))] = np.arange(
+            len(vocab), dtype=np.int32
         )
         indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(pairs // width, minlength=n), out=indptr[1:])
-        return cls(vocab, indptr, (pairs % width).astype(np.int32), counts.astype(np.int32))
+        np.cumsum(lengths, out=indptr[1:])
+        from scipy.sparse import csr_matrix  # build time only: searching needs numpy alone
+
+        # repeated (passage, token) pairs summed per row: linear, no sort of every token
+        m = csr_matrix((np.ones(len(ids), dtype=np.int32), rank[ids], indptr), shape=(n, max(len(vocab), 1)))
+        m.sum_duplicates()
+        return cls(vocab, m.indptr, m.indices, m.data)
 
     def slice(self, lo: int, hi: int) -> TermCounts:
         """Rows ``lo:hi`` (same vocabulary; views, no copy)."""
