@@ -25,6 +25,7 @@ from assistant.retrieve.chunking import (
     chunk_document_with_context,
     display_line,
     heading_level,
+    split_sentences,
 )
 from assistant.retrieve.dense import DenseIndex, EmbeddingCache, text_key
 from assistant.retrieve.fusion import defines, definition_term, filter_mask, reciprocal_rank_fusion
@@ -179,6 +180,22 @@ def test_wrapped_lines_are_joined_without_spaces(corpus_chunks) -> None:  # noqa
     assert "其中：一般公共预算财政拨款收入 1392.73 万元" in text
     # the quadrupled-glyph heading is shown collapsed
     assert "七、“三公”经费财政拨款支出决算情况说明" in text
+
+
+def test_sentences_end_after_each_stop_or_line_break(corpus_docs, corpus_chunks) -> None:  # noqa: ANN001
+    def by_characters(text: str) -> list[str]:  # the definition: cut after 。！？； and newlines
+        out, start = [], 0
+        for i, ch in enumerate(text):
+            if ch in "。！？；\n":
+                out.append(text[start : i + 1])
+                start = i + 1
+        return [p for p in [*out, text[start:]] if p.strip()]
+
+    texts = [c.text for cs in corpus_chunks.values() for c in cs]
+    texts += [ln.text for d, _ in corpus_docs.values() for ln in d.lines]
+    texts += ["", "  \n", "无。无。", "其中；\n 结余", "……？！"]
+    assert [t for t in texts if split_sentences(t) != by_characters(t)] == []
+    assert split_sentences("一、职能。\n二、机构\n") == ["一、职能。", "二、机构\n"]
 
 
 def test_pdf_chunks_have_pages(corpus_chunks) -> None:  # noqa: ANN001
