@@ -77,15 +77,27 @@ def test_tokens_by_piece_equal_the_whole_text_segmented_on_every_corpus_text(cor
     ] == []
 
 
-def test_a_chunk_reuses_the_segmentation_of_its_lines() -> None:
-    # the pieces of a two-line text are those of its lines: nothing new is segmented for it
+def test_a_chunk_reuses_the_folding_and_segmentation_of_its_lines() -> None:
+    # a chunk's sentences and rows are segments of their own: once its line units are tokenised,
+    # nothing of the chunk is folded or segmented again, but its first segment (section and context)
+    ctx = "一般公共预算财政拨款基本支出决算表 | 科目名称 人员经费 公用经费"
+    rows = ["合计 24,606,775.35 22,473,997.81", "（一）基本支出 5,406.00"]
+    prose = [
+        "一、部门主要职能：负责全县医疗保障工作。二、机构设置情况。",
+        "三、2021年三公经费支出5,406.00元。",
+    ]
+    T._segment_tokens.cache_clear()
     T._piece_tokens.cache_clear()
-    T.tokenize("一、部门主要职能：负责全县医疗保障工作。")
-    T.tokenize("二、2021年三公经费支出（决算数）5,406.00元")
-    before = T._piece_tokens.cache_info()
-    T.tokenize("一、部门主要职能：负责全县医疗保障工作。\n二、2021年三公经费支出（决算数）5,406.00元")
-    after = T._piece_tokens.cache_info()
-    assert after.misses == before.misses and after.hits > before.hits
+    for unit in [*(f"{ctx} | {r}" for r in rows), *prose]:
+        T.tokenize(unit)
+    folded = T._segment_tokens.cache_info().misses
+    segmented = T._piece_tokens.cache_info().misses
+    T.tokenize("\n".join(prose))
+    assert (T._segment_tokens.cache_info().misses, T._piece_tokens.cache_info().misses) == (folded, segmented)
+    chunk = "\n".join(["第三部分 决算表 > 基本支出决算表", ctx.replace(" | ", "\n"), *rows])
+    T.tokenize(chunk)
+    assert T._segment_tokens.cache_info().misses == folded + 1  # "…决算表\n…公用经费\n合计 …"
+    assert T.tokenize(chunk) == _whole_text_tokens(T._get_tokenizer(), chunk)
 
 
 def test_fold_drops_bookmarks_then_quotes_as_before(corpus_texts: list[str]) -> None:
@@ -102,3 +114,23 @@ def test_fold_drops_bookmarks_then_quotes_as_before(corpus_texts: list[str]) -> 
     samples = [*corpus_texts, "[bookmark: _Toc1]“三公”经费", "[bookmark:a'b]‘x’"]
     assert [t for t in samples if T.fold(t) != before(t)] == []
     assert T.fold("[bookmark: _Toc1]“三公”经费") == "三公经费"
+
+
+def test_segments_never_change_tokens_where_folding_joins_across_them() -> None:
+    # fold joins a line break between CJK characters (also once a quote is dropped), removes a
+    # thousands separator, drops bookmarks: the segments must not split those
+    rust = T._get_tokenizer()
+    tricky = [
+        '公用经费"\n合计',
+        "公用经费”\n合计",
+        "一般公共\n预算",
+        "12,\n345元",
+        "１２，３４５\n６７８元",
+        "合计 1,234\n,567元",
+        "（一）\n基本支出",
+        "〸\n二",
+        "表 | \n二",
+        "[bookmark: a。\nb]三公经费。\n经费",
+        "三公经费！\n\n  公务接待费；公务用车|运行维护费?\n执行率",
+    ]
+    assert [t for t in tricky if T.tokenize(t) != _whole_text_tokens(rust, t)] == []

@@ -21,6 +21,7 @@ import threading
 import unicodedata
 from functools import lru_cache
 from importlib import resources
+from itertools import chain
 from pathlib import Path
 from typing import Any
 
@@ -284,24 +285,38 @@ def tokenize(text: str) -> list[str]:
 
 @lru_cache(maxsize=200_000)
 def _tokenize_cached(text: str) -> tuple[str, ...]:
-    # Reports repeat whole lines and passages (名词解释, 职能, table headers): each text is folded once.
-    folded = fold(text)
-    if not folded.strip():
-        return ()
-    out: list[str] = []
-    for piece in _BOUNDARY.split(folded):
-        if piece:
-            out.extend(_piece_tokens(piece))
-    return tuple(out)
+    # Reports repeat whole lines and passages (名词解释, 职能, table headers): each text is folded once,
+    # and so is each of its segments (a chunk's sentences and rows are its lines' and line units')
+    if "[bookmark:" in text:  # a bookmark may span segments: fold drops it from the whole text
+        return _segment_tokens(text)
+    segments = _SEGMENT_CUT.split(text)
+    if len(segments) == 1:
+        return _segment_tokens(text.strip())
+    return tuple(chain.from_iterable(map(_segment_tokens, map(str.strip, segments))))
+
+
+# A text's tokens are its segments' tokens in order when it is cut where folding is local and jieba
+# has a boundary: at 。！？；!?;| (a table line unit's " | " too), and at a line break following a
+# letter, digit or punctuation (fold joins lines only between two CJK characters; the quotes fold
+# drops are left out, so the characters either side of the break stay as they are). The cut
+# characters and the whitespace around a segment give no token: a segment is looked up stripped.
+_SEGMENT_CUT = re.compile(r"[。！？；!?;|]|(?<=[!#-&(-~\uff01-\uff5e、。）》」』】])\n")
 
 
 # jieba (and jieba-rs) segment each run of CJK / letters / digits / +#&._%- on its own and emit every
-# other character alone, so a text's tokens are its pieces' tokens in order: cut at characters that
-# are outside every version's runs and give no token (whitespace, punctuation, quotes, dashes), each
-# distinct piece is segmented once per process — the lines of a chunk are not segmented again for
-# the chunk, nor a table header for each of its rows (tests/test_tokenize_rjieba.py checks the
-# tokens equal those of the whole text on every corpus text).
+# other character alone, so a folded segment's tokens are its pieces' tokens in order: cut at
+# characters that are outside every version's runs and give no token (whitespace, punctuation,
+# quotes, dashes), each distinct piece is segmented once per process (tests/test_tokenize_rjieba.py
+# checks the tokens equal those of the whole text on every corpus text).
 _BOUNDARY = re.compile(r"[\s!\"$'()*,/:;<=>?@\[\\\]^`{|}~\u2000-\u206f\u3000-\u303f]+")
+
+
+@lru_cache(maxsize=500_000)
+def _segment_tokens(text: str) -> tuple[str, ...]:
+    folded = fold(text)
+    if not folded.strip():
+        return ()
+    return tuple(chain.from_iterable(_piece_tokens(p) for p in _BOUNDARY.split(folded) if p))
 
 
 @lru_cache(maxsize=500_000)
