@@ -140,6 +140,7 @@ class RetrievalIndex:
         self._sentence_cache: dict[int, list[tuple[str, frozenset[str]]]] = {}
         self._dense_failed = False
         self._lock = threading.Lock()
+        self._buffers = threading.local()  # per searching thread: score arrays reused across queries
         self._span_lines = spans
         # per report (files sorted by name, as the chunks are): its chunk range and metadata, so
         # filters are computed per report and broadcast to chunks with numpy
@@ -311,7 +312,7 @@ class RetrievalIndex:
         expansion = [t for name in expand_query(text) for t in tokenize(name) if t not in q_tokens]
         core_tokens = q_tokens
         q_tokens = q_tokens + expansion
-        bm25 = self.lexical.scores(q_tokens)
+        bm25 = self.lexical.scores(q_tokens, out=self._buffer("chunks", self.lexical.num_docs))
         bm25_ranked: list[int] = []
         if mode != "dense":
             cand = np.flatnonzero(bm25 > 0)
@@ -357,7 +358,7 @@ class RetrievalIndex:
             defining = [i for i in seen if defines(self.chunks[i].text, self.chunks[i].section, term)]
             rankings.append((defining, DEFINITION_WEIGHT))
         fused = fuse(rankings, bm25, coverage, dense_scores, r.rrf_k, r.min_score)
-        q_set = set(q_tokens)
+        q_unique = list(dict.fromkeys(q_tokens))
         return [
             Hit(
                 chunk=self.chunks[f.idx],
@@ -365,7 +366,7 @@ class RetrievalIndex:
                 bm25_score=f.bm25,
                 dense_score=f.dense,
                 coverage=f.coverage,
-                highlights=self._highlights(f.idx, q_set),
+                highlights=self._highlights(f.idx, q_unique),
             )
             for f in fused[:k]
         ]
@@ -394,19 +395,27 @@ class RetrievalIndex:
         """Chunks ordered by the BM25 score of their best line (table row / sentence)."""
         assert self.lines is not None
         lex, owner = self.lines
-        scores = lex.scores(q_tokens)
+        scores = lex.scores(q_tokens, out=self._buffer("lines", lex.num_docs))
         cand = np.flatnonzero(scores > 0)
         if mask is not None:
             cand = cand[mask[owner[cand]]]
         if not len(cand):
             return []
         # best line per chunk: lines are stored chunk by chunk, so the candidates' owners are sorted
-        # and each chunk's lines are one run (ties: the lower chunk, as its lines come first)
+        # and each chunk's lines are one run; ranked by position in that run, i.e. ties go to the
+        # lower chunk
         owners = owner[cand]
         starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-        best = np.zeros(len(self.chunks), dtype=np.float32)
-        best[owners[starts]] = np.maximum.reduceat(scores[cand], starts)
-        return _top(owners[starts].astype(np.int64), best, CANDIDATES).tolist()
+        best = np.maximum.reduceat(scores[cand], starts)
+        return owners[starts][_top(np.arange(len(starts)), best, CANDIDATES)].tolist()
+
+    def _buffer(self, name: str, size: int) -> np.ndarray:
+        """This thread's float32 array ``name`` of ``size`` (a query's scores: see LexicalIndex.scores)."""
+        buf: np.ndarray | None = getattr(self._buffers, name, None)
+        if buf is None or len(buf) != size:
+            buf = np.zeros(size, dtype=np.float32)
+            setattr(self._buffers, name, buf)
+        return buf
 
     def _strip_filtered(self, text: str, departments: list[str] | None, year: int | None) -> str:
         """The query without the department names / year its filters already enforce.
@@ -450,14 +459,19 @@ class RetrievalIndex:
             self._sentence_cache[idx] = found
         return found
 
-    def _highlights(self, idx: int, q_tokens: set[str], limit: int = 2) -> list[str]:
-        """The sentence(s) of chunk ``idx`` sharing the most query IDF mass (document order)."""
+    def _highlights(self, idx: int, q_tokens: list[str], limit: int = 2) -> list[str]:
+        """The sentence(s) of chunk ``idx`` sharing the most query IDF mass (document order).
+
+        The IDF of the distinct ``q_tokens`` is summed in their order: summed over a set, the order
+        (and so the last bit of a sum, which decides near ties) would change with the string hash
+        seed from one process to the next."""
         pairs = self._sentences(idx)
         if not pairs:
             return []
         assert self.lexical is not None
         sentences = [s for s, _ in pairs]
-        weights = [sum(self.lexical.idf(t) for t in q_tokens & toks) for _, toks in pairs]
+        idf = [(t, self.lexical.idf(t)) for t in q_tokens]
+        weights = [sum(w for t, w in idf if t in toks) for _, toks in pairs]
         best = max(weights)
         if best <= 0:
             return sentences[:1]
