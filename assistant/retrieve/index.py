@@ -140,7 +140,6 @@ class RetrievalIndex:
         self._sentence_cache: dict[int, list[tuple[str, frozenset[str]]]] = {}
         self._dense_failed = False
         self._lock = threading.Lock()
-        self._buffers = threading.local()  # per searching thread: score arrays reused across queries
         self._span_lines = spans
         # per report (files sorted by name, as the chunks are): its chunk range and metadata, so
         # filters are computed per report and broadcast to chunks with numpy
@@ -312,7 +311,7 @@ class RetrievalIndex:
         expansion = [t for name in expand_query(text) for t in tokenize(name) if t not in q_tokens]
         core_tokens = q_tokens
         q_tokens = q_tokens + expansion
-        bm25 = self.lexical.scores(q_tokens, out=self._buffer("chunks", self.lexical.num_docs))
+        bm25 = self.lexical.scores(q_tokens)
         bm25_ranked: list[int] = []
         if mode != "dense":
             cand = np.flatnonzero(bm25 > 0)
@@ -395,7 +394,7 @@ class RetrievalIndex:
         """Chunks ordered by the BM25 score of their best line (table row / sentence)."""
         assert self.lines is not None
         lex, owner = self.lines
-        scores = lex.scores(q_tokens, out=self._buffer("lines", lex.num_docs))
+        scores = lex.scores(q_tokens)
         cand = np.flatnonzero(scores > 0)
         if mask is not None:
             cand = cand[mask[owner[cand]]]
@@ -408,14 +407,6 @@ class RetrievalIndex:
         starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
         best = np.maximum.reduceat(scores[cand], starts)
         return owners[starts][_top(np.arange(len(starts)), best, CANDIDATES)].tolist()
-
-    def _buffer(self, name: str, size: int) -> np.ndarray:
-        """This thread's float32 array ``name`` of ``size`` (a query's scores: see LexicalIndex.scores)."""
-        buf: np.ndarray | None = getattr(self._buffers, name, None)
-        if buf is None or len(buf) != size:
-            buf = np.zeros(size, dtype=np.float32)
-            setattr(self._buffers, name, buf)
-        return buf
 
     def _strip_filtered(self, text: str, departments: list[str] | None, year: int | None) -> str:
         """The query without the department names / year its filters already enforce.

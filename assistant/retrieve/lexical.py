@@ -230,18 +230,10 @@ class LexicalIndex:
         )
         return math.log(1.0 + (self.num_docs - df + 0.5) / (df + 0.5))
 
-    def scores(self, query_tokens: list[str], out: np.ndarray | None = None) -> np.ndarray:
+    def scores(self, query_tokens: list[str]) -> np.ndarray:
         """BM25 score of every passage for ``query_tokens`` (each distinct token once): one
-        scatter-add per token over its postings, the only work proportional to the corpus.
-
-        ``out`` (float32, one per passage) is zeroed and filled instead of a new array: a searcher
-        reuses it, since a fresh array of 260k lines is paged in on every query, which costs more
-        than its scores while the query encoder's threads allocate alongside."""
-        if out is None:
-            scores = np.zeros(self.num_docs, dtype=np.float32)
-        else:
-            scores = out
-            scores.fill(0.0)
+        scatter-add per token over its postings, the only work proportional to the corpus."""
+        scores = np.zeros(self.num_docs, dtype=np.float32)
         for tok in dict.fromkeys(query_tokens):
             tid = self.vocab.get(tok)
             if tid is None:
