@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 
 from assistant.models import Chunk, Document, Report, SourceLine
 
@@ -77,10 +78,17 @@ def display_line(line: SourceLine) -> str:
     normalised text is shorter), the raw text is unreadable and the normalised text is used instead.
     A single glyph drawn exactly four times (七、““““三公”) is collapsed here too.
     """
-    raw = _BOOKMARK.sub("", line.raw) if "[bookmark:" in line.raw else line.raw
+    return _display(line.raw, line.text)
+
+
+@lru_cache(maxsize=100_000)
+def _display(raw: str, text: str) -> str:
+    # cached: lines repeat within and across reports (see _line_kind)
+    if "[bookmark:" in raw:
+        raw = _BOOKMARK.sub("", raw)
     cleaned = _WS.sub(" ", raw).strip()
-    if cleaned and line.text != cleaned and len(_NON_WS.sub("", line.text)) < len(_NON_WS.sub("", cleaned)):
-        cleaned = _WS.sub(" ", line.text).strip()
+    if cleaned and text != cleaned and len(_NON_WS.sub("", text)) < len(_NON_WS.sub("", cleaned)):
+        cleaned = _WS.sub(" ", text).strip()
     return _QUAD_GLYPH.sub(_collapse_quad, cleaned)
 
 
@@ -232,14 +240,15 @@ def _units(doc: Document, size: int) -> list[_Unit]:
             para = None
 
     for sl, text in zip(doc.lines, texts, strict=True):
-        if not text or _ARTEFACT.match(text):
+        kind = _line_kind(text, wrap)
+        if kind is None:
             continue
-        level = heading_level(text, wrap)
+        level, row = kind
         if level is not None:
             flush()
             units.append(_Unit(text, sl.line, sl.line, sl.page, pid, heading=level))
             pid += 1
-        elif _is_table_row(text):
+        elif row:
             flush()
             units.append(_Unit(text, sl.line, sl.line, sl.page, pid, row=True))
             pid += 1
@@ -254,6 +263,17 @@ def _units(doc: Document, size: int) -> list[_Unit]:
             para = _Para([(text, sl)])
     flush()
     return units
+
+
+@lru_cache(maxsize=100_000)
+def _line_kind(text: str, wrap: int | None) -> tuple[int | None, bool] | None:
+    """None for a line that is layout (empty, a page number, a separator), else its heading level
+    and whether it is a table row. Cached: reports repeat page headers, table headers and whole
+    passages (名词解释, 职能), within one report and across reports."""
+    if not text or _ARTEFACT.match(text):
+        return None
+    level = heading_level(text, wrap)
+    return level, level is None and _is_table_row(text)
 
 
 def _label(text: str) -> str:
