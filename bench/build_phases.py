@@ -1,6 +1,6 @@
 """Facts-only build phases: cold build and incremental rebuild on synthetic corpora.
 
-    python -m bench.build_phases [--sizes 150,500] [--seed 7] [--profile N]
+    python -m bench.build_phases [--sizes 150,500] [--seed 7] [--profile N] [--retrieval] [--search]
 
 For each N: bench/synth.py generates N reports into a temporary directory (config.toml there, as
 bench/scale.py does); then
@@ -14,6 +14,16 @@ parse, store write, reuse copy, indexes, fsync + store hash, manifest + swap). O
 without the ``retrieval`` parameter (the code before it existed) the retrieval build is patched out
 and the phases are measured by wrapping the build module's functions instead.
 ``--profile N`` prints the N most expensive functions (cProfile, cumulative) of each run.
+
+``--retrieval``: after the cold facts-only build, the BM25 retrieval index on that store, as
+bench/scale.py times it ("+ retrieval index, BM25": ``build_index(embed=False)``, every report loaded,
+chunked and tokenised): wall and CPU seconds, reports/s and the retrieval build's own phases
+(BuildStats.timings: load, chunk = chunk + tokenise, rows, bm25). ``--search`` then adds the dense
+part with pseudo passage vectors and times ``RetrievalIndex.search`` (bench/scale.py's ``_search``
+child: 10 questions × 5, unfiltered and with a department filter), questions through the real query
+encoder and through pseudo vectors (the lexical side alone, nearly). Every figure is printed with the
+load average; run it with the same nice level before and after a change (``PYTHONPATH=<checkout>``
+selects the code measured).
 """
 
 from __future__ import annotations
@@ -131,6 +141,70 @@ def run(settings, profile: int) -> tuple[float, object, dict[str, float]]:  # no
     return secs, res, timings
 
 
+def retrieval_run(settings, profile: int) -> None:  # noqa: ANN001
+    """The BM25 retrieval index on the facts-only store (see the module doc), printed."""
+    import os
+
+    from assistant.retrieve.index import RetrievalIndex
+    from assistant.store.build import build_index
+
+    stats: list = []
+    build = RetrievalIndex.build
+
+    def kept(*a, **k):  # noqa: ANN002, ANN003, ANN202
+        stats.append(build(*a, **k))
+        return stats[-1]
+
+    load = os.getloadavg()
+    prof = cProfile.Profile() if profile else None
+    RetrievalIndex.build = staticmethod(kept)  # type: ignore[method-assign]
+    try:
+        cpu, t = time.process_time(), time.perf_counter()
+        if prof:
+            prof.enable()
+        build_index(settings, embed=False, log=lambda *a: None)
+        if prof:
+            prof.disable()
+        secs, cpu = time.perf_counter() - t, time.process_time() - cpu
+    finally:
+        RetrievalIndex.build = staticmethod(build)  # type: ignore[method-assign]
+    n = stats[-1].docs if stats else 0
+    print(
+        f"retrieval index (BM25): {secs:.2f} s wall, {cpu:.2f} s CPU, {n / secs:.1f} reports/s "
+        f"({n / cpu:.1f} per CPU second), {stats[-1].chunks if stats else 0} chunks; "
+        f"load average {load[0]:.2f} before, {os.getloadavg()[0]:.2f} after"
+    )
+    for phase, v in (stats[-1].timings if stats else {}).items():
+        print(f"    {phase:<36} {v:8.3f} s")
+    if prof:
+        out = io.StringIO()
+        pstats.Stats(prof, stream=out).sort_stats("cumulative").print_stats(profile)
+        print(out.getvalue())
+
+
+def search_run(base: Path, n: int, seed: int) -> None:
+    """RetrievalIndex.search latency on the index of ``base`` (see the module doc), printed."""
+    import os
+
+    from bench.scale import dense_pseudo_build, search_latency
+    from bench.synth import generate
+
+    settings = _make_env(base)
+    dense = dense_pseudo_build(settings)
+    print(f"dense part (pseudo vectors): {dense['seconds']:.1f} s, {dense['embedded']} texts")
+    with tempfile.TemporaryDirectory(prefix="build-phases-reports-") as tmp:
+        reports = generate(Path(tmp), n, seed=seed)  # the same reports (same seed): their departments
+    for encoder in ("real", "pseudo"):
+        load = os.getloadavg()
+        r = search_latency(base, reports, encoder=encoder)
+        for case, v in r["cases"].items():
+            print(
+                f"search, {encoder} query vectors, {case}: p50 {v['p50']:.1f} ms, p95 {v['p95']:.1f} ms "
+                f"(n={v['n']}; load average {load[0]:.2f})"
+            )
+        print("    profile: " + ", ".join(f"{name} {share:.0%}" for name, share in r["profile"]))
+
+
 def show(label: str, n: int, secs: float, res, timings: dict[str, float]) -> None:  # noqa: ANN001
     print(
         f"{label}: {secs:.2f} s, {n / secs:.1f} reports/s "
@@ -145,6 +219,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", default="150,500")
     ap.add_argument("--seed", type=int, default=7)
     ap.add_argument("--profile", type=int, default=0, metavar="N")
+    ap.add_argument("--retrieval", action="store_true", help="also the BM25 retrieval build (module doc)")
+    ap.add_argument("--search", action="store_true", help="also search latency (implies --retrieval)")
     args = ap.parse_args(argv)
     from bench.synth import generate
 
@@ -155,6 +231,12 @@ def main(argv: list[str] | None = None) -> int:
             settings = _make_env(base)
             print(f"== N={n}")
             show("cold", n, *run(settings, args.profile))
+            if args.retrieval or args.search:
+                # instead of the facts-only incremental runs (which would drop the retrieval index)
+                retrieval_run(settings, args.profile)
+                if args.search:
+                    search_run(base, n, args.seed)
+                continue
             victim = sorted((base / "corpus").iterdir())[n // 2]
             with victim.open("a", encoding="utf-8") as fh:
                 fh.write("\n附注：本行为基准测试追加。\n")

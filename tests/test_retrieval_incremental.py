@@ -191,3 +191,27 @@ def test_term_counts_concat_equals_counting_all() -> None:
                 lo, hi = ref.scores["indptr"][vocab[t]], ref.scores["indptr"][vocab[t] + 1]
                 want[ref.scores["indices"][lo:hi]] += ref.scores["data"][lo:hi]
         assert np.allclose(got, want, atol=1e-6), q
+
+
+def test_term_counts_are_each_passages_token_counter_over_a_sorted_vocabulary() -> None:
+    from collections import Counter
+
+    from assistant.retrieve.index_build import chunk_report, report_key
+
+    doc = load_document(CORPUS / "000_db59d6f0fba66678.txt")
+    report = detect_metadata(doc)
+    rows = chunk_report(doc, report, report_key(doc.sha256, report), Settings())
+    for token_lists in (rows["tokens"], rows["line_tokens"], [[], *rows["tokens"][:3], []]):
+        tc = TermCounts.from_tokens(token_lists)
+        assert tc.vocab == sorted({t for toks in token_lists for t in toks})
+        assert tc.rows == len(token_lists)
+        for i, toks in enumerate(token_lists):
+            ids = tc.ids[tc.indptr[i] : tc.indptr[i + 1]]
+            assert np.all(np.diff(ids) > 0)  # each token once per row, in vocabulary order
+            got = {
+                tc.vocab[j]: int(c)
+                for j, c in zip(ids, tc.counts[tc.indptr[i] : tc.indptr[i + 1]], strict=True)
+            }
+            assert got == Counter(toks)
+    empty = TermCounts.from_tokens([])
+    assert empty.rows == 0 and empty.vocab == [] and len(empty.ids) == 0

@@ -10,7 +10,9 @@ mid-sentence (often with blank lines between the pieces): wrapped lines are join
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
+from functools import lru_cache
 
 from assistant.models import Chunk, Document, Report, SourceLine
 
@@ -49,7 +51,8 @@ _TABLE_CODE = re.compile(r"^公开\s*\d+\s*表$")
 _SECOND_MARKER = re.compile(rf"\s[{_CN_NUM}]{{1,3}}、")
 _NUM_TOKEN = re.compile(r"^[-+]?[\d,，.]+%?$|^[—–\-]+$")
 _PROSE_PUNCT = re.compile(r"[，。；！？：]")
-_SENTENCE_END = "。！？；"
+# A sentence ends after 。！？； or a line break.
+_AFTER_SENTENCE_END = re.compile(r"(?<=[。！？；\n])")
 # A prose line ending with one of these closes its paragraph; otherwise the next line continues it.
 _PARA_END = "。！？；：:!?;"
 _LIST_START = re.compile(
@@ -75,9 +78,17 @@ def display_line(line: SourceLine) -> str:
     normalised text is shorter), the raw text is unreadable and the normalised text is used instead.
     A single glyph drawn exactly four times (七、““““三公”) is collapsed here too.
     """
-    cleaned = _WS.sub(" ", _BOOKMARK.sub("", line.raw)).strip()
-    if cleaned and len(_NON_WS.sub("", line.text)) < len(_NON_WS.sub("", cleaned)):
-        cleaned = _WS.sub(" ", line.text).strip()
+    return _display(line.raw, line.text)
+
+
+@lru_cache(maxsize=100_000)
+def _display(raw: str, text: str) -> str:
+    # cached: lines repeat within and across reports (see _line_kind)
+    if "[bookmark:" in raw:
+        raw = _BOOKMARK.sub("", raw)
+    cleaned = _WS.sub(" ", raw).strip()
+    if cleaned and text != cleaned and len(_NON_WS.sub("", text)) < len(_NON_WS.sub("", cleaned)):
+        cleaned = _WS.sub(" ", text).strip()
     return _QUAD_GLYPH.sub(_collapse_quad, cleaned)
 
 
@@ -123,17 +134,7 @@ def _is_table_row(text: str) -> bool:
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of ``text`` (ends 。！？； and newlines kept with their sentence)."""
-    out: list[str] = []
-    start = 0
-    for i, ch in enumerate(text):
-        if ch in _SENTENCE_END or ch == "\n":
-            piece = text[start : i + 1]
-            if piece.strip():
-                out.append(piece)
-            start = i + 1
-    if text[start:].strip():
-        out.append(text[start:])
-    return out
+    return [piece for piece in _AFTER_SENTENCE_END.split(text) if piece.strip()]
 
 
 @dataclass
@@ -190,19 +191,14 @@ def _split_long(sentence: str, size: int) -> list[str]:
 
 def _para_units(para: _Para, pid: int, size: int) -> list[_Unit]:
     """Sentences of a joined paragraph, each with the lines it spans."""
-    offsets: list[tuple[int, SourceLine]] = []
+    starts: list[int] = []
     pos = 0
-    for t, sl in para.pieces:
-        offsets.append((pos, sl))
+    for t, _ in para.pieces:
+        starts.append(pos)
         pos += len(t)
 
-    def line_at(i: int) -> SourceLine:
-        found = offsets[0][1]
-        for start, sl in offsets:
-            if start > i:
-                break
-            found = sl
-        return found
+    def line_at(i: int) -> SourceLine:  # the line of the last piece starting at or before i
+        return para.pieces[max(bisect_right(starts, i) - 1, 0)][1]
 
     units: list[_Unit] = []
     pos = 0
@@ -244,14 +240,15 @@ def _units(doc: Document, size: int) -> list[_Unit]:
             para = None
 
     for sl, text in zip(doc.lines, texts, strict=True):
-        if not text or _ARTEFACT.match(text):
+        kind = _line_kind(text, wrap)
+        if kind is None:
             continue
-        level = heading_level(text, wrap)
+        level, row = kind
         if level is not None:
             flush()
             units.append(_Unit(text, sl.line, sl.line, sl.page, pid, heading=level))
             pid += 1
-        elif _is_table_row(text):
+        elif row:
             flush()
             units.append(_Unit(text, sl.line, sl.line, sl.page, pid, row=True))
             pid += 1
@@ -266,6 +263,17 @@ def _units(doc: Document, size: int) -> list[_Unit]:
             para = _Para([(text, sl)])
     flush()
     return units
+
+
+@lru_cache(maxsize=100_000)
+def _line_kind(text: str, wrap: int | None) -> tuple[int | None, bool] | None:
+    """None for a line that is layout (empty, a page number, a separator), else its heading level
+    and whether it is a table row. Cached: reports repeat page headers, table headers and whole
+    passages (名词解释, 职能), within one report and across reports."""
+    if not text or _ARTEFACT.match(text):
+        return None
+    level = heading_level(text, wrap)
+    return level, level is None and _is_table_row(text)
 
 
 def _label(text: str) -> str:
@@ -314,6 +322,8 @@ def chunk_document_with_context(
     table_title: str | None = None  # the current table's title while inside one
     header: list[_Unit] = []  # the current table's header lines (before its first row)
     in_header = False
+    # kept up to date with cur: whether it holds content (not only headings), its length in characters
+    content, length = False, 0
 
     def has_content() -> bool:
         return any(u.heading is None for u in cur)
@@ -348,7 +358,7 @@ def chunk_document_with_context(
 
     for u in _units(doc, size):
         if u.heading is not None:
-            if has_content():
+            if content:
                 emit()
                 cur = []
             # headings still waiting for content that this heading replaces are dropped
@@ -357,6 +367,7 @@ def chunk_document_with_context(
                 stack.pop()
             stack.append((u.heading, _label(u.text)))
             cur.append(u)
+            content, length = False, sum(len(x.text) for x in cur)
             table_title = u.text if u.heading == 5 else None
             header, in_header = [], u.heading == 5
             continue
@@ -365,11 +376,10 @@ def chunk_document_with_context(
                 in_header = False
             elif not _NOT_HEADER.match(u.text):
                 header.append(u)
-        if not has_content():
+        if not content:
             section = " > ".join(label for _, label in stack)
         limit = tsize if table_title is not None and not in_header else size
-        length = sum(len(x.text) for x in cur)
-        if has_content() and length + len(u.text) > limit:
+        if content and length + len(u.text) > limit:
             emit()
             # overlap: trailing whole sentences/rows of the previous chunk, same section only
             tail: list[_Unit] = []
@@ -379,7 +389,8 @@ def chunk_document_with_context(
                     break
                 tail.insert(0, prev)
                 kept += len(prev.text)
-            cur = tail
+            cur, length = tail, kept
         cur.append(u)
+        content, length = True, length + len(u.text)
     emit()
     return out

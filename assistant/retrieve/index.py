@@ -374,7 +374,7 @@ class RetrievalIndex:
             defining = [i for i in seen if defines(self.chunks[i].text, self.chunks[i].section, term)]
             rankings.append((defining, DEFINITION_WEIGHT))
         fused = fuse(rankings, bm25, coverage, dense_scores, r.rrf_k, r.min_score)
-        q_set = set(q_tokens)
+        q_unique = list(dict.fromkeys(q_tokens))
         return [
             Hit(
                 chunk=self.chunks[f.idx],
@@ -382,7 +382,7 @@ class RetrievalIndex:
                 bm25_score=f.bm25,
                 dense_score=f.dense,
                 coverage=f.coverage,
-                highlights=self._highlights(f.idx, q_set),
+                highlights=self._highlights(f.idx, q_unique),
             )
             for f in fused[:k]
         ]
@@ -418,12 +418,12 @@ class RetrievalIndex:
         if not len(cand):
             return []
         # best line per chunk: lines are stored chunk by chunk, so the candidates' owners are sorted
-        # and each chunk's lines are one run (ties: the lower chunk, as its lines come first)
+        # and each chunk's lines are one run; ranked by position in that run, i.e. ties go to the
+        # lower chunk
         owners = owner[cand]
         starts = np.flatnonzero(np.r_[True, owners[1:] != owners[:-1]])
-        best = np.zeros(len(self.chunks), dtype=np.float32)
-        best[owners[starts]] = np.maximum.reduceat(scores[cand], starts)
-        return _top(owners[starts].astype(np.int64), best, CANDIDATES).tolist()
+        best = np.maximum.reduceat(scores[cand], starts)
+        return owners[starts][_top(np.arange(len(starts)), best, CANDIDATES)].tolist()
 
     def _strip_filtered(self, text: str, departments: list[str] | None, year: int | None) -> str:
         """The query without the department names / year its filters already enforce.
@@ -467,14 +467,19 @@ class RetrievalIndex:
             self._sentence_cache[idx] = found
         return found
 
-    def _highlights(self, idx: int, q_tokens: set[str], limit: int = 2) -> list[str]:
-        """The sentence(s) of chunk ``idx`` sharing the most query IDF mass (document order)."""
+    def _highlights(self, idx: int, q_tokens: list[str], limit: int = 2) -> list[str]:
+        """The sentence(s) of chunk ``idx`` sharing the most query IDF mass (document order).
+
+        The IDF of the distinct ``q_tokens`` is summed in their order: summed over a set, the order
+        (and so the last bit of a sum, which decides near ties) would change with the string hash
+        seed from one process to the next."""
         pairs = self._sentences(idx)
         if not pairs:
             return []
         assert self.lexical is not None
         sentences = [s for s, _ in pairs]
-        weights = [sum(self.lexical.idf(t) for t in q_tokens & toks) for _, toks in pairs]
+        idf = [(t, self.lexical.idf(t)) for t in q_tokens]
+        weights = [sum(w for t, w in idf if t in toks) for _, toks in pairs]
         best = max(weights)
         if best <= 0:
             return sentences[:1]

@@ -56,20 +56,40 @@ class TermCounts:
     @classmethod
     def from_tokens(cls, token_lists: Sequence[Sequence[str]]) -> TermCounts:
         """Counts of ``token_lists`` (one list per passage)."""
-        vocab = sorted({t for toks in token_lists for t in toks})
-        index = {t: i for i, t in enumerate(vocab)}
-        n, width = len(token_lists), max(len(vocab), 1)
-        lengths = np.fromiter((len(toks) for toks in token_lists), dtype=np.int64, count=n)
-        flat = np.fromiter(
-            (index[t] for toks in token_lists for t in toks), dtype=np.int64, count=int(lengths.sum())
+        n = len(token_lists)
+        # identical passages (a line or header repeated across reports) are counted once, then copied
+        distinct: dict[tuple[str, ...], int] = {}
+        row_of = np.fromiter(
+            (distinct.setdefault(tuple(toks), len(distinct)) for toks in token_lists), dtype=np.int64, count=n
         )
-        # (passage, token) pairs counted with one sort instead of a dict per passage
-        pairs, counts = np.unique(
-            np.repeat(np.arange(n, dtype=np.int64), lengths) * width + flat, return_counts=True
+        lengths = np.fromiter((len(toks) for toks in distinct), dtype=np.int64, count=len(distinct))
+        # one pass over their tokens: ids in order of first occurrence, then renumbered in sorted order
+        first: dict[str, int] = {}
+        ids = np.fromiter(
+            (first.setdefault(t, len(first)) for toks in distinct for t in toks),
+            dtype=np.int32,
+            count=int(lengths.sum()),
         )
+        vocab = sorted(first)
+        rank = np.empty(len(vocab), dtype=np.int32)
+        rank[np.fromiter((first[t] for t in vocab), dtype=np.int64, count=len(vocab))] = np.arange(
+            len(vocab), dtype=np.int32
+        )
+        starts = np.zeros(len(distinct) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=starts[1:])
+        from scipy.sparse import csr_matrix  # build time only: searching needs numpy alone
+
+        # repeated (passage, token) pairs summed per row: linear, no sort of every token
+        m = csr_matrix(
+            (np.ones(len(ids), dtype=np.int32), rank[ids], starts), shape=(len(distinct), max(len(vocab), 1))
+        )
+        m.sum_duplicates()
+        # each passage's row is its distinct passage's: gathered with one vectorised index
+        sizes = np.diff(m.indptr.astype(np.int64))[row_of]
         indptr = np.zeros(n + 1, dtype=np.int64)
-        np.cumsum(np.bincount(pairs // width, minlength=n), out=indptr[1:])
-        return cls(vocab, indptr, (pairs % width).astype(np.int32), counts.astype(np.int32))
+        np.cumsum(sizes, out=indptr[1:])
+        src = np.repeat(m.indptr[:-1].astype(np.int64)[row_of] - indptr[:-1], sizes) + np.arange(indptr[-1])
+        return cls(vocab, indptr, m.indices[src], m.data[src])
 
     def slice(self, lo: int, hi: int) -> TermCounts:
         """Rows ``lo:hi`` (same vocabulary; views, no copy)."""
