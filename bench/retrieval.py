@@ -330,8 +330,8 @@ def compare_encoders(settings, corpus: Path, qas: list[Path]) -> int:  # noqa: A
 def distinct_dense_texts(corpus: Path, table_text: str) -> tuple[int, int]:
     """(chunks, distinct texts to embed) of the .txt reports in ``corpus`` under a table text rule."""
     from assistant.config import Settings
+    from assistant.retrieve.chunk_text import dense_text
     from assistant.retrieve.chunking import chunk_document_with_context
-    from assistant.retrieve.index_build import dense_text
 
     s = Settings()
     total, seen = 0, set[str]()

@@ -195,8 +195,8 @@ def distinct_texts(corpus: Path, k: int) -> tuple[int, int]:
     from assistant.config import Settings
     from assistant.ingest.loaders import load_document
     from assistant.ingest.metadata import detect_metadata
+    from assistant.retrieve.chunk_text import embed_text
     from assistant.retrieve.chunking import chunk_document
-    from assistant.retrieve.index_build import embed_text
 
     s = Settings()
     total, seen = 0, set[str]()
@@ -213,9 +213,9 @@ def embed_sample(corpus: Path, k: int = 32) -> dict:
     from assistant.config import Settings
     from assistant.ingest.loaders import load_document
     from assistant.ingest.metadata import detect_metadata
+    from assistant.retrieve.chunk_text import embed_text
     from assistant.retrieve.chunking import chunk_document
     from assistant.retrieve.dense import ModelEncoder
-    from assistant.retrieve.index_build import embed_text
 
     s = Settings()
     texts: list[str] = []

@@ -71,13 +71,15 @@ def test_open_for_a_search_loads_the_encoder_in_the_background(embedded: tuple[P
     index_dir, settings = embedded
     _join_loader()
     plain = RetrievalIndex.open(index_dir, settings)
-    assert isinstance(plain._encoder, ModelEncoder) and plain._encoder._model is None
+    assert isinstance(plain._encoder, ModelEncoder) and not plain._encoder._models
     assert not any(t.name == "encoder-load" for t in threading.enumerate())
     ahead = RetrievalIndex.open(index_dir, settings, prefetch=True)
     assert isinstance(ahead._encoder, ModelEncoder)
     _join_loader()
-    assert isinstance(ahead._encoder._model, O.OnnxEncoder)  # loaded without a search
-    assert plain._encoder._model is None
+    # the question graph loaded without a search (only it: passages are not encoded when answering)
+    assert list(ahead._encoder._models) == [settings.embedding.query_precision]
+    assert isinstance(ahead._encoder.model("query"), O.OnnxEncoder)
+    assert not plain._encoder._models
     # the search waits for the same model either way: same hits
     q = "城乡医疗救助的主要职责"
     assert [(h.chunk.line_start, h.score) for h in ahead.search(q)] == [
@@ -88,7 +90,11 @@ def test_open_for_a_search_loads_the_encoder_in_the_background(embedded: tuple[P
 def test_an_index_of_another_model_loads_nothing(embedded: tuple[Path, Settings]) -> None:
     index_dir, settings = embedded
     other = settings.model_copy(
-        update={"embedding": settings.embedding.model_copy(update={"precision": "int8"})}
+        update={
+            "embedding": settings.embedding.model_copy(
+                update={"precision": "fp32" if settings.embedding.precision == "int8" else "int8"}
+            )
+        }
     )
     _join_loader()
     idx = RetrievalIndex.open(index_dir, other, prefetch=True)

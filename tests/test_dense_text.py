@@ -8,8 +8,8 @@ from pathlib import Path
 from assistant.config import Settings
 from assistant.ingest.loaders import load_document
 from assistant.ingest.metadata import detect_metadata
+from assistant.retrieve.chunk_text import dense_text, embed_text
 from assistant.retrieve.chunking import chunk_document_with_context
-from assistant.retrieve.index_build import dense_text, embed_text
 from tests.conftest import CORPUS
 
 

@@ -15,8 +15,9 @@ CORPUS = Path(__file__).resolve().parents[1] / "corpus"
 def corpus_texts() -> list[str]:
     from assistant.ingest.loaders import load_document
     from assistant.ingest.metadata import detect_metadata
+    from assistant.retrieve.chunk_text import embed_text
     from assistant.retrieve.chunking import chunk_document_with_context
-    from assistant.retrieve.index_build import embed_text, line_units
+    from assistant.retrieve.index_build import line_units
 
     texts: list[str] = []
     for p in sorted(CORPUS.iterdir()):

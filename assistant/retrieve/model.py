@@ -235,7 +235,9 @@ def _build(settings: Settings, final: Path, *, force: bool) -> tuple[Path, dict[
 def _export_onnx(path: Path, model: SentenceTransformer) -> dict[str, Any]:
     """Export the verified model in ``path`` to ``path/onnx`` (see onnx_model); ModelError on failure."""
     try:
-        return onnx_model.export(path, model, VERIFY_TEXTS)
+        from assistant.retrieve import onnx_export
+
+        return onnx_export.export(path, model, VERIFY_TEXTS)
     except ImportError as e:
         raise ModelError(
             f"cannot export the model to ONNX: {e.name or e} is not installed (pip install onnx onnxruntime)"
