@@ -301,6 +301,7 @@ def compare_encoders(settings, corpus: Path, qas: list[Path]) -> int:  # noqa: A
         enc = ModelEncoder(s)
         enc.model("passage")
         enc.model("query")
+        enc.encode_passages(["预热"])  # the passage tokenizer loads on first use: throughput, not load
         with tempfile.TemporaryDirectory(prefix="bench-encoders-") as tmp:
             stats = RetrievalIndex.build(Path(tmp), docs, s, embed=True, encoder=enc)
             index = RetrievalIndex.open(Path(tmp), s, encoder=enc)
