@@ -301,7 +301,8 @@ def compare_encoders(settings, corpus: Path, qas: list[Path]) -> int:  # noqa: A
         enc = ModelEncoder(s)
         enc.model("passage")
         enc.model("query")
-        enc.encode_passages(["预热"])  # the passage tokenizer loads on first use: throughput, not load
+        # the passage tokenizer loads on first use (more than a few texts): passages/s is throughput, not load
+        enc.encode_passages([f"预热{i}" for i in range(8)])
         with tempfile.TemporaryDirectory(prefix="bench-encoders-") as tmp:
             stats = RetrievalIndex.build(Path(tmp), docs, s, embed=True, encoder=enc)
             index = RetrievalIndex.open(Path(tmp), s, encoder=enc)
