@@ -7,7 +7,10 @@ import re
 
 from assistant.models import Chunk
 
-__all__ = ["dense_text", "embed_text"]
+__all__ = ["TABLE_TEXT_BEFORE_RULE", "dense_text", "embed_text"]
+
+# what the vectors of an index made before `[embedding] table_text` existed are of
+TABLE_TEXT_BEFORE_RULE = "full"
 
 
 def embed_text(chunk: Chunk, context: str = "") -> str:

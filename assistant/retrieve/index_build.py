@@ -20,7 +20,7 @@ from assistant.atomic_files import swap_dir, write_json_atomic
 from assistant.config import Settings
 from assistant.models import Chunk, Document, Report
 from assistant.reporting import NO_PROGRESS, Progress
-from assistant.retrieve.chunk_text import dense_text, embed_text
+from assistant.retrieve.chunk_text import TABLE_TEXT_BEFORE_RULE, dense_text, embed_text
 from assistant.retrieve.chunking import chunk_document_with_context
 from assistant.retrieve.dense import (
     DenseIndex,
@@ -254,9 +254,10 @@ def build_retrieval_index(
     if old and old.get("format") == FORMAT_VERSION and old.get("tokenizer") != signature:
         reasons.append("tokenizer or chunker rules changed")
     table_text = settings.embedding.table_text
-    if old and old.get("table_text", "full") != table_text:  # indexes before the rule were "full"
+    old_table_text = old.get("table_text", TABLE_TEXT_BEFORE_RULE)
+    if old and old_table_text != table_text:
         # the rows hold the keys of the texts embedded, which this rule makes
-        reasons.append(f"table text {old.get('table_text', 'full')} → {table_text}")
+        reasons.append(f"table text {old_table_text} → {table_text}")
     reuse_rows = bool(old) and not reasons  # per-report rows (chunks, tokens) still valid
     keep_cache = bool(old) and old.get("format") == FORMAT_VERSION
     if old.get("model") and old.get("model") != model_name:

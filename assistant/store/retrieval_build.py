@@ -33,6 +33,7 @@ def retrieval_checksums(staged: Path, index_dir: Path) -> dict[str, str]:
 def _retrieval_up_to_date(staged: Path, settings: Settings, reports: dict[str, str], embed: bool) -> bool:
     """True when the staged copy of the previous retrieval index already covers exactly these reports
     (so the unchanged documents need not be loaded again: a PDF takes seconds)."""
+    from assistant.retrieve.chunk_text import TABLE_TEXT_BEFORE_RULE
     from assistant.retrieve.dense import model_identity
     from assistant.retrieve.index import FORMAT_VERSION as RETRIEVAL_FORMAT
     from assistant.retrieve.tokenize import tokenizer_signature
@@ -45,7 +46,7 @@ def _retrieval_up_to_date(staged: Path, settings: Settings, reports: dict[str, s
         and old.get("chunking") == {"size": settings.chunking.size, "overlap": settings.chunking.overlap}
         and old.get("tokenizer") == tokenizer_signature()
         and (not embed or (bool(old.get("embedded")) and old.get("model") == model_identity(settings)))
-        and old.get("table_text", "full") == settings.embedding.table_text
+        and old.get("table_text", TABLE_TEXT_BEFORE_RULE) == settings.embedding.table_text
         and {k: (v or {}).get("sha256") for k, v in old["docs"].items()} == reports
     )
 
