@@ -30,6 +30,14 @@ _NOT_AN_AMOUNT = re.compile(
 )
 
 
+def residue_score(residue: list[str], texts: list[tuple[str, float]]) -> float:
+    """How much of the residue a line holds: each residue part's best coverage by one of ``texts``
+    (each with a factor: 0.9 discounts a less specific text), weighted by the part's length (0.0 for
+    no residue)."""
+    best = (max(coverage(r, t) * factor for t, factor in texts) for r in residue)
+    return sum(b * len(r) for b, r in zip(best, residue, strict=True)) / max(1, sum(len(r) for r in residue))
+
+
 def numbers(text: str) -> list[tuple[str, str | None]]:
     """(number, unit or None) written in a line, without years, dates and heading ordinals."""
     cleaned = _NOT_AN_AMOUNT.sub(" ", text)
@@ -132,9 +140,7 @@ def find_lines(
     for doc, ls, le, page, text in _candidate_lines(source, select, docs):
         folded = fold(text)
         title = project_title(source, doc, ls)
-        score = sum(max(coverage(r, folded), coverage(r, title + folded)) * len(r) for r in residue) / sum(
-            len(r) for r in residue
-        )
+        score = residue_score(residue, [(folded, 1.0), (title + folded, 1.0)])
         if score < 0.3:
             continue
         nums = numbers(folded)
@@ -197,9 +203,7 @@ def _mention_hits(
     for m in query_mentions(select.con, docs, accept):
         phrase = fold(m.phrase)
         where = project_title(source, m.doc, m.line) + fold(m.snippet)
-        score = sum(max(coverage(r, phrase), coverage(r, where) * 0.9) * len(r) for r in residue) / sum(
-            len(r) for r in residue
-        )
+        score = residue_score(residue, [(phrase, 1.0), (where, 0.9)])
         if score < 0.3:
             continue
         # The other words must qualify this number (its phrase), not just occur in its sentence.
@@ -238,7 +242,7 @@ def _fact_hits(
                 continue
             cell = fold(f"{f.label}{f.qualifier or ''}")
             where = fold(f.table_id) + cell
-            score = sum(coverage(r, where) * len(r) for r in residue) / sum(len(r) for r in residue)
+            score = residue_score(residue, [(where, 1.0)])
             if score < 0.3:
                 continue
             context = max((coverage(w, cell) for w in words), default=1.0)
@@ -349,7 +353,7 @@ def year_figures(
     cands = _candidate_lines(source, select, docs)
     scored = [
         (
-            sum(coverage(r, fold(text)) * len(r) for r in residue) / max(1, sum(len(r) for r in residue)),
+            residue_score(residue, [(fold(text), 1.0)]),
             doc,
             ls,
             le,
